@@ -1,0 +1,141 @@
+import { inject, injectable } from 'tsyringe';
+import { CancellationTimeoutError, toError } from '../errors.js';
+import type {
+  CancellationHandle,
+  CancellationStrategy,
+  CancellationTarget,
+} from '../interfaces/cancellation-strategy.js';
+import type { ScheduledTimer, Scheduler } from '../interfaces/scheduler.js';
+import { SchedulerToken } from '../interfaces/scheduler.js';
+
+/** How long the interrupter waits for `execution.diagnose()` before warning without a stack. */
+export const DIAGNOSE_TIMEOUT_MS = 2_000;
+
+/**
+ * The default cancellation ladder (Flink's canceler, interrupter, watchdog, plus a hard stop):
+ *
+ * | stage | when | what |
+ * | --- | --- | --- |
+ * | canceler | at once | `execution.cancel(reason)`: abort the signal, call the invokable's `cancel()` |
+ * | interrupter | every `interruptIntervalMs` | `execution.interrupt()`, a warning with `diagnose()` output, `taskStuck` |
+ * | hard stop | after `gracePeriodMs` | `execution.kill()` when the executor has `hardStop` |
+ * | watchdog | after `timeoutMs` | `target.abandon(CancellationTimeoutError)`: fatal handler, FAILED, abandoned |
+ *
+ * The watchdog is armed first: once it exists the task is guaranteed to end, so a failure arming a
+ * later stage is still fatal (it is reported by throwing from `arm`, which the runtime escalates),
+ * but a failure while the ladder runs (re-arming the interrupter) is only logged.
+ */
+@injectable()
+export class DefaultCancellationStrategy implements CancellationStrategy {
+  readonly #scheduler: Scheduler;
+
+  constructor(@inject(SchedulerToken) scheduler: Scheduler) {
+    this.#scheduler = scheduler;
+  }
+
+  arm(target: CancellationTarget): CancellationHandle {
+    const scheduler = this.#scheduler;
+    const { timings, execution, logger } = target;
+    const startedAt = scheduler.now();
+    const timers: ScheduledTimer[] = [];
+    let disarmed = false;
+
+    const disarm = (): void => {
+      if (disarmed) return;
+      disarmed = true;
+      for (const timer of timers) timer.cancel();
+      timers.length = 0;
+    };
+    const live = (): boolean => !disarmed && !target.isWorkStopped();
+
+    try {
+      timers.push(
+        scheduler.schedule(timings.timeoutMs, () => {
+          if (!live()) return;
+          disarm();
+          target.abandon(
+            new CancellationTimeoutError({
+              executionId: target.task.executionId,
+              taskName: target.task.name,
+              timeoutMs: timings.timeoutMs,
+            }),
+          );
+        }),
+      );
+
+      if (target.capabilities.hardStop && execution.kill) {
+        const kill = execution.kill.bind(execution);
+        timers.push(
+          scheduler.schedule(timings.gracePeriodMs, () => {
+            if (!live()) return;
+            logger.warn(
+              { gracePeriodMs: timings.gracePeriodMs },
+              `task did not stop within ${timings.gracePeriodMs} ms: stopping it hard`,
+            );
+            try {
+              kill().catch((error: unknown) => logger.error({ err: toError(error) }, 'hard stop failed'));
+            } catch (error) {
+              logger.error({ err: toError(error) }, 'hard stop failed');
+            }
+          }),
+        );
+      }
+
+      const interrupt = (): void => {
+        if (!live()) return;
+        try {
+          execution.interrupt?.();
+        } catch (error) {
+          logger.warn({ err: toError(error) }, 'interrupting the task failed');
+        }
+        void this.#reportStuck(target, scheduler.now() - startedAt, live);
+        try {
+          timers.push(scheduler.schedule(timings.interruptIntervalMs, interrupt));
+        } catch (error) {
+          // The watchdog and hard stop are armed, so the task still ends; only the warnings stop.
+          logger.error({ err: toError(error) }, 'could not re-arm the interrupter');
+        }
+      };
+      timers.push(scheduler.schedule(timings.interruptIntervalMs, interrupt));
+    } catch (error) {
+      disarm();
+      throw error;
+    }
+
+    // The canceler runs last so that a throwing executor still leaves the timers armed.
+    try {
+      execution.cancel(target.reason);
+    } catch (error) {
+      logger.error({ err: toError(error) }, 'cancelling the task failed; the ladder goes on');
+    }
+    return { disarm };
+  }
+
+  async #reportStuck(target: CancellationTarget, elapsedMs: number, live: () => boolean): Promise<void> {
+    let diagnostics: string | undefined;
+    if (target.capabilities.diagnostics && target.execution.diagnose) {
+      diagnostics = await this.#diagnose(target);
+    }
+    if (live()) target.reportStuck(Math.round(elapsedMs), diagnostics);
+  }
+
+  #diagnose(target: CancellationTarget): Promise<string | undefined> {
+    return new Promise((resolve) => {
+      let timer: ScheduledTimer | undefined;
+      try {
+        timer = this.#scheduler.schedule(DIAGNOSE_TIMEOUT_MS, () => resolve(undefined));
+      } catch {
+        // Without a timer a hanging diagnose() would hide the warning; report without a stack.
+        resolve(undefined);
+        return;
+      }
+      Promise.resolve()
+        .then(() => target.execution.diagnose?.())
+        .then(
+          (text) => resolve(text),
+          (error: unknown) => resolve(`diagnostics unavailable: ${toError(error).message}`),
+        )
+        .finally(() => timer?.cancel());
+    });
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * taskwarden: run tasks in bounded slots on pluggable executors, where every cancellation ends,
+ * slots never leak and work is stopped for real.
+ *
+ * @example
+ * ```js
+ * import { createRuntime, EmitOnlyFatalErrorHandler } from '@taskwarden/sdk';
+ * import { InlineExecutor } from '@taskwarden/executor-local';
+ *
+ * const runtime = createRuntime({
+ *   numberOfSlots: 2,
+ *   executors: { inline: new InlineExecutor() },
+ *   cancellation: { interruptIntervalMs: 1_000, gracePeriodMs: 2_000, timeoutMs: 5_000 },
+ *   fatalErrorHandler: new EmitOnlyFatalErrorHandler(),
+ * });
+ * runtime.slotTable.allocateSlot({ index: 0, jobId: 'job-1', allocationId: 'a-1' });
+ * runtime.slotTable.markSlotActive('a-1');
+ * const task = runtime.submit({
+ *   jobId: 'job-1',
+ *   allocationId: 'a-1',
+ *   name: 'sleep',
+ *   invokable: ({ signal }) => new Promise((resolve, reject) => {
+ *     const timer = setTimeout(resolve, 10_000, 'slept');
+ *     signal.addEventListener('abort', () => { clearTimeout(timer); reject(signal.reason); });
+ *   }),
+ * });
+ * task.cancel();
+ * console.log((await task.done).state); // 'CANCELED'
+ * await runtime.close();
+ * ```
+ * @module
+ */
+import './polyfill.js';
+
+export {
+  DefaultCancellationStrategy,
+  DIAGNOSE_TIMEOUT_MS,
+} from './cancellation/default-cancellation-strategy.js';
+export { defineInvokable } from './define-invokable.js';
+export type { TaskwardenErrorOptions } from './errors.js';
+export {
+  CancellationArmingError,
+  CancellationTimeoutError,
+  DuplicateAllocationError,
+  ErrorCode,
+  ExecutorClosedError,
+  InvalidInvokableError,
+  InvalidSlotRequestError,
+  NonErrorThrownError,
+  ProtocolError,
+  RuntimeFatalError,
+  SerializationError,
+  SlotNotFoundError,
+  SlotOccupiedError,
+  TaskCancelledError,
+  TaskSubmissionError,
+  TaskwardenError,
+  toError,
+} from './errors.js';
+export type { TerminalState } from './execution-state.js';
+export { ExecutionState, isTerminal } from './execution-state.js';
+export { EmitOnlyFatalErrorHandler } from './fatal/emit-only-fatal-error-handler.js';
+export type { ExitProcessFatalErrorHandlerOptions } from './fatal/exit-process-fatal-error-handler.js';
+export { ExitProcessFatalErrorHandler, FATAL_EXIT_CODE } from './fatal/exit-process-fatal-error-handler.js';
+export type {
+  CancellationHandle,
+  CancellationStrategy,
+  CancellationTarget,
+  CancellationTimings,
+} from './interfaces/cancellation-strategy.js';
+export type {
+  FatalErrorEvent,
+  JobState,
+  JobStateChangedEvent,
+  RuntimeEventEmitter,
+  RuntimeEvents,
+  SlotStateChangedEvent,
+  TaskStateChangedEvent,
+  TaskStuckEvent,
+} from './interfaces/events.js';
+export type { Execution, Executor, ExecutorCapabilities, LaunchSpec } from './interfaces/executor.js';
+export type { FatalErrorHandler } from './interfaces/fatal-error-handler.js';
+export type {
+  InvocationContext,
+  Invokable,
+  InvokableFunction,
+  InvokableReference,
+  ModuleReference,
+  TaskInfo,
+} from './interfaces/invokable.js';
+export type { Logger } from './interfaces/logger.js';
+export type {
+  CloseOptions,
+  JobCancellationReport,
+  RuntimeHealth,
+  RuntimeOptions,
+  TaskRuntime,
+} from './interfaces/runtime.js';
+export type { ScheduledTimer, Scheduler } from './interfaces/scheduler.js';
+export type { CancellationOptions, Task, TaskDescriptor, TaskOutcome } from './interfaces/task.js';
+export type {
+  AllocateSlotRequest,
+  SlotReportEntry,
+  SlotState,
+  TaskSlotTable,
+} from './interfaces/task-slot-table.js';
+export { Tokens } from './interfaces/tokens.js';
+export { createDefaultLogger, createRuntime } from './runtime/create-runtime.js';
+export type { ResolvedRuntimeOptions } from './runtime/options.js';
+export { DEFAULT_CANCELLATION } from './runtime/options.js';
+export { SystemScheduler } from './scheduler/system-scheduler.js';

@@ -1,0 +1,44 @@
+import type { Execution, ExecutorCapabilities } from './executor.js';
+import type { Logger } from './logger.js';
+import type { Task } from './task.js';
+
+/** Resolved ladder timings of one task. */
+export interface CancellationTimings {
+  readonly interruptIntervalMs: number;
+  readonly gracePeriodMs: number;
+  readonly timeoutMs: number;
+}
+
+/** The task being stopped, as a strategy sees it. */
+export interface CancellationTarget {
+  readonly task: Task;
+  readonly execution: Execution;
+  readonly capabilities: ExecutorCapabilities;
+  readonly timings: CancellationTimings;
+  /** The reason to pass to `execution.cancel`. */
+  readonly reason: Error;
+  readonly logger: Logger;
+  /** True once the work has stopped; every stage checks it before acting. */
+  isWorkStopped(): boolean;
+  /** Report work that has not reacted (warning log + `taskStuck` event). */
+  reportStuck(elapsedMs: number, diagnostics: string | undefined): void;
+  /** Give up on the work: fatal handler, task FAILED, `done` with `abandoned: true`. */
+  abandon(error: Error): void;
+}
+
+/** Returned by {@link CancellationStrategy.arm}; disarmed when the work stops. */
+export interface CancellationHandle {
+  disarm(): void;
+}
+
+/**
+ * Stops a task's work. `arm` runs when a task enters CANCELING (or is failed while working). If it
+ * throws, the runtime escalates at once (fatal handler, FAILED, abandoned): no path leaves a task in
+ * CANCELING.
+ */
+export interface CancellationStrategy {
+  arm(target: CancellationTarget): CancellationHandle;
+}
+
+/** DI token of the {@link CancellationStrategy}. */
+export const CancellationStrategyToken: unique symbol = Symbol.for('@taskwarden/sdk:CancellationStrategy');

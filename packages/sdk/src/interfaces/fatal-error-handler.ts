@@ -1,0 +1,13 @@
+/**
+ * Called when the runtime can no longer guarantee that work stops: a cancellation that did not end
+ * within its timeout, or a cancellation ladder that could not be armed. Called synchronously.
+ *
+ * The default, `ExitProcessFatalErrorHandler`, exits the process; embedders that restart the
+ * runtime themselves pass `EmitOnlyFatalErrorHandler` or their own.
+ */
+export interface FatalErrorHandler {
+  onFatalError(error: Error): void;
+}
+
+/** DI token of the {@link FatalErrorHandler}. */
+export const FatalErrorHandlerToken: unique symbol = Symbol.for('@taskwarden/sdk:FatalErrorHandler');

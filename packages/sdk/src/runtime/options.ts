@@ -1,0 +1,120 @@
+import type { CancellationTimings } from '../interfaces/cancellation-strategy.js';
+import type { Executor } from '../interfaces/executor.js';
+import type { RuntimeOptions } from '../interfaces/runtime.js';
+import type { CancellationOptions } from '../interfaces/task.js';
+
+/** Ladder timings used when neither the runtime nor the task sets them. */
+export const DEFAULT_CANCELLATION: CancellationTimings = Object.freeze({
+  interruptIntervalMs: 30_000,
+  gracePeriodMs: 30_000,
+  timeoutMs: 180_000,
+});
+
+/** Runtime options after validation and defaults, as registered under `Tokens.RuntimeOptions`. */
+export interface ResolvedRuntimeOptions {
+  readonly numberOfSlots: number;
+  readonly defaultExecutor: string | undefined;
+  readonly cancellation: CancellationTimings;
+}
+
+/**
+ * Validates `createRuntime` options; throws TypeError or RangeError naming the option.
+ * @internal
+ */
+export function validateRuntimeOptions(options: RuntimeOptions): ResolvedRuntimeOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('options must be an object with at least numberOfSlots');
+  }
+  const { numberOfSlots } = options;
+  if (typeof numberOfSlots !== 'number') {
+    throw new TypeError(`options.numberOfSlots must be a number, got ${typeof numberOfSlots}`);
+  }
+  if (!Number.isSafeInteger(numberOfSlots) || numberOfSlots < 0) {
+    throw new RangeError(`options.numberOfSlots must be an integer >= 0, got ${numberOfSlots}`);
+  }
+  if (options.executors !== undefined) validateExecutors(options.executors);
+  if (options.defaultExecutor !== undefined) {
+    if (typeof options.defaultExecutor !== 'string') {
+      throw new TypeError('options.defaultExecutor must be a string');
+    }
+    if (options.executors && !Object.hasOwn(options.executors, options.defaultExecutor)) {
+      throw new RangeError(
+        `options.defaultExecutor '${options.defaultExecutor}' is not one of options.executors (${Object.keys(options.executors).join(', ')})`,
+      );
+    }
+  }
+  const cancellation = resolveTimings(DEFAULT_CANCELLATION, options.cancellation, 'options.cancellation');
+  for (const key of ['fatalErrorHandler', 'scheduler', 'logger', 'container'] as const) {
+    const value = options[key];
+    if (value !== undefined && (typeof value !== 'object' || value === null)) {
+      throw new TypeError(`options.${key} must be an object`);
+    }
+  }
+  if (options.fatalErrorHandler && typeof options.fatalErrorHandler.onFatalError !== 'function') {
+    throw new TypeError('options.fatalErrorHandler must have an onFatalError(error) method');
+  }
+  if (
+    options.scheduler &&
+    (typeof options.scheduler.schedule !== 'function' || typeof options.scheduler.now !== 'function')
+  ) {
+    throw new TypeError('options.scheduler must have schedule(delayMs, callback) and now() methods');
+  }
+  if (options.logger && typeof options.logger.child !== 'function') {
+    throw new TypeError('options.logger must be a pino logger');
+  }
+  if (options.container && typeof options.container.createChildContainer !== 'function') {
+    throw new TypeError('options.container must be a tsyringe DependencyContainer');
+  }
+  return { numberOfSlots, defaultExecutor: options.defaultExecutor, cancellation };
+}
+
+/** Throws TypeError naming `executors.<key>` for anything that is not an Executor. @internal */
+export function validateExecutors(executors: unknown): asserts executors is Record<string, Executor> {
+  if (typeof executors !== 'object' || executors === null || Array.isArray(executors)) {
+    throw new TypeError('options.executors must be an object mapping names to executors');
+  }
+  const entries = Object.entries(executors);
+  if (entries.length === 0) throw new RangeError('options.executors must name at least one executor');
+  for (const [key, executor] of entries) {
+    if (
+      typeof executor !== 'object' ||
+      executor === null ||
+      typeof executor.launch !== 'function' ||
+      typeof executor.close !== 'function' ||
+      typeof executor.capabilities !== 'object' ||
+      executor.capabilities === null
+    ) {
+      throw new TypeError(`options.executors.${key} must be an Executor (launch, close, capabilities)`);
+    }
+  }
+}
+
+/**
+ * Merges `override` onto `base` and validates; throws TypeError/RangeError naming `<prefix>.<field>`.
+ * @internal
+ */
+export function resolveTimings(
+  base: CancellationTimings,
+  override: CancellationOptions | undefined,
+  prefix: string,
+): CancellationTimings {
+  if (override === undefined) return base;
+  if (typeof override !== 'object' || override === null) throw new TypeError(`${prefix} must be an object`);
+  const timings = {
+    interruptIntervalMs: override.interruptIntervalMs ?? base.interruptIntervalMs,
+    gracePeriodMs: override.gracePeriodMs ?? base.gracePeriodMs,
+    timeoutMs: override.timeoutMs ?? base.timeoutMs,
+  };
+  for (const [field, value] of Object.entries(timings)) {
+    if (typeof value !== 'number') throw new TypeError(`${prefix}.${field} must be a number`);
+    if (!Number.isFinite(value) || value <= 0) {
+      throw new RangeError(`${prefix}.${field} must be a finite number > 0, got ${value}`);
+    }
+  }
+  if (timings.timeoutMs <= timings.gracePeriodMs) {
+    throw new RangeError(
+      `${prefix}.timeoutMs (${timings.timeoutMs}) must exceed ${prefix}.gracePeriodMs (${timings.gracePeriodMs})`,
+    );
+  }
+  return Object.freeze(timings);
+}

@@ -1,0 +1,263 @@
+import type { DependencyContainer } from 'tsyringe';
+import { inject, injectable } from 'tsyringe';
+import { ErrorCode, RuntimeFatalError, TaskSubmissionError, toError } from '../errors.js';
+import type { CancellationStrategy } from '../interfaces/cancellation-strategy.js';
+import { CancellationStrategyToken } from '../interfaces/cancellation-strategy.js';
+import type { JobState, RuntimeEventEmitter } from '../interfaces/events.js';
+import { EventsToken } from '../interfaces/events.js';
+import type { Executor } from '../interfaces/executor.js';
+import type { FatalErrorHandler } from '../interfaces/fatal-error-handler.js';
+import { FatalErrorHandlerToken } from '../interfaces/fatal-error-handler.js';
+import type { Logger } from '../interfaces/logger.js';
+import { LoggerToken } from '../interfaces/logger.js';
+import type {
+  CloseOptions,
+  JobCancellationReport,
+  RuntimeHealth,
+  TaskRuntime,
+} from '../interfaces/runtime.js';
+import { ExecutorsToken, RuntimeOptionsToken } from '../interfaces/runtime.js';
+import type { ScheduledTimer, Scheduler } from '../interfaces/scheduler.js';
+import { SchedulerToken } from '../interfaces/scheduler.js';
+import type { Task, TaskDescriptor } from '../interfaces/task.js';
+import type { TaskSlotTable } from '../interfaces/task-slot-table.js';
+import { TaskSlotTableToken } from '../interfaces/task-slot-table.js';
+import type { TaskHost } from '../task/task-impl.js';
+import { TaskImpl } from '../task/task-impl.js';
+import { resolveDescriptor } from './descriptor.js';
+import { emitSafely } from './emit-safely.js';
+import type { ResolvedRuntimeOptions } from './options.js';
+
+interface JobRecord {
+  state: JobState;
+  readonly tasks: Set<TaskImpl>;
+  /** Every task that belonged to the job since its cancellation began, for the report. */
+  members?: Map<string, TaskImpl>;
+  cancellation?: Promise<JobCancellationReport>;
+}
+
+/**
+ * The runtime behind `createRuntime`. Resolved from the runtime's own child container.
+ * @internal
+ */
+@injectable()
+export class TaskRuntimeImpl implements TaskRuntime {
+  readonly slotTable: TaskSlotTable;
+  readonly events: RuntimeEventEmitter;
+
+  readonly #options: ResolvedRuntimeOptions;
+  readonly #executors: Readonly<Record<string, Executor>>;
+  readonly #fatalErrorHandler: FatalErrorHandler;
+  readonly #scheduler: Scheduler;
+  readonly #logger: Logger;
+  readonly #tasks = new Map<string, TaskImpl>();
+  readonly #jobs = new Map<string, JobRecord>();
+  readonly #host: TaskHost;
+  #health: RuntimeHealth = 'running';
+  #closing: Promise<void> | undefined;
+  #container: DependencyContainer | undefined;
+
+  constructor(
+    @inject(RuntimeOptionsToken) options: ResolvedRuntimeOptions,
+    @inject(ExecutorsToken) executors: Record<string, Executor>,
+    @inject(TaskSlotTableToken) slotTable: TaskSlotTable,
+    @inject(CancellationStrategyToken) strategy: CancellationStrategy,
+    @inject(FatalErrorHandlerToken) fatalErrorHandler: FatalErrorHandler,
+    @inject(SchedulerToken) scheduler: Scheduler,
+    @inject(LoggerToken) logger: Logger,
+    @inject(EventsToken) events: RuntimeEventEmitter,
+  ) {
+    this.#options = options;
+    this.#executors = executors;
+    this.slotTable = slotTable;
+    this.#fatalErrorHandler = fatalErrorHandler;
+    this.#scheduler = scheduler;
+    this.#logger = logger;
+    this.events = events;
+    this.#host = {
+      events,
+      logger,
+      strategy,
+      get logTransitions() {
+        return logger.isLevelEnabled('info');
+      },
+      onDone: (task) => this.#onTaskDone(task),
+      onFatal: (error, task) => this.#onFatal(error, task),
+    };
+  }
+
+  /** The container to dispose on close. @internal */
+  attachContainer(container: DependencyContainer): void {
+    this.#container = container;
+  }
+
+  get health(): RuntimeHealth {
+    return this.#health;
+  }
+
+  submit<TInput = unknown, TResult = unknown>(descriptor: TaskDescriptor<TInput, TResult>): Task<TResult> {
+    if (this.#health === 'fatal') throw new RuntimeFatalError();
+    if (this.#closing) {
+      throw new TaskSubmissionError(ErrorCode.RUNTIME_CLOSED, 'the runtime is closing or closed');
+    }
+    const init = resolveDescriptor(
+      descriptor as TaskDescriptor,
+      this.#executors,
+      this.#options.defaultExecutor,
+      this.#options.cancellation,
+    );
+    const { executionId, jobId, allocationId } = init.info;
+    if (this.#tasks.has(executionId)) {
+      throw new TaskSubmissionError(
+        ErrorCode.DUPLICATE_EXECUTION_ID,
+        `a live task already has execution id ${executionId}`,
+        { executionId },
+      );
+    }
+    if (!this.slotTable.isActive(allocationId, jobId)) {
+      throw new TaskSubmissionError(
+        ErrorCode.NO_ACTIVE_SLOT,
+        `no ACTIVE slot for allocation ${allocationId} of job ${jobId}`,
+        { executionId },
+      );
+    }
+    const task = new TaskImpl(init, this.#host);
+    this.slotTable.addTask(task);
+    this.#tasks.set(executionId, task);
+    let job = this.#jobs.get(jobId);
+    if (!job) {
+      job = { state: 'RUNNING', tasks: new Set() };
+      this.#jobs.set(jobId, job);
+    }
+    job.tasks.add(task);
+    if (job.state === 'CANCELING') {
+      // Prefect semantics: work submitted to a cancelling job is born CANCELED, never invoked.
+      job.members?.set(executionId, task);
+      task.cancel();
+      return task as Task<unknown> as Task<TResult>;
+    }
+    task.watchSignal();
+    queueMicrotask(() => task.start());
+    return task as Task<unknown> as Task<TResult>;
+  }
+
+  getTask(executionId: string): Task | undefined {
+    return this.#tasks.get(executionId);
+  }
+
+  cancelJob(jobId: string): Promise<JobCancellationReport> {
+    if (typeof jobId !== 'string' || jobId.length === 0) {
+      return Promise.reject(
+        new TaskSubmissionError(ErrorCode.INVALID_DESCRIPTOR, 'cancelJob: jobId must be a non-empty string'),
+      );
+    }
+    let job = this.#jobs.get(jobId);
+    if (job?.cancellation) return job.cancellation;
+    if (!job) {
+      job = { state: 'RUNNING', tasks: new Set() };
+      this.#jobs.set(jobId, job);
+    }
+    const record = job;
+    record.members = new Map([...record.tasks].map((task) => [task.executionId, task]));
+    this.#setJobState(jobId, record, 'CANCELING');
+    record.cancellation = this.#runJobCancellation(jobId, record);
+    return record.cancellation;
+  }
+
+  async #runJobCancellation(jobId: string, job: JobRecord): Promise<JobCancellationReport> {
+    for (const task of job.tasks) task.cancel();
+    // Hooks run after the tasks are CANCELING, so work they drop ends CANCELED rather than FAILED.
+    const hooks = Object.entries(this.#executors).map(async ([key, executor]) => {
+      try {
+        await executor.cancelJob?.(jobId);
+      } catch (error) {
+        this.#logger.error({ err: toError(error), jobId, executor: key }, 'executor cancelJob hook failed');
+      }
+    });
+    await Promise.all(hooks);
+    // Late submissions join `tasks` while CANCELING; wait until the job has none left.
+    while (job.tasks.size > 0) await Promise.all([...job.tasks].map((task) => task.done));
+    const tasks = [...(job.members?.values() ?? [])].map((task) => ({
+      executionId: task.executionId,
+      name: task.name,
+      state: task.state as JobCancellationReport['tasks'][number]['state'],
+    }));
+    this.#setJobState(jobId, job, 'CANCELED');
+    // After CANCELED the job id may be used again (a restart).
+    if (this.#jobs.get(jobId) === job) this.#jobs.delete(jobId);
+    return { jobId, state: 'CANCELED', tasks };
+  }
+
+  #setJobState(jobId: string, job: JobRecord, to: JobState): void {
+    const from = job.state;
+    job.state = to;
+    this.#logger.info({ jobId, from, to }, 'job state changed');
+    emitSafely(this.events, 'jobStateChanged', this.#logger, { jobId, from, to });
+  }
+
+  close(options: CloseOptions = {}): Promise<void> {
+    if (this.#closing) return this.#closing;
+    if (typeof options !== 'object' || options === null) {
+      return Promise.reject(new TypeError('close options must be an object'));
+    }
+    const { graceMs } = options;
+    if (graceMs !== undefined && (typeof graceMs !== 'number' || !Number.isFinite(graceMs) || graceMs < 0)) {
+      return Promise.reject(new RangeError(`options.graceMs must be a finite number >= 0, got ${graceMs}`));
+    }
+    this.#closing = this.#close(graceMs);
+    return this.#closing;
+  }
+
+  async #close(graceMs: number | undefined): Promise<void> {
+    let graceTimer: ScheduledTimer | undefined;
+    if (graceMs !== undefined) {
+      try {
+        graceTimer = this.#scheduler.schedule(graceMs, () => {
+          for (const task of this.#tasks.values()) task.hardStop();
+        });
+      } catch (error) {
+        this.#logger.error(
+          { err: toError(error) },
+          'close: could not arm the grace timer; relying on each ladder',
+        );
+      }
+    }
+    await Promise.all([...this.#jobs.keys()].map((jobId) => this.cancelJob(jobId)));
+    graceTimer?.cancel();
+    await this.slotTable.close();
+    const results = await Promise.allSettled(
+      Object.values(this.#executors).map((executor) => executor.close()),
+    );
+    for (const result of results) {
+      if (result.status === 'rejected') {
+        this.#logger.error({ err: toError(result.reason) }, 'closing an executor failed');
+      }
+    }
+    this.#health = 'closed';
+    try {
+      this.#logger.flush();
+    } catch {
+      /* a logger that cannot flush must not block close */
+    }
+    await this.#container?.dispose();
+  }
+
+  #onTaskDone(task: TaskImpl): void {
+    this.#tasks.delete(task.executionId);
+    const job = this.#jobs.get(task.jobId);
+    if (!job) return;
+    job.tasks.delete(task);
+    if (job.tasks.size === 0 && job.state === 'RUNNING') this.#jobs.delete(task.jobId);
+  }
+
+  #onFatal(error: Error, task: TaskImpl): void {
+    if (this.#health !== 'closed') this.#health = 'fatal';
+    task.logger.fatal({ err: error }, `fatal error: ${error.message}`);
+    try {
+      this.#fatalErrorHandler.onFatalError(error);
+    } catch (handlerError) {
+      this.#logger.error({ err: toError(handlerError) }, 'the fatal error handler threw');
+    }
+    emitSafely(this.events, 'fatalError', this.#logger, { error, task });
+  }
+}

@@ -1,0 +1,673 @@
+/**
+ * The default {@link TaskSlotTable}.
+ *
+ * @example
+ * ```ts
+ * const table = new DefaultTaskSlotTable({ numberOfSlots: 4 }, new SystemScheduler(), events, logger);
+ * const index = table.allocateSlot({ index: -1, jobId: 'job-1', allocationId: 'a-1', timeoutMs: 10_000 });
+ * table.markSlotActive('a-1');
+ * table.freeSlot('a-1'); // → index
+ * ```
+ * @module
+ */
+import { inject, injectable } from 'tsyringe';
+import {
+  DuplicateAllocationError,
+  ErrorCode,
+  InvalidSlotRequestError,
+  SlotNotFoundError,
+  SlotOccupiedError,
+  TaskSubmissionError,
+  TaskwardenError,
+} from '../errors.js';
+import type { RuntimeEventEmitter, SlotStateChangedEvent } from '../interfaces/events.js';
+import { EventsToken } from '../interfaces/events.js';
+import type { Logger } from '../interfaces/logger.js';
+import { LoggerToken } from '../interfaces/logger.js';
+import type { RuntimeOptions } from '../interfaces/runtime.js';
+import { RuntimeOptionsToken } from '../interfaces/runtime.js';
+import type { ScheduledTimer, Scheduler } from '../interfaces/scheduler.js';
+import { SchedulerToken } from '../interfaces/scheduler.js';
+import type { Task } from '../interfaces/task.js';
+import type {
+  AllocateSlotRequest,
+  SlotReportEntry,
+  SlotState,
+  TaskSlotTable,
+} from '../interfaces/task-slot-table.js';
+
+/**
+ * Every slot transition the table makes. Anything else is a bug in the table, and the single state
+ * setter throws on it rather than let the indexes drift apart silently.
+ */
+const SLOT_TRANSITIONS: Readonly<Record<SlotState, readonly SlotState[]>> = {
+  FREE: ['ALLOCATED'],
+  ALLOCATED: ['ACTIVE', 'RELEASING', 'FREE'],
+  ACTIVE: ['ALLOCATED', 'RELEASING', 'FREE'],
+  RELEASING: ['FREE'],
+};
+
+/** One slot. Static slots live for the table's lifetime; dynamic ones only while held. */
+interface Slot {
+  readonly index: number;
+  state: SlotState;
+  allocationId: string | undefined;
+  jobId: string | undefined;
+  /**
+   * Attached tasks by execution id. Created on the first `addTask` so that a table of 100 000 idle
+   * static slots does not hold 100 000 empty maps.
+   */
+  tasks: Map<string, Task> | undefined;
+  /** The pending allocation timeout; only while ALLOCATED. */
+  timer: ScheduledTimer | undefined;
+  /**
+   * The ticket of the pending timeout, 0 when none. A timer callback that arrives with another ticket
+   * is stale (the slot was activated, re-armed, freed or re-allocated meanwhile) and does nothing;
+   * cancelling the timer alone is not enough because a scheduler may already have queued it.
+   */
+  ticket: number;
+}
+
+/**
+ * The default {@link TaskSlotTable}: static slots `0 … numberOfSlots-1` plus dynamic slots, kept
+ * consistent under duplicate, late, reordered and conflicting requests (FLINK-14589: a second
+ * request with an allocation id that already holds a slot is refused and changes nothing).
+ *
+ * Three indexes are kept in step: slot by index, slot by allocation id, allocation ids by job.
+ * `allocateSlot`, `markSlotActive`, `markSlotInactive`, `freeSlot`, `addTask` and the per-allocation
+ * queries are O(1); only `getSlotReport`, `checkInvariants` and `close` visit the whole table.
+ *
+ * Decisions beyond the interface:
+ * - **Dynamic indexes** (`index: -1`) come from a LIFO free-list of released dynamic indexes and,
+ *   when it is empty, from a counter starting at `numberOfSlots`. Indexes are therefore reused (the
+ *   most recently freed first) and stay below `numberOfSlots + peak number of dynamic slots held`.
+ *   A request never names a dynamic index explicitly: `index >= numberOfSlots` is invalid.
+ * - **Order of checks** in `allocateSlot`: request shape (`InvalidSlotRequestError`), closed table,
+ *   allocation id already known (exact repeat → its index, anything else →
+ *   `DuplicateAllocationError`), index held (`SlotOccupiedError`).
+ * - An exact repeat ignores its `timeoutMs`: the first request's timeout stands.
+ * - `index: -1` repeats a dynamic allocation; for an allocation holding a static slot it is a
+ *   `DuplicateAllocationError` (a dynamic request is a different request).
+ * - A request with the allocation id of a RELEASING slot is a `DuplicateAllocationError`, even an
+ *   exact repeat: the id is still in use, and answering "allocated" for a slot about to become FREE
+ *   would recreate the zombie this table exists to prevent.
+ * - After {@link close}, `allocateSlot` throws a {@link TaskwardenError} with code `RUNTIME_CLOSED` and
+ *   `addTask` a {@link TaskSubmissionError} with that code.
+ * - A `slotStateChanged` listener that throws is logged at error level; the table is already
+ *   consistent when events are emitted, so it stays so. (eventemitter3 skips the listeners after the
+ *   one that threw.)
+ */
+@injectable()
+export class DefaultTaskSlotTable implements TaskSlotTable {
+  /** Number of static slots. */
+  readonly numberOfSlots: number;
+
+  readonly #scheduler: Scheduler;
+  readonly #events: RuntimeEventEmitter;
+  readonly #logger: Logger;
+
+  readonly #staticSlots: Slot[];
+  /** Dynamic slots while held (ALLOCATED, ACTIVE or RELEASING). */
+  readonly #dynamicSlots = new Map<number, Slot>();
+  readonly #freeDynamicIndexes: number[] = [];
+  #nextDynamicIndex: number;
+
+  readonly #byAllocation = new Map<string, Slot>();
+  readonly #byJob = new Map<string, Set<string>>();
+
+  /** Monotonic: every armed timeout gets a ticket no other timeout ever had. */
+  #lastTicket = 0;
+  #releasingCount = 0;
+
+  #closed = false;
+  #closePromise: Promise<void> | undefined;
+  #resolveClose: (() => void) | undefined;
+
+  /**
+   * @param options - `numberOfSlots`: a non-negative integer (0 means dynamic slots only).
+   * @param scheduler - arms the allocation timeouts.
+   * @param events - receives `slotStateChanged`.
+   * @param logger - state changes at debug level.
+   * @throws TypeError / RangeError naming `numberOfSlots` when it is not a non-negative integer.
+   */
+  constructor(
+    @inject(RuntimeOptionsToken) options: Pick<RuntimeOptions, 'numberOfSlots'>,
+    @inject(SchedulerToken) scheduler: Scheduler,
+    @inject(EventsToken) events: RuntimeEventEmitter,
+    @inject(LoggerToken) logger: Logger,
+  ) {
+    const numberOfSlots = options?.numberOfSlots;
+    if (typeof numberOfSlots !== 'number') {
+      throw new TypeError(`numberOfSlots must be a number, got ${typeof numberOfSlots}`);
+    }
+    if (!Number.isSafeInteger(numberOfSlots) || numberOfSlots < 0) {
+      throw new RangeError(`numberOfSlots must be a non-negative integer, got ${numberOfSlots}`);
+    }
+    this.numberOfSlots = numberOfSlots;
+    this.#scheduler = scheduler;
+    this.#events = events;
+    this.#logger = logger;
+    this.#nextDynamicIndex = numberOfSlots;
+    this.#staticSlots = new Array<Slot>(numberOfSlots);
+    for (let index = 0; index < numberOfSlots; index++) this.#staticSlots[index] = newSlot(index);
+  }
+
+  /**
+   * Reserves a slot for an allocation and returns its index.
+   *
+   * - Exact repeat (same allocation id, job and index, or `-1` for an allocation holding a dynamic
+   *   slot) of an ALLOCATED or ACTIVE slot: returns the index; nothing changes, no second timeout.
+   * - The allocation id is known otherwise (another index, another job, or its slot is RELEASING):
+   *   {@link DuplicateAllocationError}; the table is unchanged.
+   * - The index is held by another allocation: {@link SlotOccupiedError}.
+   * - A malformed request: {@link InvalidSlotRequestError} naming the field.
+   * - The table is closed: {@link TaskwardenError} with code `RUNTIME_CLOSED`.
+   *
+   * With `timeoutMs`, the slot is freed after that long unless it is activated first. If the
+   * scheduler throws while arming it, the error propagates and the table is unchanged.
+   */
+  allocateSlot(request: AllocateSlotRequest): number {
+    validateRequest(request, this.numberOfSlots);
+    const { index, jobId, allocationId, timeoutMs } = request;
+    if (this.#closed) {
+      throw new TaskwardenError(
+        ErrorCode.RUNTIME_CLOSED,
+        `the slot table is closed; refusing allocation ${allocationId}`,
+      );
+    }
+
+    const existing = this.#byAllocation.get(allocationId);
+    if (existing !== undefined) {
+      const sameIndex = index === existing.index || (index === -1 && existing.index >= this.numberOfSlots);
+      if (sameIndex && existing.jobId === jobId && existing.state !== 'RELEASING') return existing.index;
+      throw new DuplicateAllocationError({
+        allocationId,
+        existingIndex: existing.index,
+        requestedIndex: index,
+        existingJobId: existing.jobId ?? '',
+        requestedJobId: jobId,
+      });
+    }
+
+    let slot: Slot;
+    if (index === -1) {
+      // Not taken from the free-list yet: arming the timeout may throw, and then nothing may change.
+      const free = this.#freeDynamicIndexes;
+      slot = newSlot(free.length > 0 ? (free[free.length - 1] as number) : this.#nextDynamicIndex);
+    } else {
+      slot = this.#staticSlots[index] as Slot;
+      if (slot.state !== 'FREE') {
+        throw new SlotOccupiedError({
+          index,
+          occupiedBy: slot.allocationId ?? '',
+          requestedBy: allocationId,
+        });
+      }
+    }
+
+    if (timeoutMs !== undefined) this.#armTimeout(slot, allocationId, timeoutMs);
+
+    if (index === -1) {
+      if (this.#freeDynamicIndexes.length > 0) this.#freeDynamicIndexes.pop();
+      else this.#nextDynamicIndex++;
+      this.#dynamicSlots.set(slot.index, slot);
+    }
+    slot.allocationId = allocationId;
+    slot.jobId = jobId;
+    this.#byAllocation.set(allocationId, slot);
+    const ids = this.#byJob.get(jobId);
+    if (ids === undefined) this.#byJob.set(jobId, new Set([allocationId]));
+    else ids.add(allocationId);
+    this.#setState(slot, 'ALLOCATED', allocationId, jobId);
+    return slot.index;
+  }
+
+  /**
+   * ALLOCATED → ACTIVE, cancelling the allocation timeout. Idempotent (true for an ACTIVE slot);
+   * false while RELEASING.
+   *
+   * @throws SlotNotFoundError for an unknown allocation id.
+   */
+  markSlotActive(allocationId: string): boolean {
+    const slot = this.#slotOf(allocationId);
+    if (slot.state === 'ACTIVE') return true;
+    if (slot.state !== 'ALLOCATED') return false;
+    this.#disarmTimeout(slot);
+    this.#setState(slot, 'ACTIVE', allocationId, slot.jobId as string);
+    return true;
+  }
+
+  /**
+   * ACTIVE → ALLOCATED with a new timeout of `timeoutMs`; on an ALLOCATED slot the timeout is
+   * re-armed with the new value (as Flink does). False while RELEASING. Tasks stay attached; if the
+   * timeout fires they are failed like on {@link freeSlot}.
+   *
+   * @throws SlotNotFoundError for an unknown allocation id.
+   * @throws InvalidSlotRequestError naming `timeoutMs` if it is not a finite number >= 0.
+   */
+  markSlotInactive(allocationId: string, timeoutMs: number): boolean {
+    validateTimeout(timeoutMs);
+    const slot = this.#slotOf(allocationId);
+    if (slot.state === 'RELEASING') return false;
+    // Arm the new timeout before touching the old one, so a scheduler that throws changes nothing.
+    const previous = slot.timer;
+    this.#armTimeout(slot, allocationId, timeoutMs);
+    previous?.cancel();
+    if (slot.state === 'ACTIVE') this.#setState(slot, 'ALLOCATED', allocationId, slot.jobId as string);
+    return true;
+  }
+
+  /**
+   * Frees the slot of an allocation.
+   *
+   * - No tasks attached: the slot becomes FREE and its index is returned.
+   * - Tasks attached: the slot becomes RELEASING, every task is failed with `cause` (default: a
+   *   {@link TaskwardenError} with code `SLOT_RELEASED`) and -1 is returned; the slot becomes FREE
+   *   when the last task's `done` resolves.
+   * - Already RELEASING: -1; tasks are not failed twice.
+   * - Unknown allocation id: a no-op returning -1 (logged at debug level). Freeing is idempotent
+   *   because frees arrive late and twice in the races this table is built for (as in Flink).
+   */
+  freeSlot(allocationId: string, cause?: Error): number {
+    const slot = this.#byAllocation.get(allocationId);
+    if (slot === undefined) {
+      if (this.#logger.isLevelEnabled('debug')) {
+        this.#logger.debug({ allocationId }, 'freeSlot for an unknown allocation id ignored');
+      }
+      return -1;
+    }
+    if (slot.state === 'RELEASING') return -1;
+    this.#disarmTimeout(slot);
+    const tasks = slot.tasks;
+    if (tasks === undefined || tasks.size === 0) {
+      const index = slot.index;
+      this.#release(slot);
+      return index;
+    }
+
+    const jobId = slot.jobId as string;
+    this.#releasingCount++;
+    this.#setState(slot, 'RELEASING', allocationId, jobId);
+    const reason =
+      cause ??
+      new TaskwardenError(
+        ErrorCode.SLOT_RELEASED,
+        `slot ${slot.index} (allocation ${allocationId}) was freed while its tasks ran`,
+      );
+    // A snapshot: a task may finish, or a listener may react, while we iterate.
+    for (const task of Array.from(tasks.values())) {
+      try {
+        task.fail(reason);
+      } catch (error) {
+        this.#logger.error(
+          { err: error, executionId: task.executionId, allocationId },
+          'task.fail threw while its slot was released',
+        );
+      }
+    }
+    return -1;
+  }
+
+  /** True when the allocation holds `index` for `jobId` and is ALLOCATED or ACTIVE. */
+  isAllocated(index: number, jobId: string, allocationId: string): boolean {
+    const slot = this.#byAllocation.get(allocationId);
+    return (
+      slot !== undefined &&
+      slot.index === index &&
+      slot.jobId === jobId &&
+      (slot.state === 'ALLOCATED' || slot.state === 'ACTIVE')
+    );
+  }
+
+  /** True when the allocation is ACTIVE for `jobId`. */
+  isActive(allocationId: string, jobId: string): boolean {
+    const slot = this.#byAllocation.get(allocationId);
+    return slot !== undefined && slot.state === 'ACTIVE' && slot.jobId === jobId;
+  }
+
+  /** Allocation ids held by the job, in any non-FREE state (RELEASING included); a fresh array. */
+  getAllocationIds(jobId: string): string[] {
+    const ids = this.#byJob.get(jobId);
+    return ids === undefined ? [] : Array.from(ids);
+  }
+
+  /** Tasks attached to the allocation's slot; `[]` for an unknown allocation id. A fresh array. */
+  getTasks(allocationId: string): Task[] {
+    const tasks = this.#byAllocation.get(allocationId)?.tasks;
+    return tasks === undefined ? [] : Array.from(tasks.values());
+  }
+
+  /**
+   * Every static slot, and dynamic slots while held, sorted by index. FREE rows carry no
+   * `allocationId` or `jobId`.
+   */
+  getSlotReport(): SlotReportEntry[] {
+    const report: SlotReportEntry[] = [];
+    for (const slot of this.#staticSlots) report.push(reportEntry(slot));
+    const dynamic = Array.from(this.#dynamicSlots.values()).sort((a, b) => a.index - b.index);
+    for (const slot of dynamic) report.push(reportEntry(slot));
+    return report;
+  }
+
+  /**
+   * Throws an Error naming the broken invariant if the indexes disagree:
+   * each allocation id maps to exactly one slot and that slot names it; each index holds at most one
+   * allocation; the per-job index equals the allocation ids of that job with no empty sets; a FREE
+   * slot has no allocation id, no tasks and no timeout; a timeout exists only while ALLOCATED; a
+   * RELEASING slot still has tasks. Visits the whole table: for tests and debug builds.
+   */
+  checkInvariants(): void {
+    const fail: (invariant: string, detail: string) => never = (invariant, detail) => {
+      throw new Error(`slot table invariant broken: ${invariant} (${detail})`);
+    };
+
+    let held = 0;
+    let releasing = 0;
+    const visit = (slot: Slot, where: string): void => {
+      const at = `${where} slot ${slot.index}`;
+      if (slot.state === 'FREE') {
+        if (slot.allocationId !== undefined || slot.jobId !== undefined) {
+          fail('a FREE slot has no allocation id', `${at} names ${slot.allocationId} of ${slot.jobId}`);
+        }
+        if (slot.tasks !== undefined && slot.tasks.size > 0) {
+          fail('a FREE slot has no tasks', `${at} has ${slot.tasks.size}`);
+        }
+      } else {
+        held++;
+        if (slot.allocationId === undefined || slot.jobId === undefined) {
+          fail('a held slot names its allocation and job', `${at} is ${slot.state} without them`);
+        }
+        if (this.#byAllocation.get(slot.allocationId) !== slot) {
+          fail(
+            'each allocation id maps to exactly one slot and that slot names it',
+            `${at} names ${slot.allocationId}, which maps to slot ${this.#byAllocation.get(slot.allocationId)?.index}`,
+          );
+        }
+        if (this.#byJob.get(slot.jobId)?.has(slot.allocationId) !== true) {
+          fail(
+            'the per-job index equals the allocation ids of that job',
+            `${at} missing under ${slot.jobId}`,
+          );
+        }
+      }
+      if (slot.state === 'RELEASING') {
+        releasing++;
+        if (slot.tasks === undefined || slot.tasks.size === 0) {
+          fail('a RELEASING slot still has tasks', `${at} has none and should be FREE`);
+        }
+      }
+      if ((slot.timer !== undefined || slot.ticket !== 0) && slot.state !== 'ALLOCATED') {
+        fail('a timeout exists only while ALLOCATED', `${at} is ${slot.state} with a timeout`);
+      }
+      if ((slot.timer === undefined) !== (slot.ticket === 0)) {
+        fail('a timeout has exactly one ticket', `${at}`);
+      }
+      for (const [executionId, task] of slot.tasks ?? []) {
+        if (task.executionId !== executionId || task.allocationId !== slot.allocationId) {
+          fail(
+            'a task sits in the slot of its allocation',
+            `${at} holds ${executionId} of ${task.allocationId}`,
+          );
+        }
+      }
+    };
+
+    this.#staticSlots.forEach((slot, index) => {
+      if (slot.index !== index) fail('each index holds at most one slot', `static slot ${index}`);
+      visit(slot, 'static');
+    });
+    for (const [index, slot] of this.#dynamicSlots) {
+      if (slot.index !== index || index < this.numberOfSlots || index >= this.#nextDynamicIndex) {
+        fail('a dynamic slot sits at its own index above the static ones', `dynamic slot ${index}`);
+      }
+      if (slot.state === 'FREE') fail('dynamic slots are listed only while held', `dynamic slot ${index}`);
+      visit(slot, 'dynamic');
+    }
+    const freeIndexes = new Set(this.#freeDynamicIndexes);
+    if (freeIndexes.size !== this.#freeDynamicIndexes.length) {
+      fail('a free dynamic index is listed once', this.#freeDynamicIndexes.join(','));
+    }
+    for (const index of freeIndexes) {
+      if (this.#dynamicSlots.has(index) || index < this.numberOfSlots || index >= this.#nextDynamicIndex) {
+        fail('a free dynamic index is not held', `index ${index}`);
+      }
+    }
+    if (freeIndexes.size + this.#dynamicSlots.size !== this.#nextDynamicIndex - this.numberOfSlots) {
+      fail('every dynamic index ever handed out is held or free', `next ${this.#nextDynamicIndex}`);
+    }
+    if (held !== this.#byAllocation.size) {
+      fail(
+        'each allocation id maps to exactly one slot and that slot names it',
+        `${held} held slots, ${this.#byAllocation.size} allocation ids`,
+      );
+    }
+    let perJob = 0;
+    for (const [jobId, ids] of this.#byJob) {
+      if (ids.size === 0) fail('no empty sets are kept per job', `job ${jobId}`);
+      perJob += ids.size;
+      for (const allocationId of ids) {
+        if (this.#byAllocation.get(allocationId)?.jobId !== jobId) {
+          fail('the per-job index equals the allocation ids of that job', `${allocationId} under ${jobId}`);
+        }
+      }
+    }
+    if (perJob !== this.#byAllocation.size) {
+      fail(
+        'the per-job index equals the allocation ids of that job',
+        `${perJob} vs ${this.#byAllocation.size}`,
+      );
+    }
+    if (releasing !== this.#releasingCount) {
+      fail('the RELEASING count matches the slots', `${releasing} vs ${this.#releasingCount}`);
+    }
+  }
+
+  /**
+   * Attaches a task to the ACTIVE slot of `task.allocationId`, which must belong to `task.jobId`. The
+   * task is detached when its `done` resolves (a RELEASING slot becomes FREE with its last task); the
+   * table keeps no reference to a detached task. Attaching the same task object twice is a no-op.
+   *
+   * @throws TaskSubmissionError `NO_ACTIVE_SLOT` without such a slot, `DUPLICATE_EXECUTION_ID` if
+   *   another task with that execution id is attached, `RUNTIME_CLOSED` after {@link close}.
+   */
+  addTask(task: Task): void {
+    const { executionId, allocationId, jobId } = task;
+    if (this.#closed) {
+      throw new TaskSubmissionError(ErrorCode.RUNTIME_CLOSED, 'the slot table is closed', { executionId });
+    }
+    const slot = this.#byAllocation.get(allocationId);
+    if (slot === undefined || slot.state !== 'ACTIVE' || slot.jobId !== jobId) {
+      throw new TaskSubmissionError(
+        ErrorCode.NO_ACTIVE_SLOT,
+        `no ACTIVE slot for allocation ${allocationId} of job ${jobId}` +
+          (slot === undefined ? '' : ` (slot ${slot.index} is ${slot.state} for job ${slot.jobId})`),
+        { executionId },
+      );
+    }
+    let tasks = slot.tasks;
+    if (tasks === undefined) {
+      tasks = new Map();
+      slot.tasks = tasks;
+    }
+    const attached = tasks.get(executionId);
+    if (attached === task) return;
+    if (attached !== undefined) {
+      throw new TaskSubmissionError(
+        ErrorCode.DUPLICATE_EXECUTION_ID,
+        `a task with execution id ${executionId} is already in slot ${slot.index}`,
+        { executionId },
+      );
+    }
+    tasks.set(executionId, task);
+    // `done` never rejects (Task contract); the rejection handler only keeps a broken fake from
+    // leaking a slot or an unhandled rejection.
+    const detach = (): void => this.#detach(slot, task);
+    task.done.then(detach, detach);
+  }
+
+  /**
+   * Frees every slot (failing attached tasks with `cause`, default a {@link TaskwardenError} with
+   * code `SLOT_RELEASED`), cancels every timeout, and refuses new allocations. Resolves when every
+   * slot is FREE, i.e. once the `done` of every attached task has resolved. Idempotent: later calls
+   * return the same promise.
+   */
+  close(cause?: Error): Promise<void> {
+    if (this.#closePromise !== undefined) return this.#closePromise;
+    this.#closed = true;
+    const reason = cause ?? new TaskwardenError(ErrorCode.SLOT_RELEASED, 'the slot table was closed');
+    for (const allocationId of Array.from(this.#byAllocation.keys())) this.freeSlot(allocationId, reason);
+    this.#closePromise =
+      this.#releasingCount === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            this.#resolveClose = resolve;
+          });
+    return this.#closePromise;
+  }
+
+  #slotOf(allocationId: string): Slot {
+    const slot = this.#byAllocation.get(allocationId);
+    if (slot === undefined) throw new SlotNotFoundError(allocationId);
+    return slot;
+  }
+
+  #armTimeout(slot: Slot, allocationId: string, timeoutMs: number): void {
+    const ticket = ++this.#lastTicket;
+    const timer = this.#scheduler.schedule(timeoutMs, () => this.#onTimeout(slot, ticket, allocationId));
+    slot.timer = timer;
+    slot.ticket = ticket;
+  }
+
+  #disarmTimeout(slot: Slot): void {
+    const timer = slot.timer;
+    if (timer === undefined) return;
+    slot.timer = undefined;
+    slot.ticket = 0;
+    timer.cancel();
+  }
+
+  #onTimeout(slot: Slot, ticket: number, allocationId: string): void {
+    if (slot.ticket !== ticket || slot.state !== 'ALLOCATED' || slot.allocationId !== allocationId) return;
+    slot.timer = undefined;
+    slot.ticket = 0;
+    if (this.#logger.isLevelEnabled('debug')) {
+      this.#logger.debug({ index: slot.index, allocationId }, 'slot allocation timed out');
+    }
+    this.freeSlot(
+      allocationId,
+      new TaskwardenError(
+        ErrorCode.SLOT_RELEASED,
+        `slot ${slot.index} (allocation ${allocationId}) timed out before it was activated`,
+      ),
+    );
+  }
+
+  #detach(slot: Slot, task: Task): void {
+    const tasks = slot.tasks;
+    if (tasks === undefined || tasks.get(task.executionId) !== task) return;
+    tasks.delete(task.executionId);
+    if (slot.state === 'RELEASING' && tasks.size === 0) this.#release(slot);
+  }
+
+  /** Any held state → FREE: drops the slot from every index; a dynamic index goes to the free-list. */
+  #release(slot: Slot): void {
+    const allocationId = slot.allocationId as string;
+    const jobId = slot.jobId as string;
+    this.#disarmTimeout(slot);
+    this.#byAllocation.delete(allocationId);
+    const ids = this.#byJob.get(jobId);
+    if (ids !== undefined) {
+      ids.delete(allocationId);
+      if (ids.size === 0) this.#byJob.delete(jobId);
+    }
+    slot.allocationId = undefined;
+    slot.jobId = undefined;
+    if (slot.index >= this.numberOfSlots) {
+      this.#dynamicSlots.delete(slot.index);
+      this.#freeDynamicIndexes.push(slot.index);
+    }
+    const wasReleasing = slot.state === 'RELEASING';
+    this.#setState(slot, 'FREE', allocationId, jobId);
+    if (wasReleasing && --this.#releasingCount === 0 && this.#resolveClose !== undefined) {
+      const resolve = this.#resolveClose;
+      this.#resolveClose = undefined;
+      resolve();
+    }
+  }
+
+  /**
+   * The one place a slot changes state: checks the transition, then logs and emits. Callers update
+   * the indexes first, so listeners (which may call back into the table) see a consistent table.
+   */
+  #setState(slot: Slot, to: SlotState, allocationId: string, jobId: string): void {
+    const from = slot.state;
+    if (!SLOT_TRANSITIONS[from].includes(to)) {
+      throw new Error(
+        `illegal slot transition ${from} -> ${to} (slot ${slot.index}, allocation ${allocationId})`,
+      );
+    }
+    slot.state = to;
+    const index = slot.index;
+    if (this.#logger.isLevelEnabled('debug')) {
+      this.#logger.debug({ index, allocationId, jobId, from, to }, 'slot state changed');
+    }
+    const event: SlotStateChangedEvent = { index, allocationId, jobId, from, to };
+    try {
+      this.#events.emit('slotStateChanged', event);
+    } catch (error) {
+      this.#logger.error(
+        { err: error, index, allocationId, jobId, from, to },
+        'a slotStateChanged listener threw',
+      );
+    }
+  }
+}
+
+function newSlot(index: number): Slot {
+  return {
+    index,
+    state: 'FREE',
+    allocationId: undefined,
+    jobId: undefined,
+    tasks: undefined,
+    timer: undefined,
+    ticket: 0,
+  };
+}
+
+function reportEntry(slot: Slot): SlotReportEntry {
+  if (slot.state === 'FREE') return { index: slot.index, state: 'FREE' };
+  return { index: slot.index, state: slot.state, allocationId: slot.allocationId, jobId: slot.jobId };
+}
+
+function validateRequest(request: AllocateSlotRequest, numberOfSlots: number): void {
+  if (typeof request !== 'object' || request === null) {
+    throw new InvalidSlotRequestError(
+      'request',
+      `must be an object, got ${request === null ? 'null' : typeof request}`,
+    );
+  }
+  const { index, jobId, allocationId, timeoutMs } = request;
+  if (typeof index !== 'number' || !Number.isInteger(index)) {
+    throw new InvalidSlotRequestError('index', `must be an integer, got ${String(index)}`);
+  }
+  if (index < -1 || index >= numberOfSlots) {
+    throw new InvalidSlotRequestError(
+      'index',
+      `must be -1 (dynamic) or between 0 and ${numberOfSlots - 1}, got ${index}`,
+    );
+  }
+  if (typeof jobId !== 'string' || jobId.length === 0) {
+    throw new InvalidSlotRequestError('jobId', 'must be a non-empty string');
+  }
+  if (typeof allocationId !== 'string' || allocationId.length === 0) {
+    throw new InvalidSlotRequestError('allocationId', 'must be a non-empty string');
+  }
+  if (timeoutMs !== undefined) validateTimeout(timeoutMs);
+}
+
+function validateTimeout(timeoutMs: unknown): void {
+  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0) {
+    throw new InvalidSlotRequestError('timeoutMs', `must be a finite number >= 0, got ${String(timeoutMs)}`);
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * Test helpers for integrators and executor authors.
+ *
+ * @example
+ * ```ts
+ * import { ManualScheduler, RecordingFatalErrorHandler, ThrowingScheduler } from '@taskwarden/sdk/testing';
+ *
+ * const scheduler = new ThrowingScheduler(new ManualScheduler());
+ * const fatal = new RecordingFatalErrorHandler();
+ * const runtime = createRuntime({ numberOfSlots: 1, executors, scheduler, fatalErrorHandler: fatal });
+ * scheduler.failFrom(1);
+ * task.cancel(); // eager escalation: FAILED and abandoned before cancel() returns
+ * ```
+ * @module
+ */
+import '../polyfill.js';
+
+export { flushMicrotasks, ManualScheduler } from './manual-scheduler.js';
+export { RecordingFatalErrorHandler } from './recording-fatal-error-handler.js';
+export type { ScriptedExecutorOptions } from './scripted-executor.js';
+export { ScriptedExecution, ScriptedExecutor } from './scripted-executor.js';
+export { ThrowingScheduler } from './throwing-scheduler.js';

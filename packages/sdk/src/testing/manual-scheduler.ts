@@ -1,0 +1,92 @@
+import type { ScheduledTimer, Scheduler } from '../interfaces/scheduler.js';
+
+interface PendingTimer {
+  readonly at: number;
+  readonly seq: number;
+  readonly callback: () => void;
+  cancelled: boolean;
+}
+
+/**
+ * A {@link Scheduler} on fake time for tests: nothing fires until `advance`.
+ *
+ * @example
+ * ```ts
+ * const scheduler = new ManualScheduler();
+ * const runtime = createRuntime({ numberOfSlots: 1, executors, scheduler });
+ * task.cancel();
+ * await scheduler.advanceAsync(30_000); // the interrupter fires once
+ * ```
+ */
+export class ManualScheduler implements Scheduler {
+  #now = 0;
+  #seq = 0;
+  #timers: PendingTimer[] = [];
+
+  now(): number {
+    return this.#now;
+  }
+
+  schedule(delayMs: number, callback: () => void): ScheduledTimer {
+    const timer: PendingTimer = {
+      at: this.#now + Math.max(0, delayMs),
+      seq: this.#seq++,
+      callback,
+      cancelled: false,
+    };
+    this.#timers.push(timer);
+    return {
+      cancel: () => {
+        timer.cancelled = true;
+      },
+    };
+  }
+
+  /** Timers armed and neither fired nor cancelled. */
+  get pendingCount(): number {
+    return this.#timers.filter((timer) => !timer.cancelled).length;
+  }
+
+  /** Moves time forward, firing due timers in time order; synchronous. */
+  advance(ms: number): void {
+    const target = this.#now + ms;
+    for (let next = this.#nextDue(target); next; next = this.#nextDue(target)) {
+      this.#now = next.at;
+      next.callback();
+    }
+    this.#now = target;
+  }
+
+  /** Like `advance`, but lets promise callbacks run after each timer, as real time would. */
+  async advanceAsync(ms: number): Promise<void> {
+    const target = this.#now + ms;
+    await flushMicrotasks();
+    for (let next = this.#nextDue(target); next; next = this.#nextDue(target)) {
+      this.#now = next.at;
+      next.callback();
+      await flushMicrotasks();
+    }
+    this.#now = target;
+    await flushMicrotasks();
+  }
+
+  #nextDue(target: number): PendingTimer | undefined {
+    this.#timers = this.#timers.filter((timer) => !timer.cancelled);
+    let best: PendingTimer | undefined;
+    for (const timer of this.#timers) {
+      if (
+        timer.at <= target &&
+        (!best || timer.at < best.at || (timer.at === best.at && timer.seq < best.seq))
+      ) {
+        best = timer;
+      }
+    }
+    if (best) best.cancelled = true;
+    return best;
+  }
+}
+
+/** Lets queued promise callbacks run (a few macrotask turns). */
+export async function flushMicrotasks(turns = 3): Promise<void> {
+  for (let i = 0; i < turns; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}

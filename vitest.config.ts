@@ -1,0 +1,40 @@
+import { defineConfig } from 'vitest/config';
+
+// One root config; each package is a project so `vitest run --project sdk` works too.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        extends: true,
+        test: { name: 'sdk', root: 'packages/sdk', include: ['src/**/*.test.ts', 'test/**/*.test.ts'] },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'executor-local',
+          root: 'packages/executor-local',
+          include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'executor-process',
+          root: 'packages/executor-process',
+          include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: { name: 'examples', root: 'examples', include: ['*/test/**/*.test.ts'] },
+      },
+    ],
+    // The JSON report is what .ci/run reads for its summary line.
+    reporters: ['default', ['json', { outputFile: '.vitest-results.json' }]],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // Real threads and processes are started by the tests; two cores in CI.
+    pool: 'forks',
+    maxWorkers: 2,
+  },
+});
