@@ -15,6 +15,8 @@
  */
 import '../polyfill.js';
 
+export type { ExecutorConformanceOptions } from './conformance.js';
+export { conformanceFixtures, describeExecutorConformance } from './conformance.js';
 export { flushMicrotasks, ManualScheduler } from './manual-scheduler.js';
 export { RecordingFatalErrorHandler } from './recording-fatal-error-handler.js';
 export type { ScriptedExecutorOptions } from './scripted-executor.js';

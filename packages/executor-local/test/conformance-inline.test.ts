@@ -1,0 +1,4 @@
+import { InlineExecutor } from '@taskwarden/executor-local';
+import { describeExecutorConformance } from '@taskwarden/sdk/testing';
+
+describeExecutorConformance('InlineExecutor', () => new InlineExecutor(), { limitsConcurrency: false });
