@@ -52,7 +52,11 @@ export const TRANSITIONS: Readonly<Record<ExecutionState, readonly ExecutionStat
   FAILED: [],
 };
 
-/** @internal */
+const ALLOWED: Readonly<Record<ExecutionState, ReadonlySet<ExecutionState>>> = Object.fromEntries(
+  Object.entries(TRANSITIONS).map(([from, targets]) => [from, new Set(targets)]),
+) as unknown as Record<ExecutionState, ReadonlySet<ExecutionState>>;
+
+/** Throws on a transition {@link TRANSITIONS} does not allow. @internal */
 export function assertTransition(from: ExecutionState, to: ExecutionState): void {
-  if (!TRANSITIONS[from].includes(to)) throw new Error(`illegal task transition ${from} -> ${to}`);
+  if (!ALLOWED[from].has(to)) throw new Error(`illegal task transition ${from} -> ${to}`);
 }

@@ -5,52 +5,79 @@ import type {
   InvocationContext,
   Invokable,
   LaunchSpec,
+  Logger,
+  TaskInfo,
 } from '@taskwarden/sdk';
 import { ExecutorClosedError } from '@taskwarden/sdk';
-import { callCancelHook, resolveInvokable, runInvokable } from '@taskwarden/sdk/internal';
+import { callCancelHook, LazyAbort, resolveInvokable, runInvokable } from '@taskwarden/sdk/internal';
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+// A class rather than an object literal with getters: the getters live on the prototype, and
+// neither the logger nor the AbortSignal is created unless the task reads it.
+class InlineContext implements InvocationContext {
+  readonly #spec: LaunchSpec;
+  readonly abort = new LazyAbort();
+
+  constructor(spec: LaunchSpec) {
+    this.#spec = spec;
+  }
+
+  get input(): unknown {
+    return this.#spec.input;
+  }
+
+  get task(): TaskInfo {
+    return this.#spec.task;
+  }
+
+  get logger(): Logger {
+    return this.#spec.logger;
+  }
+
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+}
 
 class InlineExecution implements Execution {
   readonly started: Promise<void>;
   readonly result: Promise<unknown>;
-  readonly #controller = new AbortController();
-  readonly #context: InvocationContext;
+  readonly #context: InlineContext;
+  readonly #spec: LaunchSpec;
   #invokable: Invokable | undefined;
 
-  constructor(spec: LaunchSpec, onStopped: (execution: InlineExecution) => void) {
-    const signal = this.#controller.signal;
-    this.#context = {
-      input: spec.input,
-      signal,
-      get logger() {
-        return spec.logger;
-      },
-      task: spec.task,
-    };
+  constructor(spec: LaunchSpec) {
+    this.#spec = spec;
+    this.#context = new InlineContext(spec);
     const resolved = resolveInvokable(spec.invokable);
     if (resolved instanceof Promise) {
       const loaded = resolved.then((invokable) => {
         this.#invokable = invokable;
-        return invokable;
       });
-      this.started = loaded.then(() => undefined);
+      this.started = loaded;
       this.started.catch(() => undefined);
-      this.result = loaded.then((invokable) =>
-        runInvokable(invokable, this.#context, () => spec.onRunning()),
-      );
+      this.result = loaded.then(() => this.#run());
     } else {
       this.#invokable = resolved;
-      this.started = Promise.resolve();
+      this.started = RESOLVED;
       // A microtask's delay, so a cancel() right after launch is seen before any user code runs.
-      this.result = this.started.then(() => runInvokable(resolved, this.#context, () => spec.onRunning()));
+      this.result = RESOLVED.then(() => this.#run());
     }
-    const stopped = () => onStopped(this);
-    this.result.then(stopped, stopped);
+  }
+
+  #run(): unknown {
+    const spec = this.#spec;
+    return runInvokable(
+      this.#invokable as Invokable,
+      this.#context,
+      () => spec.onRunning(),
+      this.#context.abort,
+    );
   }
 
   cancel(reason: Error): void {
-    if (this.#controller.signal.aborted) return;
-    this.#controller.abort(reason);
-    callCancelHook(this.#invokable, this.#context);
+    if (this.#context.abort.abort(reason)) callCancelHook(this.#invokable, this.#context);
   }
 }
 
@@ -79,8 +106,11 @@ export class InlineExecutor implements Executor {
 
   launch(spec: LaunchSpec): Execution {
     if (this.#closed) throw new ExecutorClosedError(this.name);
-    const execution = new InlineExecution(spec, (stopped) => this.#running.delete(stopped));
-    this.#running.add(execution);
+    const execution = new InlineExecution(spec);
+    const running = this.#running;
+    running.add(execution);
+    const forget = () => running.delete(execution);
+    execution.result.then(forget, forget);
     return execution;
   }
 

@@ -1,22 +1,41 @@
 import { toError } from '../errors.js';
 import type { InvocationContext, Invokable } from '../interfaces/invokable.js';
 
+/** Something that says whether the task was cancelled, without creating an AbortSignal. */
+export interface AbortState {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+}
+
 /**
  * The part of running a task every executor shares, wherever it runs: `restore`, then `invoke`
  * unless the task was cancelled meanwhile, reporting RUNNING right before `invoke`.
+ *
+ * Returns `invoke`'s value directly when there is no `restore` (no extra promise on the hot path);
+ * call it inside a `then` callback so a synchronous throw becomes a rejection. `abort` defaults to
+ * the context's signal; pass a {@link LazyAbort} to avoid creating the signal.
  * @internal
  */
-export async function runInvokable(
+export function runInvokable(
   invokable: Invokable,
   context: InvocationContext,
   onRunning: () => void,
+  abort: AbortState = context.signal,
+): unknown {
+  if (abort.aborted) throw abort.reason;
+  if (invokable.restore) return restoreThenInvoke(invokable, context, onRunning, abort);
+  onRunning();
+  return invokable.invoke(context);
+}
+
+async function restoreThenInvoke(
+  invokable: Invokable,
+  context: InvocationContext,
+  onRunning: () => void,
+  abort: AbortState,
 ): Promise<unknown> {
-  const { signal } = context;
-  signal.throwIfAborted();
-  if (invokable.restore) {
-    await invokable.restore(context);
-    signal.throwIfAborted();
-  }
+  await invokable.restore?.(context);
+  if (abort.aborted) throw abort.reason;
   onRunning();
   return await invokable.invoke(context);
 }

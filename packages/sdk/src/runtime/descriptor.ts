@@ -17,6 +17,16 @@ export function isModuleReference(value: unknown): value is ModuleReference {
   );
 }
 
+// Execution ids: a random prefix per process plus a counter. As unique as a UUID for practical
+// purposes (the prefix has 64 random bits) and an order of magnitude cheaper per task.
+const ID_PREFIX = randomUUID().replaceAll('-', '').slice(0, 16);
+let idCounter = 0;
+
+/** A new execution id, `<16 hex digits>-<base-36 counter>`. @internal */
+export function newExecutionId(): string {
+  return `${ID_PREFIX}-${(idCounter++).toString(36)}`;
+}
+
 function invalid(message: string, executionId?: string): TaskSubmissionError {
   return new TaskSubmissionError(ErrorCode.INVALID_DESCRIPTOR, `invalid task descriptor: ${message}`, {
     executionId,
@@ -43,7 +53,9 @@ export function resolveDescriptor(
 ): TaskInit {
   if (typeof descriptor !== 'object' || descriptor === null) throw invalid('a descriptor must be an object');
   const executionId =
-    descriptor.executionId === undefined ? randomUUID() : requireId(descriptor.executionId, 'executionId');
+    descriptor.executionId === undefined
+      ? newExecutionId()
+      : requireId(descriptor.executionId, 'executionId');
   const jobId = requireId(descriptor.jobId, 'jobId', executionId);
   const allocationId = requireId(descriptor.allocationId, 'allocationId', executionId);
 

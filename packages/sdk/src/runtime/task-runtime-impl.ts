@@ -53,6 +53,7 @@ export class TaskRuntimeImpl implements TaskRuntime {
   readonly #tasks = new Map<string, TaskImpl>();
   readonly #jobs = new Map<string, JobRecord>();
   readonly #host: TaskHost;
+  #toStart: TaskImpl[] = [];
   #health: RuntimeHealth = 'running';
   #closing: Promise<void> | undefined;
   #container: DependencyContainer | undefined;
@@ -74,12 +75,17 @@ export class TaskRuntimeImpl implements TaskRuntime {
     this.#scheduler = scheduler;
     this.#logger = logger;
     this.events = events;
+    // The level check is cached: it ran on every transition. pino announces level changes.
+    let logTransitions = logger.isLevelEnabled('info');
+    logger.on?.('level-change', () => {
+      logTransitions = logger.isLevelEnabled('info');
+    });
     this.#host = {
       events,
       logger,
       strategy,
       get logTransitions() {
-        return logger.isLevelEnabled('info');
+        return logTransitions;
       },
       onDone: (task) => this.#onTaskDone(task),
       onFatal: (error, task) => this.#onFatal(error, task),
@@ -137,9 +143,24 @@ export class TaskRuntimeImpl implements TaskRuntime {
       return task as Task<unknown> as Task<TResult>;
     }
     task.watchSignal();
-    queueMicrotask(() => task.start());
+    this.#scheduleStart(task);
     return task as Task<unknown> as Task<TResult>;
   }
+
+  /**
+   * Launches submitted tasks one microtask later, so a `cancel()` right after `submit()` ends the
+   * task before anything is loaded. One microtask drains every task submitted in the same turn.
+   */
+  #scheduleStart(task: TaskImpl): void {
+    this.#toStart.push(task);
+    if (this.#toStart.length === 1) queueMicrotask(this.#drainStarts);
+  }
+
+  readonly #drainStarts = (): void => {
+    const tasks = this.#toStart;
+    this.#toStart = [];
+    for (const task of tasks) task.start();
+  };
 
   getTask(executionId: string): Task | undefined {
     return this.#tasks.get(executionId);

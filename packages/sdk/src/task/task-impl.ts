@@ -229,16 +229,12 @@ export class TaskImpl implements Task {
   }
 
   #launchSpec(): LaunchSpec {
-    const task = this;
-    return {
-      task: this.#init.info,
-      invokable: this.#init.invokable,
-      input: this.#init.input,
-      get logger() {
-        return task.logger;
-      },
-      onRunning: () => this.#onRunning(),
-    };
+    return new TaskLaunchSpec(this, this.#init);
+  }
+
+  /** Called by the executor (through the launch spec) right before `invoke`. @internal */
+  reportRunning(): void {
+    this.#onRunning();
   }
 
   #onRunning(): void {
@@ -413,6 +409,37 @@ export class TaskImpl implements Task {
       );
     }
     return true;
+  }
+}
+
+// What the executor sees of the task; the logger is created only if the executor or task asks.
+class TaskLaunchSpec implements LaunchSpec {
+  readonly #task: TaskImpl;
+  readonly #init: TaskInit;
+
+  constructor(task: TaskImpl, init: TaskInit) {
+    this.#task = task;
+    this.#init = init;
+  }
+
+  get task(): TaskInfo {
+    return this.#init.info;
+  }
+
+  get invokable(): InvokableReference {
+    return this.#init.invokable;
+  }
+
+  get input(): unknown {
+    return this.#init.input;
+  }
+
+  get logger(): Logger {
+    return this.#task.logger;
+  }
+
+  onRunning(): void {
+    this.#task.reportRunning();
   }
 }
 

@@ -1,0 +1,83 @@
+// No-op tasks per second through the full task lifecycle on the inline executor, 64 in flight,
+// against p-queue with concurrency 64 running the same no-op function.
+import { InlineExecutor } from '@taskwarden/executor-local';
+import { createRuntime, EmitOnlyFatalErrorHandler } from '@taskwarden/sdk';
+import PQueue from 'p-queue';
+import pino from 'pino';
+import { alternate, isMain, printResult } from './lib/stats.js';
+
+const TASKS = 100_000;
+const IN_FLIGHT = 64;
+const noop = () => undefined;
+
+async function ours(logger) {
+  const runtime = createRuntime({
+    numberOfSlots: 1,
+    executors: { inline: new InlineExecutor() },
+    fatalErrorHandler: new EmitOnlyFatalErrorHandler(),
+    logger,
+  });
+  runtime.slotTable.allocateSlot({ index: 0, jobId: 'bench', allocationId: 'slot' });
+  runtime.slotTable.markSlotActive('slot');
+  const descriptor = { jobId: 'bench', allocationId: 'slot', invokable: noop };
+  const started = performance.now();
+  let submitted = 0;
+  const lane = async () => {
+    while (submitted < TASKS) {
+      submitted++;
+      await runtime.submit(descriptor).done;
+    }
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
+  const elapsed = performance.now() - started;
+  await runtime.close();
+  return (TASKS / elapsed) * 1000;
+}
+
+async function pQueue() {
+  const queue = new PQueue({ concurrency: IN_FLIGHT });
+  const started = performance.now();
+  let submitted = 0;
+  const lane = async () => {
+    while (submitted < TASKS) {
+      submitted++;
+      await queue.add(noop);
+    }
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
+  return (TASKS / (performance.now() - started)) * 1000;
+}
+
+export async function run({ rounds = 5 } = {}) {
+  // The default log level of an embedding service is info; transitions must stay cheap there too.
+  const infoToNowhere = pino({ level: 'info' }, { write() {} });
+  const stats = await alternate(
+    { ours: () => ours(infoToNowhere), oursSilent: () => ours(pino({ level: 'silent' })), pQueue },
+    { rounds },
+  );
+  const ratio = stats.ours.median / stats.pQueue.median;
+  return {
+    name: 'inline-throughput',
+    description: `no-op tasks/s, full lifecycle, ${IN_FLIGHT} in flight, ${TASKS.toLocaleString('en-US')} tasks per round`,
+    results: [
+      {
+        metric: 'tasks/s (logger at info)',
+        unit: 'tasks/s',
+        ours: stats.ours,
+        peers: { 'p-queue': stats.pQueue },
+        ratio,
+        target: '>= 1.0x p-queue',
+        met: ratio >= 1,
+      },
+      {
+        metric: 'tasks/s (logger silent)',
+        unit: 'tasks/s',
+        ours: stats.oursSilent,
+        peers: { 'p-queue': stats.pQueue },
+        ratio: stats.oursSilent.median / stats.pQueue.median,
+      },
+    ],
+  };
+}
+
+if (isMain(import.meta.url)) printResult(await run());

@@ -1,0 +1,60 @@
+// Shared helpers for benchmarks: summaries and alternating rounds against a peer.
+
+/** { min, median, max } of a list of numbers. */
+export function summarize(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return { min: sorted[0], median, max: sorted[sorted.length - 1], samples: sorted.length };
+}
+
+/**
+ * Runs each contender once per round, alternating the order every round so neither always runs
+ * on a warmer (or more fragmented) heap, after `warmup` unrecorded rounds.
+ * `contenders` maps a name to an async function returning one measurement.
+ */
+export async function alternate(contenders, { rounds = 5, warmup = 1 } = {}) {
+  const names = Object.keys(contenders);
+  const samples = Object.fromEntries(names.map((name) => [name, []]));
+  for (let round = -warmup; round < rounds; round++) {
+    const order = round % 2 === 0 ? names : [...names].reverse();
+    for (const name of order) {
+      const value = await contenders[name]();
+      if (round >= 0) samples[name].push(value);
+    }
+  }
+  return Object.fromEntries(names.map((name) => [name, summarize(samples[name])]));
+}
+
+/** Formats a number for tables. */
+export function fmt(value) {
+  if (value === undefined || value === null || Number.isNaN(value)) return '-';
+  if (Math.abs(value) >= 1000) return Math.round(value).toLocaleString('en-US');
+  if (Math.abs(value) >= 10) return value.toFixed(1);
+  return value.toFixed(2);
+}
+
+/** Prints a result of the harness shape as a small table. */
+export function printResult(result) {
+  console.log(`\n${result.name}`);
+  const rows = result.results.map((r) => {
+    const peers = Object.entries(r.peers ?? {})
+      .map(([name, s]) => `${name} ${fmt(s.median)}`)
+      .join(', ');
+    return {
+      metric: r.metric,
+      unit: r.unit,
+      'ours min/median/max': `${fmt(r.ours.min)} / ${fmt(r.ours.median)} / ${fmt(r.ours.max)}`,
+      'peers (median)': peers || '-',
+      ratio: r.ratio === undefined ? '-' : r.ratio.toFixed(2),
+      target: r.target ?? '-',
+      met: r.met === undefined ? '-' : r.met ? 'yes' : 'NO',
+    };
+  });
+  console.table(rows);
+}
+
+/** True when this module is the script node was started with. */
+export function isMain(importMetaUrl) {
+  return process.argv[1] && new URL(importMetaUrl).pathname === process.argv[1];
+}
