@@ -17,6 +17,7 @@ import '../polyfill.js';
 
 export type { ExecutorConformanceOptions } from './conformance.js';
 export { conformanceFixtures, describeExecutorConformance } from './conformance.js';
+export { FakeTask } from './fake-task.js';
 export { flushMicrotasks, ManualScheduler } from './manual-scheduler.js';
 export { RecordingFatalErrorHandler } from './recording-fatal-error-handler.js';
 export type { ScriptedExecutorOptions } from './scripted-executor.js';

@@ -21,7 +21,17 @@ interface PendingTimer {
 export class ManualScheduler implements Scheduler {
   #now = 0;
   #seq = 0;
+  #scheduled = 0;
   #timers: PendingTimer[] = [];
+  readonly #ignoreCancel: boolean;
+
+  /**
+   * @param options.ignoreCancel - model a scheduler that had already queued a callback when it was
+   *   cancelled, so code under test must tell stale timers apart by itself.
+   */
+  constructor(options: { ignoreCancel?: boolean } = {}) {
+    this.#ignoreCancel = options.ignoreCancel ?? false;
+  }
 
   now(): number {
     return this.#now;
@@ -35,11 +45,17 @@ export class ManualScheduler implements Scheduler {
       cancelled: false,
     };
     this.#timers.push(timer);
+    this.#scheduled++;
     return {
       cancel: () => {
-        timer.cancelled = true;
+        if (!this.#ignoreCancel) timer.cancelled = true;
       },
     };
+  }
+
+  /** How many timers were ever armed. */
+  get scheduledCount(): number {
+    return this.#scheduled;
   }
 
   /** Timers armed and neither fired nor cancelled. */
