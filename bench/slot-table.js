@@ -14,11 +14,11 @@
  * The scheduler is a no-op, the logger silent, the emitter has no listeners.
  *
  * Run: `npm run build -w @taskwarden/sdk && node bench/slot-table.js [rounds]`
- * (imports the built package through its `@taskwarden/sdk/internal` subpath).
+ * (imports the built package).
  */
 import 'reflect-metadata';
 import { performance } from 'node:perf_hooks';
-import { DefaultTaskSlotTable } from '@taskwarden/sdk/internal';
+import { DefaultTaskSlotTable } from '@taskwarden/sdk';
 import { EventEmitter } from 'eventemitter3';
 import { pino } from 'pino';
 import { alternate, isMain, printResult } from './lib/stats.js';

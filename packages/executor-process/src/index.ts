@@ -1,6 +1,32 @@
 /**
- * `ProcessExecutor`: each task in a child Node process in its own process group, stopped by
- * whole-tree kill. Under construction (issue 5); this package exports nothing usable yet.
+ * `@taskwarden/executor-process`: each task in a child Node process that leads its own process
+ * group. Graceful cancel over the control pipe, then SIGTERM, then SIGKILL to the whole group; a
+ * watchdog thread in every child kills the group when the host dies, so nothing is orphaned.
+ *
+ * @example
+ * ```js
+ * import { createRuntime } from '@taskwarden/sdk';
+ * import { ProcessExecutor } from '@taskwarden/executor-process';
+ *
+ * const runtime = createRuntime({
+ *   numberOfSlots: 1,
+ *   executors: { process: new ProcessExecutor({ killGraceMs: 2_000 }) },
+ *   cancellation: { gracePeriodMs: 5_000 },
+ * });
+ * runtime.slotTable.allocateSlot({ index: 0, jobId: 'job-1', allocationId: 'a-1' });
+ * runtime.slotTable.markSlotActive('a-1');
+ * const task = runtime.submit({
+ *   jobId: 'job-1', allocationId: 'a-1',
+ *   invokable: { module: new URL('./work.js', import.meta.url).href }, input: 21,
+ * });
+ * console.log((await task.done).result);
+ * await runtime.close(); // no child process is left
+ * ```
  * @module
  */
-export const PACKAGE_NAME = '@taskwarden/executor-process';
+export type { SpawnFunction } from './child-process-handle.js';
+export type { ProcessExitInfo } from './errors.js';
+export { ProcessExitedError, ProcessSpawnError } from './errors.js';
+export type { ProcessExecutorOptions, ProcessExecutorStats } from './process-executor.js';
+export { ProcessExecutor } from './process-executor.js';
+export type { KillFunction } from './process-group.js';

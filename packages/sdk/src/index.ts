@@ -109,3 +109,4 @@ export { createDefaultLogger, createRuntime } from './runtime/create-runtime.js'
 export type { ResolvedRuntimeOptions } from './runtime/options.js';
 export { DEFAULT_CANCELLATION } from './runtime/options.js';
 export { SystemScheduler } from './scheduler/system-scheduler.js';
+export { DefaultTaskSlotTable } from './slots/default-task-slot-table.js';

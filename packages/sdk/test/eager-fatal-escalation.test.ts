@@ -147,3 +147,39 @@ describe('ExitProcessFatalErrorHandler', () => {
     await settle();
   });
 });
+
+describe('a hard stop that cannot start', () => {
+  it('escalates at once when kill() throws synchronously', async () => {
+    const t = testRuntime({ hardStop: true });
+    const task = t.submit();
+    const execution = await t.executor.nextLaunch();
+    execution.run();
+    execution.kill = () => {
+      throw Object.assign(new Error('spawn EAGAIN'), { code: 'EAGAIN' });
+    };
+    task.cancel();
+    await t.scheduler.advanceAsync(TIMINGS.gracePeriodMs - 1);
+    expect(t.fatal.errors).toHaveLength(0);
+    await t.scheduler.advanceAsync(1);
+    expect(t.fatal.errors).toHaveLength(1);
+    expect(t.fatal.errors[0]).toBeInstanceOf(CancellationArmingError);
+    expect((t.fatal.errors[0]?.cause as Error).message).toBe('spawn EAGAIN');
+    expect(await task.done).toMatchObject({ state: 'FAILED', abandoned: true });
+    expect(t.scheduler.pendingCount).toBe(0);
+  });
+
+  it('leaves a kill() that rejects to the watchdog', async () => {
+    const t = testRuntime({ hardStop: true });
+    const task = t.submit();
+    const execution = await t.executor.nextLaunch();
+    execution.run();
+    execution.kill = () => Promise.reject(new Error('group already gone?'));
+    task.cancel();
+    await t.scheduler.advanceAsync(TIMINGS.gracePeriodMs);
+    expect(t.fatal.errors).toHaveLength(0);
+    expect(task.state).toBe('CANCELING');
+    await t.scheduler.advanceAsync(TIMINGS.timeoutMs - TIMINGS.gracePeriodMs);
+    expect(t.fatal.errors[0]).toBeInstanceOf(CancellationTimeoutError);
+    expect((await task.done).abandoned).toBe(true);
+  });
+});

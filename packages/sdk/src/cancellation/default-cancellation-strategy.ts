@@ -1,5 +1,5 @@
 import { inject, injectable } from 'tsyringe';
-import { CancellationTimeoutError, toError } from '../errors.js';
+import { CancellationArmingError, CancellationTimeoutError, toError } from '../errors.js';
 import type {
   CancellationHandle,
   CancellationStrategy,
@@ -23,7 +23,9 @@ export const DIAGNOSE_TIMEOUT_MS = 2_000;
  *
  * The watchdog is armed first: once it exists the task is guaranteed to end, so a failure arming a
  * later stage is still fatal (it is reported by throwing from `arm`, which the runtime escalates),
- * but a failure while the ladder runs (re-arming the interrupter) is only logged.
+ * but a failure while the ladder runs (re-arming the interrupter) is only logged. A hard stop whose
+ * `kill()` throws synchronously could not start at all and is escalated at once
+ * (`CancellationArmingError`); one whose promise rejects is logged and left to the watchdog.
  */
 @injectable()
 export class DefaultCancellationStrategy implements CancellationStrategy {
@@ -72,11 +74,23 @@ export class DefaultCancellationStrategy implements CancellationStrategy {
               { gracePeriodMs: timings.gracePeriodMs },
               `task did not stop within ${timings.gracePeriodMs} ms: stopping it hard`,
             );
+            let stopping: Promise<void>;
             try {
-              kill().catch((error: unknown) => logger.error({ err: toError(error) }, 'hard stop failed'));
+              stopping = kill();
             } catch (error) {
-              logger.error({ err: toError(error) }, 'hard stop failed');
+              // The machinery that should stop the work could not even start (a process that cannot
+              // be signalled, a timer that cannot be armed): escalate now rather than at the watchdog.
+              disarm();
+              target.abandon(
+                new CancellationArmingError(
+                  { executionId: target.task.executionId, taskName: target.task.name },
+                  error,
+                ),
+              );
+              return;
             }
+            // A hard stop that started but failed is logged; the watchdog still bounds the task.
+            stopping.catch((error: unknown) => logger.error({ err: toError(error) }, 'hard stop failed'));
           }),
         );
       }

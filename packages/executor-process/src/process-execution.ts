@@ -1,0 +1,276 @@
+/**
+ * One task of a {@link ProcessExecutor}, from the queue to the moment its child is gone.
+ * @internal
+ * @module
+ */
+import type { Execution, LaunchSpec, ModuleReference } from '@taskwarden/sdk';
+import { ProtocolError, SerializationError, TaskCancelledError, toError } from '@taskwarden/sdk';
+import { deserializeError, serializeError } from '@taskwarden/sdk/internal';
+import type { ChildGoneInfo, ChildProcessHandle, ChildSink } from './child-process-handle.js';
+import { ProcessExitedError } from './errors.js';
+import type { ChildMessage } from './protocol.js';
+
+/**
+ * Where a task is:
+ * - `queued`: waiting for a process (`maxProcesses` reached);
+ * - `launching`: the run message is sent, the child loads the module;
+ * - `started`: the module is loaded (`started` resolved), `restore` may run;
+ * - `running`: `invoke` runs;
+ * - `stopping`: the outcome is known or a stop was requested; waiting for the process to be gone;
+ * - `done`: `result` has settled.
+ */
+type Phase = 'queued' | 'launching' | 'started' | 'running' | 'stopping' | 'done';
+
+type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: Error };
+
+/** What an execution needs from its executor. @internal */
+export interface ExecutionHost {
+  readonly killGraceMs: number;
+  readonly diagnoseTimeoutMs: number;
+  /** Removes a queued execution; false if it was not queued. */
+  dequeue(execution: ProcessExecution): boolean;
+  /**
+   * The task is over and its process may serve another (`reusable`). Returns true when the executor
+   * keeps the process, false when it retires it (the caller then waits for `handle.gone`).
+   */
+  release(handle: ChildProcessHandle, reusable: boolean): boolean;
+}
+
+/** @internal */
+export class ProcessExecution implements Execution, ChildSink {
+  readonly started: Promise<void>;
+  readonly result: Promise<unknown>;
+  readonly id: number;
+  readonly spec: LaunchSpec;
+
+  readonly #host: ExecutionHost;
+  #phase: Phase = 'queued';
+  #handle: ChildProcessHandle | undefined;
+  #resolveStarted!: () => void;
+  #rejectStarted!: (error: unknown) => void;
+  #resolveResult!: (value: unknown) => void;
+  #rejectResult!: (error: unknown) => void;
+  /** cancel() was called: the process is never reused. */
+  #cancelled = false;
+  #cancelReason: Error | undefined;
+  #killing: Promise<void> | undefined;
+  /** What the child reported (a result), kept until the process is gone when that must come first. */
+  #outcome: Outcome | undefined;
+  /** Why the executor gave up on the child (a protocol error). */
+  #failure: Error | undefined;
+  /** The child's last uncaught exception, reported just before it died. */
+  #uncaught: Error | undefined;
+
+  constructor(spec: LaunchSpec, id: number, host: ExecutionHost) {
+    this.spec = spec;
+    this.id = id;
+    this.#host = host;
+    this.started = new Promise((resolve, reject) => {
+      this.#resolveStarted = resolve;
+      this.#rejectStarted = reject;
+    });
+    this.started.catch(() => undefined); // `result` carries the same failure
+    this.result = new Promise((resolve, reject) => {
+      this.#resolveResult = resolve;
+      this.#rejectResult = reject;
+    });
+  }
+
+  /** The process running the task, if any. */
+  get handle(): ChildProcessHandle | undefined {
+    return this.#handle;
+  }
+
+  /** Runs the task on `handle` (called by the executor when a process is free). */
+  assign(handle: ChildProcessHandle): void {
+    if (this.#phase !== 'queued') return;
+    this.#handle = handle;
+    this.#phase = 'launching';
+    handle.attach(this, this.spec.logger, this.id);
+    const ref = this.spec.invokable as ModuleReference;
+    try {
+      handle.send({
+        type: 'run',
+        id: this.id,
+        task: this.spec.task,
+        module: ref.module,
+        export: ref.export,
+        input: this.spec.input,
+        logLevel: this.spec.logger.level,
+      });
+    } catch (error) {
+      // Encoding failed before anything was written: the process is as clean as before.
+      this.#finishWith({ ok: false, error: new SerializationError('input', { cause: error }) }, true);
+    }
+  }
+
+  /** The process for this task could not be started. */
+  failToLaunch(error: Error): void {
+    if (this.#phase !== 'queued') return;
+    this.#settle({ ok: false, error });
+  }
+
+  /** Drops a queued task without ever spawning (cancel, cancelJob, close). */
+  dropQueued(reason: Error): boolean {
+    if (this.#phase !== 'queued') return false;
+    this.#host.dequeue(this);
+    this.#settle({ ok: false, error: reason });
+    return true;
+  }
+
+  cancel(reason: Error): void {
+    try {
+      if (this.#cancelled || this.#phase === 'done') return;
+      this.#cancelled = true;
+      this.#cancelReason = reason;
+      if (this.dropQueued(reason)) return;
+      if (this.#phase === 'stopping') return;
+      this.#handle?.send({ type: 'cancel', id: this.id, reason: serializeError(reason) });
+    } catch (error) {
+      // cancel() never throws; a child that cannot be told is stopped by the ladder's hard stop.
+      this.spec.logger.warn(
+        { err: toError(error) },
+        'could not send the cancel request to the child process',
+      );
+    }
+  }
+
+  kill(): Promise<void> {
+    if (this.#killing) return this.#killing;
+    if (this.#phase === 'done') return Promise.resolve();
+    this.#cancelled = true;
+    if (this.dropQueued(this.#cancelReason ?? new TaskCancelledError(this.spec.task.executionId))) {
+      return Promise.resolve();
+    }
+    const handle = this.#handle as ChildProcessHandle;
+    // Throws when the stop cannot even begin (signalling failed): the caller escalates.
+    handle.terminate(this.#host.killGraceMs);
+    this.#phase = 'stopping';
+    // The sink stays attached: the handle reports the end through onGone().
+    this.#killing = handle.gone.then(() => undefined);
+    return this.#killing;
+  }
+
+  async diagnose(): Promise<string | undefined> {
+    const handle = this.#handle;
+    if (!handle || this.#phase === 'queued' || this.#phase === 'done') return undefined;
+    const stack = await handle.requestStack(this.#host.diagnoseTimeoutMs);
+    return stack === undefined ? undefined : `child process ${handle.pid}, main thread:\n${stack}`;
+  }
+
+  onMessage(message: Exclude<ChildMessage, { type: 'log' }>): void {
+    if (message.type === 'uncaught') {
+      this.#uncaught = deserializeError(message.error);
+      return;
+    }
+    // A result racing a stop, or anything after the end: the stop decides the outcome.
+    if (this.#phase === 'done' || this.#phase === 'stopping' || this.#phase === 'queued') return;
+    if (message.id !== this.id) {
+      this.onProtocolError(
+        new ProtocolError(
+          `child sent '${message.type}' for task ${message.id} while running task ${this.id}`,
+        ),
+      );
+      return;
+    }
+    switch (message.type) {
+      case 'started':
+        if (this.#phase !== 'launching') {
+          this.#outOfOrder(message.type);
+          return;
+        }
+        this.#phase = 'started';
+        this.#resolveStarted();
+        return;
+      case 'running':
+        if (this.#phase !== 'started') {
+          this.#outOfOrder(message.type);
+          return;
+        }
+        this.#phase = 'running';
+        this.spec.onRunning();
+        return;
+      case 'result': {
+        let outcome: Outcome;
+        if (message.ok) {
+          outcome = { ok: true, value: message.value };
+        } else {
+          const error = deserializeError(message.error);
+          outcome = {
+            ok: false,
+            error: message.unserializable ? new SerializationError('result', { cause: error }) : error,
+          };
+        }
+        this.#finishWith(outcome, !this.#cancelled);
+        return;
+      }
+    }
+  }
+
+  onProtocolError(error: ProtocolError): void {
+    if (this.#phase === 'done' || this.#phase === 'stopping') return;
+    this.#failure = error;
+    this.#phase = 'stopping';
+    // No grace for a child that no longer speaks the protocol; onGone() settles.
+    this.#handle?.destroy();
+  }
+
+  #outOfOrder(type: string): void {
+    this.onProtocolError(
+      new ProtocolError(`child sent '${type}' out of order (task ${this.id} is ${this.#phase})`),
+    );
+  }
+
+  /** The child reported an outcome: settle now if the process stays, else once it is gone. */
+  #finishWith(outcome: Outcome, reusable: boolean): void {
+    const handle = this.#handle as ChildProcessHandle;
+    this.#outcome = outcome;
+    this.#phase = 'stopping';
+    // release() hands a kept process to the next task only a microtask later, after this detach.
+    if (this.#host.release(handle, reusable && handle.usable)) {
+      handle.detach();
+      this.#settle(outcome);
+      return;
+    }
+    // The process is being retired (still attached): onGone() settles once it and its group are gone.
+  }
+
+  onGone(info: ChildGoneInfo): void {
+    if (this.#phase === 'done') return;
+    if (this.#outcome) {
+      this.#settle(this.#outcome);
+      return;
+    }
+    if (info.spawnError) {
+      this.#settle({ ok: false, error: info.spawnError });
+      return;
+    }
+    if (this.#failure) {
+      this.#settle({ ok: false, error: this.#failure });
+      return;
+    }
+    const error = new ProcessExitedError(
+      {
+        pid: info.pid,
+        exitCode: info.exitCode,
+        signal: info.signal,
+        stderrTail: info.stderrTail,
+        killed: this.#killing !== undefined,
+      },
+      this.#uncaught ? { cause: this.#uncaught } : undefined,
+    );
+    this.#settle({ ok: false, error });
+  }
+
+  #settle(outcome: Outcome): void {
+    if (this.#phase === 'done') return;
+    this.#phase = 'done';
+    if (outcome.ok) {
+      this.#resolveStarted();
+      this.#resolveResult(outcome.value);
+    } else {
+      this.#rejectStarted(outcome.error);
+      this.#rejectResult(outcome.error);
+    }
+  }
+}

@@ -1,0 +1,339 @@
+import { spawn as nodeSpawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import type { Execution, Executor, ExecutorCapabilities, LaunchSpec } from '@taskwarden/sdk';
+import { ExecutorClosedError, InvalidInvokableError, TaskCancelledError, toError } from '@taskwarden/sdk';
+import { isModuleReference } from '@taskwarden/sdk/internal';
+import type { ChildProcessHandleOptions, SpawnFunction } from './child-process-handle.js';
+import { ChildProcessHandle } from './child-process-handle.js';
+import type { ExecutionHost } from './process-execution.js';
+import { ProcessExecution } from './process-execution.js';
+import type { KillFunction } from './process-group.js';
+
+/** Options of {@link ProcessExecutor}. */
+export interface ProcessExecutorOptions {
+  /** How many child processes may exist at once; tasks beyond it wait in DEPLOYING. Default: `os.availableParallelism()`. */
+  maxProcesses?: number;
+  /** Delay between SIGTERM and SIGKILL to the process group on a hard stop. Default 5 000. */
+  killGraceMs?: number;
+  /** Node options for the children (not inherited from the host). Default `[]`. */
+  execArgv?: readonly string[];
+  /** The children's environment; replaces the host's, as in `child_process`. Default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** The children's working directory. Default: the host's. */
+  cwd?: string;
+  /**
+   * Keep a process whose task returned or threw for later tasks (module imports stay cached). A
+   * process whose task was cancelled, killed or crashed is never reused. Default false: one fresh
+   * process per task.
+   */
+  reuse?: boolean;
+  /** With `reuse`: an idle process is stopped after this long. Default 30 000. */
+  idleTimeoutMs?: number;
+  /** Longer stdout/stderr lines are cut before logging; bounds what is buffered per stream. Default 16 384. */
+  maxLogLineBytes?: number;
+  /**
+   * How often the child's watchdog thread checks that the host is alive; it kills the child's
+   * group within about this long after the host dies. Default 100.
+   */
+  watchdogPollMs?: number;
+  /** How long `diagnose()` waits for the child's stack. Default 1 500. */
+  diagnoseTimeoutMs?: number;
+  /**
+   * Replaces `child_process.spawn`. For tests and fault injection only (make it throw an `EAGAIN`
+   * error to see a task fail in DEPLOYING). It must start the given command as a direct child of
+   * this process, with the given options: the child checks who its parent is.
+   */
+  spawn?: SpawnFunction;
+  /**
+   * Replaces `process.kill` for every signal the executor sends. For tests and fault injection
+   * only (make it throw `EPERM` to see a hard stop that cannot start).
+   */
+  kill?: KillFunction;
+}
+
+/** A snapshot of an executor's processes and queue. */
+export interface ProcessExecutorStats {
+  /** Child processes that exist (working, idle, or being stopped and not yet gone with their group). */
+  readonly processes: number;
+  /** Processes running a task. */
+  readonly busy: number;
+  /** Processes kept for later tasks (`reuse`). */
+  readonly idle: number;
+  /** Tasks waiting for a process. */
+  readonly queued: number;
+  /** Processes spawned since the executor was created. */
+  readonly spawned: number;
+}
+
+interface ResolvedOptions {
+  readonly maxProcesses: number;
+  readonly killGraceMs: number;
+  readonly reuse: boolean;
+  readonly idleTimeoutMs: number;
+  readonly diagnoseTimeoutMs: number;
+  readonly handle: ChildProcessHandleOptions;
+}
+
+/**
+ * Runs each task in a child Node process that leads its own process group.
+ *
+ * - Invokables are `{ module, export? }`, imported in the child; inputs and results cross by
+ *   structured clone (`v8.serialize`), errors keep name, message, stack, `code` and own fields.
+ * - Cancel: the child aborts the task's `AbortSignal` and calls its `cancel()` hook. Hard stop
+ *   (`kill()`): SIGTERM to the whole group, SIGKILL to it `killGraceMs` later; `result` settles once
+ *   no process of the group is left.
+ * - No orphans: a watchdog thread in each child kills the child's group when the host dies, even
+ *   by SIGKILL and even while the task's JavaScript is busy. Descendants that leave the group
+ *   (`setsid`, `detached: true`) are beyond its reach.
+ * - `diagnose()` returns the child's main-thread JavaScript stack, taken by that watchdog thread
+ *   through the inspector.
+ * - stdout/stderr lines go to the task's logger (`info` / `warn`, with `stream` and `pid` fields);
+ *   `ctx.logger` in the child forwards records to the same logger.
+ *
+ * @example
+ * ```js
+ * import { createRuntime } from '@taskwarden/sdk';
+ * import { ProcessExecutor } from '@taskwarden/executor-process';
+ *
+ * const runtime = createRuntime({
+ *   numberOfSlots: 2,
+ *   executors: { process: new ProcessExecutor({ maxProcesses: 2, killGraceMs: 2_000 }) },
+ * });
+ * runtime.slotTable.allocateSlot({ index: 0, jobId: 'job-1', allocationId: 'a-1' });
+ * runtime.slotTable.markSlotActive('a-1');
+ * const task = runtime.submit({
+ *   jobId: 'job-1', allocationId: 'a-1', executor: 'process',
+ *   invokable: { module: '/abs/path/resize.js', export: 'resize' }, input: { file: 'a.png' },
+ * });
+ * console.log(await task.done);
+ * await runtime.close();
+ * ```
+ */
+export class ProcessExecutor implements Executor {
+  readonly name = 'process';
+  readonly capabilities: ExecutorCapabilities = Object.freeze({
+    hardStop: true,
+    diagnostics: true,
+    isolation: 'process',
+  });
+
+  readonly #options: ResolvedOptions;
+  readonly #queue: ProcessExecution[] = [];
+  /** Every process that exists, until it and its group are gone. */
+  readonly #processes = new Set<ChildProcessHandle>();
+  readonly #busy = new Map<ChildProcessHandle, ProcessExecution>();
+  /** Idle processes, most recently used last. */
+  readonly #idle: ChildProcessHandle[] = [];
+  readonly #executionHost: ExecutionHost;
+  #nextId = 1;
+  #spawned = 0;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: ProcessExecutorOptions = {}) {
+    this.#options = resolveOptions(options);
+    this.#executionHost = {
+      killGraceMs: this.#options.killGraceMs,
+      diagnoseTimeoutMs: this.#options.diagnoseTimeoutMs,
+      dequeue: (execution) => this.#dequeue(execution),
+      release: (handle, reusable) => this.#release(handle, reusable),
+    };
+  }
+
+  /** A snapshot of processes and queue. */
+  get stats(): ProcessExecutorStats {
+    return {
+      processes: this.#processes.size,
+      busy: this.#busy.size,
+      idle: this.#idle.length,
+      queued: this.#queue.length,
+      spawned: this.#spawned,
+    };
+  }
+
+  /** Pids of the child processes that exist now (each is also its process group id). */
+  get pids(): number[] {
+    return [...this.#processes].flatMap((handle) => (handle.pid === undefined ? [] : [handle.pid]));
+  }
+
+  launch(spec: LaunchSpec): Execution {
+    if (this.#closing) throw new ExecutorClosedError(this.name);
+    if (!isModuleReference(spec.invokable)) {
+      throw new InvalidInvokableError(
+        `executor '${this.name}' runs tasks in a child process: the invokable must be { module, export? }`,
+      );
+    }
+    const execution = new ProcessExecution(spec, this.#nextId++, this.#executionHost);
+    this.#queue.push(execution);
+    this.#pump();
+    return execution;
+  }
+
+  /** Drops the job's queued tasks; its running tasks are stopped by their cancellation ladders. */
+  async cancelJob(jobId: string): Promise<void> {
+    for (const execution of [...this.#queue]) {
+      if (execution.spec.task.jobId === jobId) {
+        execution.dropQueued(new TaskCancelledError(execution.spec.task.executionId));
+      }
+    }
+  }
+
+  /**
+   * Drops queued tasks, hard-stops running ones (SIGTERM, SIGKILL after `killGraceMs`), stops idle
+   * processes, and resolves once every process group is gone. Idempotent.
+   */
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    const closed = new ExecutorClosedError(this.name);
+    for (const execution of this.#queue.splice(0)) execution.dropQueued(closed);
+    for (const handle of this.#idle.splice(0)) handle.destroy();
+    for (const execution of this.#busy.values()) {
+      execution.cancel(closed);
+      try {
+        void execution.kill().catch(() => undefined);
+      } catch {
+        execution.handle?.destroy();
+      }
+    }
+    for (const handle of this.#processes) {
+      if (!this.#busy.has(handle)) handle.destroy();
+    }
+    this.#closing = Promise.all([...this.#processes].map((handle) => handle.gone)).then(() => undefined);
+    return this.#closing;
+  }
+
+  #pump(): void {
+    while (this.#queue.length > 0 && !this.#closing) {
+      let handle = this.#idle.pop();
+      if (handle) {
+        if (handle.idleTimer) clearTimeout(handle.idleTimer);
+        handle.idleTimer = undefined;
+        handle.ref();
+      } else if (this.#processes.size >= this.#options.maxProcesses) {
+        return;
+      }
+      const execution = this.#queue.shift() as ProcessExecution;
+      if (!handle) {
+        try {
+          handle = this.#spawn();
+        } catch (error) {
+          execution.failToLaunch(toError(error));
+          continue;
+        }
+      }
+      this.#busy.set(handle, execution);
+      execution.assign(handle);
+    }
+  }
+
+  #spawn(): ChildProcessHandle {
+    const handle: ChildProcessHandle = new ChildProcessHandle(this.#options.handle, () => {
+      this.#processes.delete(handle);
+      this.#busy.delete(handle);
+      const index = this.#idle.indexOf(handle);
+      if (index !== -1) this.#idle.splice(index, 1);
+      // The capacity is free now; waiting tasks start after the caller has settled its task.
+      queueMicrotask(() => this.#pump());
+    });
+    this.#spawned += 1;
+    this.#processes.add(handle);
+    return handle;
+  }
+
+  #dequeue(execution: ProcessExecution): boolean {
+    const index = this.#queue.indexOf(execution);
+    if (index === -1) return false;
+    this.#queue.splice(index, 1);
+    return true;
+  }
+
+  #release(handle: ChildProcessHandle, reusable: boolean): boolean {
+    this.#busy.delete(handle);
+    if (!reusable || !this.#options.reuse || this.#closing) {
+      handle.destroy();
+      return false;
+    }
+    this.#idle.push(handle);
+    handle.unref();
+    if (Number.isFinite(this.#options.idleTimeoutMs)) {
+      handle.idleTimer = setTimeout(() => {
+        const index = this.#idle.indexOf(handle);
+        if (index !== -1) this.#idle.splice(index, 1);
+        handle.destroy();
+      }, this.#options.idleTimeoutMs);
+      handle.idleTimer.unref();
+    }
+    // A waiting task takes it right away (after the caller has settled its own result).
+    queueMicrotask(() => this.#pump());
+    return true;
+  }
+}
+
+function resolveOptions(options: ProcessExecutorOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('ProcessExecutor options must be an object');
+  }
+  const maxProcesses = integerOption(options.maxProcesses, 'maxProcesses', 1, availableParallelism());
+  const killGraceMs = numberOption(options.killGraceMs, 'killGraceMs', 0, 5_000);
+  const idleTimeoutMs = numberOption(options.idleTimeoutMs, 'idleTimeoutMs', 0, 30_000, true);
+  const maxLogLineBytes = integerOption(options.maxLogLineBytes, 'maxLogLineBytes', 64, 16_384);
+  const watchdogPollMs = integerOption(options.watchdogPollMs, 'watchdogPollMs', 10, 100);
+  const diagnoseTimeoutMs = numberOption(options.diagnoseTimeoutMs, 'diagnoseTimeoutMs', 1, 1_500);
+  if (killGraceMs > 2_147_483_647) throw new RangeError('options.killGraceMs must be at most 2^31-1 ms');
+
+  const execArgv = options.execArgv ?? [];
+  if (!Array.isArray(execArgv) || execArgv.some((arg) => typeof arg !== 'string')) {
+    throw new TypeError('options.execArgv must be an array of strings');
+  }
+  if (options.env !== undefined && (typeof options.env !== 'object' || options.env === null)) {
+    throw new TypeError('options.env must be an object');
+  }
+  if (options.cwd !== undefined && (typeof options.cwd !== 'string' || options.cwd.length === 0)) {
+    throw new TypeError('options.cwd must be a non-empty string');
+  }
+  if (options.reuse !== undefined && typeof options.reuse !== 'boolean') {
+    throw new TypeError('options.reuse must be a boolean');
+  }
+  if (options.spawn !== undefined && typeof options.spawn !== 'function') {
+    throw new TypeError('options.spawn must be a function like child_process.spawn');
+  }
+  if (options.kill !== undefined && typeof options.kill !== 'function') {
+    throw new TypeError('options.kill must be a function like process.kill');
+  }
+  return {
+    maxProcesses,
+    killGraceMs,
+    reuse: options.reuse ?? false,
+    idleTimeoutMs,
+    diagnoseTimeoutMs,
+    handle: {
+      spawn: options.spawn ?? nodeSpawn,
+      kill: options.kill ?? ((pid, signal) => process.kill(pid, signal)),
+      execArgv: [...execArgv],
+      env: options.env,
+      cwd: options.cwd,
+      maxLogLineBytes,
+      watchdogPollMs,
+      pauseTimeoutMs: Math.max(1, Math.floor(diagnoseTimeoutMs * 0.66)),
+    },
+  };
+}
+
+function numberOption(value: unknown, name: string, min: number, fallback: number, infinite = false): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || Number.isNaN(value)) {
+    throw new TypeError(`options.${name} must be a number, got ${typeof value}`);
+  }
+  if (value < min || (!infinite && !Number.isFinite(value))) {
+    throw new RangeError(`options.${name} must be a finite number >= ${min}, got ${value}`);
+  }
+  return value;
+}
+
+function integerOption(value: unknown, name: string, min: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number') throw new TypeError(`options.${name} must be a number, got ${typeof value}`);
+  if (!Number.isSafeInteger(value) || value < min) {
+    throw new RangeError(`options.${name} must be an integer >= ${min}, got ${value}`);
+  }
+  return value;
+}

@@ -1,0 +1,97 @@
+import { ProcessExecutor, ProcessExitedError } from '@taskwarden/executor-process';
+import type { TaskRuntime } from '@taskwarden/sdk';
+import { ErrorCode, ProtocolError } from '@taskwarden/sdk';
+import { afterEach, describe, expect, it } from 'vitest';
+import { fixture, isGone, PidLedger, startRuntime, untilRecorded } from './helpers.js';
+
+describe('ProcessExecutor: crashing and misbehaving children', () => {
+  let ledger: PidLedger;
+  let runtime: TaskRuntime | undefined;
+  let executor: ProcessExecutor | undefined;
+
+  function setup(options: ConstructorParameters<typeof ProcessExecutor>[0] = {}) {
+    ledger = new PidLedger();
+    executor = new ProcessExecutor({ spawn: ledger.spawn, maxProcesses: 2, ...options });
+    runtime = startRuntime(executor, { numberOfSlots: 2 });
+    return { executor, runtime };
+  }
+
+  function submit(module: string, input?: unknown, slot = 0) {
+    if (!runtime) throw new Error('setup() first');
+    return runtime.submit({ jobId: 'job', allocationId: `slot-${slot}`, invokable: { module }, input });
+  }
+
+  async function stillServes(): Promise<void> {
+    const outcome = await submit(fixture('echo.mjs'), 'still here').done;
+    expect(outcome).toMatchObject({ state: 'FINISHED', result: { echoed: 'still here' } });
+  }
+
+  afterEach(async () => {
+    await runtime?.close();
+    await executor?.close();
+    runtime = undefined;
+    executor = undefined;
+    expect(ledger.cleanup()).toEqual([]);
+  });
+
+  it('a child that exits mid-task fails it with ProcessExitedError (exit code, stderr tail)', async () => {
+    setup();
+    const pidFile = ledger.pidFile();
+    const outcome = await submit(fixture('exit-mid-task.mjs'), { pidFile, code: 7, grandchild: true }).done;
+    expect(outcome.state).toBe('FAILED');
+    const error = outcome.error as ProcessExitedError;
+    expect(error).toBeInstanceOf(ProcessExitedError);
+    expect(error.code).toBe(ErrorCode.PROCESS_EXITED);
+    expect(error).toMatchObject({ exitCode: 7, signal: null, killed: false });
+    expect(error.pid).toBe(ledger.pidsOf(pidFile, 'child')[0]);
+    expect(error.stderrTail).toContain('about to die (exit)');
+    expect(error.message).toContain('exited with code 7');
+    // What the crashed child left in its group is not orphaned.
+    for (const pid of ledger.pidsOf(pidFile, 'grandchild')) expect(isGone(pid)).toBe(true);
+    await stillServes();
+  });
+
+  it('reports the signal that ended a child', async () => {
+    setup();
+    const outcome = await submit(fixture('exit-mid-task.mjs'), { how: 'signal' }).done;
+    expect(outcome.state).toBe('FAILED');
+    expect(outcome.error).toMatchObject({ exitCode: null, signal: 'SIGKILL', killed: false });
+  });
+
+  it('keeps an uncaught exception that killed the child as the cause', async () => {
+    setup();
+    const outcome = await submit(fixture('exit-mid-task.mjs'), { how: 'throw' }).done;
+    const error = outcome.error as ProcessExitedError;
+    expect(error).toBeInstanceOf(ProcessExitedError);
+    expect(error.exitCode).toBe(1);
+    expect(error.stderrTail).toContain('thrown outside the task');
+    expect(error.cause).toMatchObject({
+      name: 'TypeError',
+      message: 'thrown outside the task',
+      code: 'E_OUTSIDE',
+    });
+  });
+
+  it.each([
+    ['raw', /malformed frame: bad frame header/],
+    ['bad-payload', /malformed frame: undecodable frame/],
+    ['shape', /malformed message: unknown message type/],
+    ['other-task', /for task 999999 while running task/],
+  ])('garbage on the control pipe (%s) fails only that task with a ProtocolError', async (mode, message) => {
+    setup();
+    const bystanderFile = ledger.pidFile();
+    const bystander = submit(fixture('cooperative.mjs'), { pidFile: bystanderFile }, 1);
+    await untilRecorded(ledger, bystanderFile, 'invoked');
+    const pidFile = ledger.pidFile();
+    const outcome = await submit(fixture('garbage-ipc.mjs'), { pidFile, mode }).done;
+    expect(outcome.state).toBe('FAILED');
+    expect(outcome.error).toBeInstanceOf(ProtocolError);
+    expect(outcome.error?.message).toMatch(message);
+    // The offending child was killed; the other task and the runtime are untouched.
+    expect(isGone(ledger.pidsOf(pidFile, 'child')[0] as number)).toBe(true);
+    expect(bystander.state).toBe('RUNNING');
+    await stillServes();
+    bystander.cancel();
+    expect((await bystander.done).state).toBe('CANCELED');
+  });
+});
