@@ -2,7 +2,15 @@ import { ProcessExecutor } from '@taskwarden/executor-process';
 import type { TaskRuntime } from '@taskwarden/sdk';
 import { ErrorCode, ExecutorClosedError, SerializationError, type TaskwardenError } from '@taskwarden/sdk';
 import { afterEach, describe, expect, it } from 'vitest';
-import { captureLogger, fixture, PidLedger, startRuntime, until, untilRecorded, waitGone } from './helpers.js';
+import {
+  captureLogger,
+  fixture,
+  PidLedger,
+  startRuntime,
+  until,
+  untilRecorded,
+  waitGone,
+} from './helpers.js';
 
 const echo = fixture('echo.mjs');
 

@@ -118,7 +118,7 @@ describe('ProcessExecutor: spawn failures and a kill that cannot start', () => {
     expect(Date.now() - cancelledAt).toBeLessThan(900);
     expect(outcome).toMatchObject({ state: 'FAILED', abandoned: true });
     expect(outcome.error).toBeInstanceOf(CancellationArmingError);
-    expect((outcome.error?.cause as NodeJS.ErrnoException).code).toBe('EPERM');
+    expect((outcome.error as Error & { cause: NodeJS.ErrnoException }).cause.code).toBe('EPERM');
     expect(fatal).toHaveLength(1);
     expect(runtime.health).toBe('fatal');
     // The abandoned tree still runs; close() stops it by the way that works (SIGKILL to the group).

@@ -163,7 +163,7 @@ describe('a hard stop that cannot start', () => {
     await t.scheduler.advanceAsync(1);
     expect(t.fatal.errors).toHaveLength(1);
     expect(t.fatal.errors[0]).toBeInstanceOf(CancellationArmingError);
-    expect((t.fatal.errors[0]?.cause as Error).message).toBe('spawn EAGAIN');
+    expect((t.fatal.errors[0] as Error & { cause: Error }).cause.message).toBe('spawn EAGAIN');
     expect(await task.done).toMatchObject({ state: 'FAILED', abandoned: true });
     expect(t.scheduler.pendingCount).toBe(0);
   });
