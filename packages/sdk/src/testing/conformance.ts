@@ -6,6 +6,7 @@ import pino from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { EmitOnlyFatalErrorHandler } from '../fatal/emit-only-fatal-error-handler.js';
 import type { Executor } from '../interfaces/executor.js';
+import type { ModuleReference } from '../interfaces/invokable.js';
 import type { TaskRuntime } from '../interfaces/runtime.js';
 import type { ScheduledTimer, Scheduler } from '../interfaces/scheduler.js';
 import type { Task, TaskDescriptor } from '../interfaces/task.js';
@@ -13,7 +14,7 @@ import { createRuntime } from '../runtime/create-runtime.js';
 import { SystemScheduler } from '../scheduler/system-scheduler.js';
 
 /** Options of {@link describeExecutorConformance}. */
-export interface ExecutorConformanceOptions {
+export interface ExecutorConformanceOptions<TExecutor extends Executor = Executor> {
   /**
    * Whether `createExecutor({ maxConcurrency })` really limits concurrent work, so extra tasks wait
    * in DEPLOYING. Default true; set false for executors without a limit (such as `InlineExecutor`).
@@ -25,12 +26,47 @@ export interface ExecutorConformanceOptions {
    */
   isolatesCrashes?: boolean;
   /** Threads or processes the executor still has alive, including ones still exiting; must be 0 after `close()`. */
-  liveResources?: (executor: Executor) => number | Promise<number>;
+  liveResources?: (executor: TExecutor) => number | Promise<number>;
   /** Per-test timeout; default 30 000 ms. */
   testTimeoutMs?: number;
+  /**
+   * Your own implementation of a fixture behaviour, for executors that do not run JavaScript modules
+   * (a shell executor, an HTTP executor, ...). Each is submitted as the task's `invokable`; a
+   * behaviour you leave out runs the shipped `.mjs` file from {@link conformanceFixtures}. The suite
+   * also submits `{ ...fixtures.echo, export: 'nope' }` and expects the task to fail with a message
+   * containing `'nope'`. Where an input field names a file (`input.log`), the file exists, is empty
+   * at first, and the suite reads it; "appends" means appending to it, synchronously enough that the
+   * line is there before the next step.
+   *
+   * - `echo`: returns its input unchanged (see {@link ExecutorConformanceOptions.serialization}).
+   * - `throws`: fails with an error whose `name` is `'ConformanceError'`, `message` is
+   *   `input.message`, `code` is `'E_CONFORMANCE'`, and own field `detail` is
+   *   `{ attempt: 3, tags: ['a', 'b'] }`; its `stack` must contain `'ConformanceError'`.
+   * - `cooperative`: appends `"invoked\n"` to `input.log`, then waits until it is cancelled; its
+   *   cancel hook (what your executor runs on `Execution.cancel`) appends `"cancel-hook\n"` to
+   *   `input.log`, and then the work ends with an error (not a result). Without a cancel it gives up
+   *   with an error after `input.maxMs` (default 20 000 ms).
+   * - `record`: appends `` `invoked ${executionId}\n` `` to `input.log` (the task's execution id)
+   *   and returns the execution id.
+   * - `busy`: appends `"invoked\n"` to `input.log`, then ignores cancellation and never ends; only
+   *   a hard stop (`Execution.kill`) ends it. Used only when `capabilities.hardStop`.
+   * - `crash`: ends the thread or process it runs in without a result. Used only when
+   *   {@link ExecutorConformanceOptions.isolatesCrashes}.
+   * - `deaf`: ignores cancellation but returns after `input.ms` milliseconds. Used only without
+   *   `capabilities.hardStop`.
+   */
+  fixtures?: Partial<Record<keyof typeof conformanceFixtures, ModuleReference>>;
+  /**
+   * How inputs and results cross to the work: `'structured-clone'` (default; the echo round trip
+   * includes a `Date` and a `BigInt`) or `'json'` (the echo round trip uses only JSON values).
+   */
+  serialization?: 'structured-clone' | 'json';
 }
 
-/** Paths of the fixture modules the suite runs (plain ESM files shipped with the SDK). */
+/**
+ * Paths of the fixture modules the suite runs by default (plain ESM files shipped with the SDK). What
+ * each must do is described at {@link ExecutorConformanceOptions.fixtures}.
+ */
 export const conformanceFixtures = {
   echo: fixture('echo.mjs'),
   throws: fixture('throws.mjs'),
@@ -43,6 +79,18 @@ export const conformanceFixtures = {
 
 function fixture(name: string): string {
   return fileURLToPath(new URL(`../../fixtures/conformance/${name}`, import.meta.url));
+}
+
+type FixtureName = keyof typeof conformanceFixtures;
+
+/** The shipped fixtures, with the executor author's own in their place where given. */
+function resolveFixtures(
+  own: Partial<Record<FixtureName, ModuleReference>> = {},
+): Record<FixtureName, ModuleReference> {
+  const names = Object.keys(conformanceFixtures) as FixtureName[];
+  return Object.fromEntries(
+    names.map((name) => [name, own[name] ?? { module: conformanceFixtures[name] }]),
+  ) as Record<FixtureName, ModuleReference>;
 }
 
 /** Counts live timers so the suite can prove the runtime leaks none. */
@@ -81,7 +129,9 @@ class CountingScheduler implements Scheduler {
  * against their executor; both built-in executor packages run it against theirs.
  *
  * The fixtures are modules given as `{ module }` references, so the executor must accept module
- * references (isolated executors accept nothing else).
+ * references (isolated executors accept nothing else). An executor that runs something other than
+ * JavaScript modules passes its own fixtures (`options.fixtures`) and, if its inputs and results
+ * travel as JSON, `serialization: 'json'`.
  *
  * @example
  * ```ts
@@ -90,14 +140,20 @@ class CountingScheduler implements Scheduler {
  * import { MyExecutor } from '../src/my-executor.js';
  *
  * describeExecutorConformance('MyExecutor', ({ maxConcurrency }) => new MyExecutor({ max: maxConcurrency }), {
- *   liveResources: (executor) => (executor as MyExecutor).liveCount,
+ *   liveResources: (executor) => executor.liveCount,
+ * });
+ *
+ * // An executor of shell scripts: its own fixtures, JSON inputs and results.
+ * describeExecutorConformance('ShellExecutor', ({ maxConcurrency }) => new ShellExecutor({ maxConcurrent: maxConcurrency }), {
+ *   fixtures: { echo: { module: '/abs/fixtures/echo.sh' }, throws: { module: '/abs/fixtures/throws.sh' } },
+ *   serialization: 'json',
  * });
  * ```
  */
-export function describeExecutorConformance(
+export function describeExecutorConformance<TExecutor extends Executor>(
   name: string,
-  createExecutor: (options: { maxConcurrency: number }) => Executor,
-  options: ExecutorConformanceOptions = {},
+  createExecutor: (options: { maxConcurrency: number }) => TExecutor,
+  options: ExecutorConformanceOptions<TExecutor> = {},
 ): void {
   const timeout = options.testTimeoutMs ?? 30_000;
   // Which behaviours apply is decided when the suite is registered, so no test is ever skipped.
@@ -105,12 +161,14 @@ export function describeExecutorConformance(
   const { capabilities } = probe;
   const limitsConcurrency = options.limitsConcurrency ?? true;
   const isolatesCrashes = options.isolatesCrashes ?? capabilities.isolation !== 'none';
+  const serialization = options.serialization ?? 'structured-clone';
+  const fixtures = resolveFixtures(options.fixtures);
 
   describe(`executor conformance: ${name}`, () => {
     afterAll(() => probe.close());
 
     let runtime: TaskRuntime | undefined;
-    let executor: Executor | undefined;
+    let executor: TExecutor | undefined;
     let scheduler: CountingScheduler;
     let dir: string;
     let counter = 0;
@@ -136,9 +194,9 @@ export function describeExecutorConformance(
       return runtime;
     }
 
-    function submit(module: string, input?: unknown, extra: Partial<TaskDescriptor> = {}): Task {
+    function submit(invokable: ModuleReference, input?: unknown, extra: Partial<TaskDescriptor> = {}): Task {
       if (!runtime) throw new Error('start() first');
-      return runtime.submit({ jobId: 'job', allocationId: 'slot', invokable: { module }, input, ...extra });
+      return runtime.submit({ jobId: 'job', allocationId: 'slot', invokable, input, ...extra });
     }
 
     function logFile(): string {
@@ -166,17 +224,24 @@ export function describeExecutorConformance(
       if (dir) rmSync(dir, { recursive: true, force: true });
     }, timeout);
 
-    it('returns the result of invoke (structured-clone round trip)', { timeout }, async () => {
+    it(`returns the result of invoke (${serialization} round trip)`, { timeout }, async () => {
       start();
-      const input = { text: 'héllo', list: [1, 2, 3], nested: { when: new Date(0), big: 10n } };
-      const outcome = await submit(conformanceFixtures.echo, input).done;
+      const input =
+        serialization === 'json'
+          ? {
+              text: 'héllo "quoted"\n',
+              list: [1, 2.5, -3],
+              nested: { when: '1970-01-01T00:00:00.000Z', ok: true, none: null },
+            }
+          : { text: 'héllo', list: [1, 2, 3], nested: { when: new Date(0), big: 10n } };
+      const outcome = await submit(fixtures.echo, input).done;
       expect(outcome).toMatchObject({ state: 'FINISHED', cancellationRequested: false, abandoned: false });
       expect(outcome.result).toEqual(input);
     });
 
     it('fails with the thrown error, keeping name, message, code and fields', { timeout }, async () => {
       start();
-      const task = submit(conformanceFixtures.throws, { message: 'conformance boom' });
+      const task = submit(fixtures.throws, { message: 'conformance boom' });
       const outcome = await task.done;
       expect(outcome.state).toBe('FAILED');
       expect(outcome.error).toBeInstanceOf(Error);
@@ -194,22 +259,22 @@ export function describeExecutorConformance(
     it('fails a task whose module or export does not exist, naming it', { timeout }, async () => {
       start();
       const missing = join(tmpdir(), 'taskwarden-no-such-module.mjs');
-      const noModule = await submit(missing).done;
+      const noModule = await submit({ module: missing }).done;
       expect(noModule.state).toBe('FAILED');
       expect(noModule.error?.message).toContain('taskwarden-no-such-module.mjs');
-      const noExport = await submit(conformanceFixtures.echo, undefined, {
-        invokable: { module: conformanceFixtures.echo, export: 'nope' },
+      const noExport = await submit(fixtures.echo, undefined, {
+        invokable: { ...fixtures.echo, export: 'nope' },
       }).done;
       expect(noExport.state).toBe('FAILED');
       expect(noExport.error?.message).toContain("'nope'");
-      const next = await submit(conformanceFixtures.echo, 7).done;
+      const next = await submit(fixtures.echo, 7).done;
       expect(next).toMatchObject({ state: 'FINISHED', result: 7 });
     });
 
     it('cancels cooperatively: aborts the signal and calls the cancel() hook', { timeout }, async () => {
       start();
       const log = logFile();
-      const task = submit(conformanceFixtures.cooperative, { log });
+      const task = submit(fixtures.cooperative, { log });
       await until(() => task.state === 'RUNNING' && readFileSync(log, 'utf8').includes('invoked'), 'RUNNING');
       task.cancel();
       expect(task.state).toBe('CANCELING');
@@ -221,7 +286,7 @@ export function describeExecutorConformance(
     it('cancelling a task that has not started never invokes it', { timeout }, async () => {
       start();
       const log = logFile();
-      const task = submit(conformanceFixtures.record, { log });
+      const task = submit(fixtures.record, { log });
       task.cancel();
       const outcome = await task.done;
       expect(outcome.state).toBe('CANCELED');
@@ -231,7 +296,7 @@ export function describeExecutorConformance(
     it('fail() stops the work and keeps the external cause', { timeout }, async () => {
       start();
       const log = logFile();
-      const task = submit(conformanceFixtures.cooperative, { log });
+      const task = submit(fixtures.cooperative, { log });
       await until(() => task.state === 'RUNNING', 'RUNNING');
       const cause = new Error('external failure');
       task.fail(cause);
@@ -245,13 +310,13 @@ export function describeExecutorConformance(
       it('hard-stops work that ignores cancellation (capabilities.hardStop)', { timeout }, async () => {
         start(2, { interruptIntervalMs: 100, gracePeriodMs: 200, timeoutMs: 10_000 });
         const log = logFile();
-        const task = submit(conformanceFixtures.busy, { log });
+        const task = submit(fixtures.busy, { log });
         await until(() => readFileSync(log, 'utf8').includes('invoked'), 'the busy task to start');
         task.cancel();
         const outcome = await task.done;
         expect(outcome).toMatchObject({ state: 'CANCELED', cancellationRequested: true, abandoned: false });
         // The executor recovered its capacity.
-        expect(await submit(conformanceFixtures.echo, 'after').done).toMatchObject({
+        expect(await submit(fixtures.echo, 'after').done).toMatchObject({
           state: 'FINISHED',
           result: 'after',
         });
@@ -259,7 +324,7 @@ export function describeExecutorConformance(
     } else {
       it('without a hard stop, the watchdog ends a task that ignores cancellation', { timeout }, async () => {
         const rt = start(2, { interruptIntervalMs: 50, gracePeriodMs: 100, timeoutMs: 300 });
-        const task = submit(conformanceFixtures.deaf, { ms: 2_000 });
+        const task = submit(fixtures.deaf, { ms: 2_000 });
         await until(() => task.state === 'RUNNING', 'RUNNING');
         task.cancel();
         const outcome = await task.done;
@@ -276,11 +341,11 @@ export function describeExecutorConformance(
         start(1);
         const blockerLog = logFile();
         const waitingLog = logFile();
-        const blocker = submit(conformanceFixtures.cooperative, { log: blockerLog });
+        const blocker = submit(fixtures.cooperative, { log: blockerLog });
         await until(() => blocker.state === 'RUNNING', 'the blocker to run');
         const waiting = [
-          submit(conformanceFixtures.record, { log: waitingLog }),
-          submit(conformanceFixtures.record, { log: waitingLog }),
+          submit(fixtures.record, { log: waitingLog }),
+          submit(fixtures.record, { log: waitingLog }),
         ];
         await new Promise((resolve) => setTimeout(resolve, 50));
         for (const task of waiting) expect(task.state).toBe('DEPLOYING');
@@ -290,7 +355,7 @@ export function describeExecutorConformance(
         expect((await blocker.done).state).toBe('CANCELED');
         expect(readFileSync(waitingLog, 'utf8')).toBe('');
         // Capacity is back: a new task runs.
-        expect(await submit(conformanceFixtures.echo, 1).done).toMatchObject({
+        expect(await submit(fixtures.echo, 1).done).toMatchObject({
           state: 'FINISHED',
           result: 1,
         });
@@ -301,12 +366,12 @@ export function describeExecutorConformance(
       it('a crash fails only that task; the executor goes on', { timeout }, async () => {
         start();
         const log = logFile();
-        const bystander = submit(conformanceFixtures.cooperative, { log });
-        const crashed = await submit(conformanceFixtures.crash).done;
+        const bystander = submit(fixtures.cooperative, { log });
+        const crashed = await submit(fixtures.crash).done;
         expect(crashed.state).toBe('FAILED');
         expect(crashed.error).toBeInstanceOf(Error);
         expect(bystander.state).not.toBe('FAILED');
-        expect(await submit(conformanceFixtures.echo, 'alive').done).toMatchObject({
+        expect(await submit(fixtures.echo, 'alive').done).toMatchObject({
           state: 'FINISHED',
           result: 'alive',
         });
@@ -318,7 +383,7 @@ export function describeExecutorConformance(
     it('close() stops running work and leaves nothing running', { timeout }, async () => {
       const rt = start();
       const log = logFile();
-      const tasks = [submit(conformanceFixtures.cooperative, { log }), submit(conformanceFixtures.echo, 'x')];
+      const tasks = [submit(fixtures.cooperative, { log }), submit(fixtures.echo, 'x')];
       await until(() => tasks[0]?.state === 'RUNNING', 'RUNNING');
       runtime = undefined;
       const closed = executor;
