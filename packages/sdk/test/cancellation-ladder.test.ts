@@ -188,3 +188,34 @@ describe('cancellation ladder', () => {
     expect((await task.done).state).toBe('CANCELED');
   });
 });
+
+describe('interrupter with a slow diagnose()', () => {
+  it('reports one tick at a time, in order, skipping ticks while a diagnosis is pending', async () => {
+    const t = testRuntime({ diagnostics: true });
+    const stuck: TaskStuckEvent[] = [];
+    t.runtime.events.on('taskStuck', (event) => stuck.push(event));
+    const task = t.submit();
+    const execution = await t.executor.nextLaunch();
+    let answer: ((text: string) => void) | undefined;
+    execution.diagnose = () =>
+      new Promise((resolve) => {
+        answer = resolve;
+      });
+    execution.run();
+    task.cancel();
+    await t.scheduler.advanceAsync(interruptIntervalMs); // tick 1: diagnosis pending
+    await t.scheduler.advanceAsync(interruptIntervalMs); // tick 2: skipped
+    expect(execution.interruptCalls).toBe(2);
+    answer?.('at first');
+    await t.scheduler.advanceAsync(0);
+    await t.scheduler.advanceAsync(interruptIntervalMs); // tick 3: reported
+    answer?.('at third');
+    await t.scheduler.advanceAsync(0);
+    expect(stuck.map((event) => [event.elapsedMs, event.diagnostics])).toEqual([
+      [interruptIntervalMs, 'at first'],
+      [3 * interruptIntervalMs, 'at third'],
+    ]);
+    execution.throw(new Error('stop'));
+    await task.done;
+  });
+});

@@ -41,6 +41,7 @@ export class DefaultCancellationStrategy implements CancellationStrategy {
     const startedAt = scheduler.now();
     const timers: ScheduledTimer[] = [];
     let disarmed = false;
+    let reporting = false;
 
     const disarm = (): void => {
       if (disarmed) return;
@@ -102,7 +103,13 @@ export class DefaultCancellationStrategy implements CancellationStrategy {
         } catch (error) {
           logger.warn({ err: toError(error) }, 'interrupting the task failed');
         }
-        void this.#reportStuck(target, scheduler.now() - startedAt, live);
+        // One report at a time: a slow diagnose() must not let warnings arrive out of order.
+        if (!reporting) {
+          reporting = true;
+          void this.#reportStuck(target, scheduler.now() - startedAt, live).finally(() => {
+            reporting = false;
+          });
+        }
         try {
           timers.push(scheduler.schedule(timings.interruptIntervalMs, interrupt));
         } catch (error) {
