@@ -7,7 +7,7 @@
 import type { ChildProcess, spawn as nodeSpawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '@taskwarden/sdk';
-import { ProtocolError } from '@taskwarden/sdk';
+import { ProtocolError, toError } from '@taskwarden/sdk';
 import type { RunnerConfig } from './child/child-runner.js';
 import { ProcessSpawnError } from './errors.js';
 import { LineSplitter, TailBuffer } from './line-splitter.js';
@@ -38,10 +38,24 @@ export interface ChildProcessHandleOptions {
   readonly maxLogLineBytes: number;
   readonly watchdogPollMs: number;
   readonly pauseTimeoutMs: number;
+  /** The largest control message either side accepts. */
+  readonly maxMessageBytes: number;
+}
+
+/** What a handle tells its executor. @internal */
+export interface ChildProcessHandleEvents {
+  /**
+   * The process can no longer be given work (it exited, broke the protocol, or is being stopped);
+   * called once, synchronously, as soon as that is known, long before `onGone`.
+   */
+  onUnusable?(): void;
+  /** The child and its group are gone; called before the attached sink hears of it. */
+  onGone?(info: ChildGoneInfo): void;
 }
 
 /** Receives what a child says while it runs a task (log records are routed by the handle). @internal */
 export interface ChildSink {
+  /** A message of valid shape; if handling it throws (content the host cannot rebuild), that is a protocol error. */
   onMessage(message: Exclude<ChildMessage, { type: 'log' }>): void;
   onProtocolError(error: ProtocolError): void;
   /** The child and its whole group are gone (called if the sink is still attached then). */
@@ -71,14 +85,13 @@ export class ChildProcessHandle {
   readonly pid: number | undefined;
   /** Resolves once the child has exited and no live process is left in its group. */
   readonly gone: Promise<ChildGoneInfo>;
-  /** Idle-timeout timer while the process waits for a task (reuse mode). */
-  idleTimer: NodeJS.Timeout | undefined;
 
   readonly #child: ChildProcess;
   readonly #kill: KillFunction;
-  readonly #onGone: ((info: ChildGoneInfo) => void) | undefined;
+  readonly #events: ChildProcessHandleEvents;
   readonly #stdio: Stdio | undefined;
-  readonly #decoder = new FrameDecoder();
+  readonly #decoder: FrameDecoder;
+  readonly #maxMessageBytes: number;
   readonly #stderrTail = new TailBuffer(STDERR_TAIL_BYTES);
   readonly #stdoutLines: LineSplitter;
   readonly #stderrLines: LineSplitter;
@@ -88,22 +101,32 @@ export class ChildProcessHandle {
   readonly #taskLoggers = new Map<number, Logger>();
   #resolveGone!: (info: ChildGoneInfo) => void;
   #exited = false;
+  /** The poll loop found no live process left in the group: never signal `-pgid` again (it may be reused). */
+  #groupGone = false;
   #isGone = false;
   /** A protocol violation or a stop was requested: never give this process another task. */
   #spoiled = false;
   #terminating = false;
+  /** Pending while a hard stop's grace period runs: SIGKILL to the group when it fires. */
   #killTimer: NodeJS.Timeout | undefined;
+  /** While the process idles (reuse): stops it after the idle timeout. */
+  #idleTimer: NodeJS.Timeout | undefined;
+  /** Why the child counts as not started although spawn() returned (no pipes to talk to it). */
+  #launchError: ProcessSpawnError | undefined;
   #nextDiagnosticsId = 1;
   readonly #diagnosticsWaiters = new Map<number, (stack: string | undefined) => void>();
   #diagnosticsPartial = '';
 
   /**
-   * Spawns the child; throws {@link ProcessSpawnError} when spawning fails synchronously. `onGone`
-   * runs synchronously when the child and its group are gone, before the attached sink hears of it.
+   * Spawns the child; throws {@link ProcessSpawnError} when spawning fails synchronously. A spawn
+   * that fails asynchronously (Node reports EAGAIN, EMFILE, ENFILE, ENOENT by an 'error' event on
+   * the next tick) ends in `gone` with `spawnError` set.
    */
-  constructor(options: ChildProcessHandleOptions, onGone?: (info: ChildGoneInfo) => void) {
+  constructor(options: ChildProcessHandleOptions, events: ChildProcessHandleEvents = {}) {
     this.#kill = options.kill;
-    this.#onGone = onGone;
+    this.#events = events;
+    this.#maxMessageBytes = options.maxMessageBytes;
+    this.#decoder = new FrameDecoder(options.maxMessageBytes);
     this.gone = new Promise((resolve) => {
       this.#resolveGone = resolve;
     });
@@ -111,24 +134,25 @@ export class ChildProcessHandle {
       hostPid: process.pid,
       watchdogPollMs: options.watchdogPollMs,
       pauseTimeoutMs: options.pauseTimeoutMs,
+      maxMessageBytes: options.maxMessageBytes,
     };
+    let child: ChildProcess;
     try {
-      this.#child = options.spawn(
-        process.execPath,
-        [...options.execArgv, RUNNER_PATH, JSON.stringify(config)],
-        {
-          cwd: options.cwd,
-          env: options.env,
-          // Its own process group (and session): `-pid` then reaches every descendant that stays in it.
-          detached: true,
-          stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
-          windowsHide: true,
-        },
-      );
+      child = options.spawn(process.execPath, [...options.execArgv, RUNNER_PATH, JSON.stringify(config)], {
+        cwd: options.cwd,
+        env: options.env,
+        // Its own process group (and session): `-pid` then reaches every descendant that stays in it.
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
+        windowsHide: true,
+      });
     } catch (error) {
       throw new ProcessSpawnError(error);
     }
-    const child = this.#child;
+    this.#child = child;
+    // First, before anything else can throw: an 'error' nobody listens to would end the host.
+    child.on('error', (error) => this.#onChildError(error));
+    child.once('exit', (code, signal) => this.#onExit(code, signal));
     this.pid = child.pid;
     this.#stdoutLines = new LineSplitter(options.maxLogLineBytes, (line) =>
       this.#logger?.info({ stream: 'stdout', pid: this.pid }, line),
@@ -136,29 +160,31 @@ export class ChildProcessHandle {
     this.#stderrLines = new LineSplitter(options.maxLogLineBytes, (line) =>
       this.#logger?.warn({ stream: 'stderr', pid: this.pid }, line),
     );
-    const [, stdout, stderr, control, diagnostics] = child.stdio as unknown as [
-      unknown,
-      Stdio['stdout'] | null,
-      Stdio['stderr'] | null,
-      Stdio['control'] | null,
-      Stdio['diagnostics'] | null,
-    ];
-    this.#stdio =
-      stdout && stderr && control && diagnostics ? { stdout, stderr, control, diagnostics } : undefined;
-
-    child.on('error', (error) => {
-      // Before 'spawn' this is an asynchronous spawn failure (EAGAIN, EMFILE, ENOENT): no exit follows.
-      if (this.#exited || this.#isGone) return;
-      if (this.pid === undefined) {
-        this.#exited = true;
-        this.#destroyStdio();
-        this.#finish(null, null, new ProcessSpawnError(error));
-      }
-    });
-    child.once('exit', (code, signal) => this.#onExit(code, signal));
+    this.#stdio = stdioOf(child);
 
     const stdio = this.#stdio;
-    if (!stdio) return;
+    if (!stdio) {
+      // On EMFILE/ENFILE Node returns without any pipes; the errno follows in the 'error' event.
+      // (Marked directly: the executor does not hold this handle yet, so it is not told.)
+      this.#spoiled = true;
+      if (this.pid === undefined) {
+        // In case a seam returns a child that never reports why it has no pid.
+        setImmediate(() => {
+          if (this.#exited || this.#isGone) return;
+          this.#exited = true;
+          this.#finish(
+            null,
+            null,
+            new ProcessSpawnError(new Error('spawn returned neither a pid nor pipes')),
+          );
+        });
+      } else {
+        // A process we cannot talk to: stop it and report the task as never started.
+        this.#launchError = new ProcessSpawnError(new Error('the child process has no control pipes'));
+        this.destroy();
+      }
+      return;
+    }
     for (const stream of [stdio.stdout, stdio.stderr, stdio.control, stdio.diagnostics]) {
       stream.on('error', () => undefined); // EPIPE/ECONNRESET while the child dies; 'exit' tells the rest
     }
@@ -194,19 +220,30 @@ export class ChildProcessHandle {
 
   /** Sends a message; throws what encoding throws (a value that cannot be cloned) before writing. */
   send(message: HostMessage): void {
-    const frame = encodeFrame(message);
+    this.sendFrame(encodeFrame(message, this.#maxMessageBytes));
+  }
+
+  /** Sends an encoded frame (see `encodeFrame`). */
+  sendFrame(frame: Buffer): void {
     if (!this.#stdio || this.#exited) return; // the exit settles whoever waits
     this.#stdio.control.write(frame);
   }
 
   /**
    * Hard stop: SIGTERM to the whole group now, SIGKILL to the group after `graceMs` (always, since a
-   * JS handler can swallow SIGTERM). Idempotent. Throws when the signal cannot be sent for any
-   * reason other than the group being gone already, or when the escalation timer cannot be armed.
+   * JS handler can swallow SIGTERM). The grace period holds for every member of the group, also when
+   * the leader dies of the SIGTERM at once. Idempotent. Throws when the signal cannot be sent for
+   * any reason other than the group being gone already, or when the escalation timer cannot be armed.
    */
   terminate(graceMs: number): void {
-    this.#spoiled = true;
-    if (this.#terminating || this.#isGone || this.pid === undefined) return;
+    this.#spoil();
+    if (this.#terminating || this.#groupGone || this.#isGone || this.pid === undefined) return;
+    if (this.#exited) {
+      // The child ended without a hard stop; its leftovers are being SIGKILLed already.
+      this.#terminating = true;
+      this.#sigkill();
+      return;
+    }
     const pgid = this.pid;
     this.ref();
     signalGroup(this.#kill, pgid, 'SIGTERM');
@@ -219,10 +256,35 @@ export class ChildProcessHandle {
 
   /** SIGKILL to the whole group now (retiring an idle or finished process). Never throws. */
   destroy(): void {
-    this.#spoiled = true;
+    this.#spoil();
     this.#terminating = true;
+    // No grace left for anyone: the poll loop may SIGKILL again from now on.
+    if (this.#killTimer) clearTimeout(this.#killTimer);
+    this.#killTimer = undefined;
     this.ref(); // an idle process was unref'd; whoever awaits `gone` must not see the host exit first
     this.#sigkill();
+  }
+
+  /**
+   * Parks the process between tasks (reuse): lets the host exit, and calls `onTimeout` after
+   * `timeoutMs` (never for `Infinity`). Taking it back with {@link unpark} cancels the timer; so does
+   * the process becoming unusable.
+   */
+  park(timeoutMs: number, onTimeout: () => void): void {
+    this.#clearIdleTimer();
+    this.unref();
+    if (!Number.isFinite(timeoutMs)) return;
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = undefined;
+      onTimeout();
+    }, timeoutMs);
+    this.#idleTimer.unref();
+  }
+
+  /** Takes a parked process back for a task. */
+  unpark(): void {
+    this.#clearIdleTimer();
+    this.ref();
   }
 
   /** Keeps the host alive while the process works. */
@@ -264,8 +326,31 @@ export class ChildProcessHandle {
     return stdio ? [stdio.stdout, stdio.stderr, stdio.control, stdio.diagnostics] : [];
   }
 
+  #clearIdleTimer(): void {
+    if (this.#idleTimer) clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+  }
+
+  /** Never give this process work again; tells the executor the first time. */
+  #spoil(): void {
+    if (this.#spoiled) return;
+    this.#spoiled = true;
+    this.#clearIdleTimer();
+    this.#events.onUnusable?.();
+  }
+
+  #onChildError(error: Error): void {
+    // Before 'spawn' this is an asynchronous spawn failure (EAGAIN, EMFILE, ENFILE, ENOENT): no exit
+    // follows. Later ones (a failed signal through child.kill) are not ours to handle: 'exit' tells.
+    if (this.#exited || this.#isGone || this.pid !== undefined) return;
+    this.#exited = true;
+    this.#spoil();
+    this.#destroyStdio();
+    this.#finish(null, null, new ProcessSpawnError(error));
+  }
+
   #sigkill(): void {
-    if (this.pid === undefined || this.#isGone) return;
+    if (this.pid === undefined || this.#isGone || this.#groupGone) return;
     try {
       signalGroup(this.#kill, this.pid, 'SIGKILL');
     } catch {
@@ -274,38 +359,53 @@ export class ChildProcessHandle {
   }
 
   #onControlData(chunk: Buffer): void {
-    let messages: unknown[];
-    try {
-      messages = this.#decoder.push(chunk);
-    } catch (error) {
-      this.#protocolError(
-        new ProtocolError(`child ${this.pid} sent a malformed frame: ${(error as Error).message}`),
-      );
-      return;
-    }
+    const { messages, error } = this.#decoder.push(chunk);
+    // What arrived intact before a violation still counts (a result, a last log record).
     for (const message of messages) {
-      const checked = checkChildMessage(message);
-      if (typeof checked === 'string') {
-        this.#protocolError(new ProtocolError(`child ${this.pid} sent a malformed message: ${checked}`));
-        return;
-      }
-      if (checked.type === 'log') {
-        const logger = this.#taskLoggers.get(checked.id) ?? this.#logger;
-        if (logger) relogRecord(logger, checked.line, this.pid);
-        continue;
-      }
-      if (this.#spoiled && this.#sink === undefined) return;
-      if (this.#sink) {
-        this.#sink.onMessage(checked);
-      } else if (checked.type !== 'uncaught') {
-        this.#protocolError(new ProtocolError(`child ${this.pid} sent '${checked.type}' while idle`));
-        return;
-      }
+      if (!this.#dispatch(message)) return;
+    }
+    if (error) {
+      this.#protocolError(new ProtocolError(`child ${this.pid} sent a malformed frame: ${error.message}`));
     }
   }
 
+  /** Routes one decoded message; false once a protocol error ends the conversation. */
+  #dispatch(message: unknown): boolean {
+    const checked = checkChildMessage(message);
+    if (typeof checked === 'string') {
+      this.#protocolError(new ProtocolError(`child ${this.pid} sent a malformed message: ${checked}`));
+      return false;
+    }
+    if (checked.type === 'log') {
+      const logger = this.#taskLoggers.get(checked.id) ?? this.#logger;
+      if (logger) relogRecord(logger, checked.line, this.pid);
+      return true;
+    }
+    if (this.#spoiled && this.#sink === undefined) return false;
+    if (!this.#sink) {
+      if (checked.type === 'uncaught') return true;
+      this.#protocolError(new ProtocolError(`child ${this.pid} sent '${checked.type}' while idle`));
+      return false;
+    }
+    try {
+      this.#sink.onMessage(checked);
+    } catch (error) {
+      // A message of the right shape whose content the host cannot use (an error that cannot be rebuilt).
+      this.#protocolError(
+        new ProtocolError(
+          `child ${this.pid} sent an unreadable '${checked.type}': ${toError(error).message}`,
+          {
+            cause: error,
+          },
+        ),
+      );
+      return false;
+    }
+    return true;
+  }
+
   #protocolError(error: ProtocolError): void {
-    this.#spoiled = true;
+    this.#spoil();
     const sink = this.#sink;
     if (sink) sink.onProtocolError(error);
     else {
@@ -343,9 +443,11 @@ export class ChildProcessHandle {
   #onExit(code: number | null, signal: NodeJS.Signals | null): void {
     if (this.#exited) return;
     this.#exited = true;
-    this.#spoiled = true;
-    // Whatever the child left in its group is now an orphan: stop it at once.
-    this.#sigkill();
+    this.#spoil();
+    // What the child left in its group lives on without it. During a hard stop it keeps the rest of
+    // the grace period it was promised by the SIGTERM (the kill timer ends it); otherwise (a crash,
+    // an exit, a stop by SIGKILL) it is an orphan to kill at once.
+    if (this.#killTimer === undefined) this.#sigkill();
     void this.#awaitGroupGone().then(() => this.#finish(code, signal, undefined));
   }
 
@@ -362,11 +464,18 @@ export class ChildProcessHandle {
       }
       if (!exists) break;
       // Only zombies left? Worth a /proc scan once a normal reaper would have been done.
-      if (performance.now() - since >= ZOMBIE_SCAN_AFTER_MS && !(await hasLiveMember(pgid))) break;
+      if (performance.now() - since >= ZOMBIE_SCAN_AFTER_MS && !(await hasLiveMember(pgid))) {
+        // A member forked while the scan ran would have been missed: one last SIGKILL covers it.
+        this.#sigkill();
+        break;
+      }
       await sleep(delay);
       delay = Math.min(delay * 2, GROUP_POLL_MAX_MS);
-      this.#sigkill(); // a member may have been forked after the last signal
+      // A member may have been forked after the last signal; not while a hard stop's grace runs.
+      if (this.#killTimer === undefined) this.#sigkill();
     }
+    // From here on `-pgid` may name somebody else's group.
+    this.#groupGone = true;
     if (this.#killTimer) clearTimeout(this.#killTimer);
     this.#killTimer = undefined;
     await this.#drainStdio();
@@ -409,7 +518,8 @@ export class ChildProcessHandle {
     if (this.#isGone) return;
     this.#isGone = true;
     if (this.#killTimer) clearTimeout(this.#killTimer);
-    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.#killTimer = undefined;
+    this.#clearIdleTimer();
     this.#stdoutLines.end();
     this.#stderrLines.end();
     for (const waiter of this.#diagnosticsWaiters.values()) waiter(undefined);
@@ -419,15 +529,29 @@ export class ChildProcessHandle {
       exitCode: code,
       signal,
       stderrTail: this.#stderrTail.toString(),
-      spawnError,
+      spawnError: spawnError ?? this.#launchError,
     };
     // The executor's bookkeeping first, so a settled task never sees its process still counted.
-    this.#onGone?.(info);
+    this.#events.onGone?.(info);
     const sink = this.#sink;
     this.#sink = undefined;
     sink?.onGone(info);
     this.#resolveGone(info);
   }
+}
+
+/** The child's pipes, or undefined when Node returned without them (EMFILE, ENFILE) or a seam gave fewer. */
+function stdioOf(child: ChildProcess): Stdio | undefined {
+  const streams = (child as { stdio?: unknown }).stdio;
+  if (!Array.isArray(streams)) return undefined;
+  const [, stdout, stderr, control, diagnostics] = streams as [
+    unknown,
+    Stdio['stdout'] | null | undefined,
+    Stdio['stderr'] | null | undefined,
+    Stdio['control'] | null | undefined,
+    Stdio['diagnostics'] | null | undefined,
+  ];
+  return stdout && stderr && control && diagnostics ? { stdout, stderr, control, diagnostics } : undefined;
 }
 
 function sleep(ms: number): Promise<void> {

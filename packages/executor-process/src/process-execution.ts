@@ -3,7 +3,7 @@
  * @internal
  * @module
  */
-import type { Execution, LaunchSpec, ModuleReference } from '@taskwarden/sdk';
+import type { Execution, LaunchSpec } from '@taskwarden/sdk';
 import { ProtocolError, SerializationError, TaskCancelledError, toError } from '@taskwarden/sdk';
 import { deserializeError, serializeError } from '@taskwarden/sdk/internal';
 import type { ChildGoneInfo, ChildProcessHandle, ChildSink } from './child-process-handle.js';
@@ -44,6 +44,8 @@ export class ProcessExecution implements Execution, ChildSink {
   readonly spec: LaunchSpec;
 
   readonly #host: ExecutionHost;
+  /** The encoded 'run' message (made by `launch()`, so bad input fails before any process is taken). */
+  #runFrame: Buffer | undefined;
   #phase: Phase = 'queued';
   #handle: ChildProcessHandle | undefined;
   #resolveStarted!: () => void;
@@ -61,9 +63,10 @@ export class ProcessExecution implements Execution, ChildSink {
   /** The child's last uncaught exception, reported just before it died. */
   #uncaught: Error | undefined;
 
-  constructor(spec: LaunchSpec, id: number, host: ExecutionHost) {
+  constructor(spec: LaunchSpec, id: number, runFrame: Buffer, host: ExecutionHost) {
     this.spec = spec;
     this.id = id;
+    this.#runFrame = runFrame;
     this.#host = host;
     this.started = new Promise((resolve, reject) => {
       this.#resolveStarted = resolve;
@@ -87,21 +90,9 @@ export class ProcessExecution implements Execution, ChildSink {
     this.#handle = handle;
     this.#phase = 'launching';
     handle.attach(this, this.spec.logger, this.id);
-    const ref = this.spec.invokable as ModuleReference;
-    try {
-      handle.send({
-        type: 'run',
-        id: this.id,
-        task: this.spec.task,
-        module: ref.module,
-        export: ref.export,
-        input: this.spec.input,
-        logLevel: this.spec.logger.level,
-      });
-    } catch (error) {
-      // Encoding failed before anything was written: the process is as clean as before.
-      this.#finishWith({ ok: false, error: new SerializationError('input', { cause: error }) }, true);
-    }
+    const frame = this.#runFrame as Buffer;
+    this.#runFrame = undefined; // the child has the input now; do not keep a second copy
+    handle.sendFrame(frame);
   }
 
   /** The process for this task could not be started. */
@@ -191,6 +182,13 @@ export class ProcessExecution implements Execution, ChildSink {
         this.spec.onRunning();
         return;
       case 'result': {
+        // A value means invoke ran, which the child announces first ('running'): a value before that
+        // is a protocol error, never a FINISHED task that skipped RUNNING. A failure may come in any
+        // phase: the module failed to load (DEPLOYING) or restore threw (INITIALIZING).
+        if (message.ok && this.#phase !== 'running') {
+          this.#outOfOrder(message.type);
+          return;
+        }
         let outcome: Outcome;
         if (message.ok) {
           outcome = { ok: true, value: message.value };
@@ -265,6 +263,7 @@ export class ProcessExecution implements Execution, ChildSink {
   #settle(outcome: Outcome): void {
     if (this.#phase === 'done') return;
     this.#phase = 'done';
+    this.#runFrame = undefined;
     if (outcome.ok) {
       this.#resolveStarted();
       this.#resolveResult(outcome.value);

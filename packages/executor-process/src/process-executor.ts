@@ -1,15 +1,33 @@
 import { spawn as nodeSpawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import type { Execution, Executor, ExecutorCapabilities, LaunchSpec } from '@taskwarden/sdk';
-import { ExecutorClosedError, InvalidInvokableError, TaskCancelledError, toError } from '@taskwarden/sdk';
+import {
+  ExecutorClosedError,
+  InvalidInvokableError,
+  SerializationError,
+  TaskCancelledError,
+  toError,
+} from '@taskwarden/sdk';
 import { isModuleReference } from '@taskwarden/sdk/internal';
 import type { ChildProcessHandleOptions, SpawnFunction } from './child-process-handle.js';
 import { ChildProcessHandle } from './child-process-handle.js';
 import type { ExecutionHost } from './process-execution.js';
 import { ProcessExecution } from './process-execution.js';
 import type { KillFunction } from './process-group.js';
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  encodeFrame,
+  MAX_MAX_MESSAGE_BYTES,
+  MIN_MAX_MESSAGE_BYTES,
+} from './protocol.js';
 
-/** Options of {@link ProcessExecutor}. */
+/** The longest delay a Node timer takes; longer ones overflow to 1 ms (with only a warning). */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * Options of {@link ProcessExecutor}. Each is validated up front (`TypeError`/`RangeError` naming it);
+ * an unknown key, such as a misspelt `killGraceMS`, is a `TypeError` naming it.
+ */
 export interface ProcessExecutorOptions {
   /** How many child processes may exist at once; tasks beyond it wait in DEPLOYING. Default: `os.availableParallelism()`. */
   maxProcesses?: number;
@@ -27,7 +45,10 @@ export interface ProcessExecutorOptions {
    * process per task.
    */
   reuse?: boolean;
-  /** With `reuse`: an idle process is stopped after this long. Default 30 000. */
+  /**
+   * With `reuse`: an idle process is stopped after this long. Default 30 000. `Infinity`, or any
+   * value beyond what a timer can wait (2^31-1 ms, about 24.8 days), means never.
+   */
   idleTimeoutMs?: number;
   /** Longer stdout/stderr lines are cut before logging; bounds what is buffered per stream. Default 16 384. */
   maxLogLineBytes?: number;
@@ -36,8 +57,17 @@ export interface ProcessExecutorOptions {
    * group within about this long after the host dies. Default 100.
    */
   watchdogPollMs?: number;
-  /** How long `diagnose()` waits for the child's stack. Default 1 500. */
+  /** How long `diagnose()` waits for the child's stack, at most 2^31-1. Default 1 500. */
   diagnoseTimeoutMs?: number;
+  /**
+   * The largest message either side accepts on the control pipe, in bytes of the serialized
+   * message: a task's input, result or error. Default 256 MiB; from 64 KiB to 4 GiB - 1. An input
+   * above it fails the task in DEPLOYING with a `SerializationError` (`what: 'input'`) before any
+   * process is taken; a result above it fails the task with a `SerializationError`
+   * (`what: 'result'`); a child that announces a larger frame anyway fails its task with a
+   * `ProtocolError` and is killed. Both sides hold up to about twice this while a message is in flight.
+   */
+  maxMessageBytes?: number;
   /**
    * Replaces `child_process.spawn`. For tests and fault injection only (make it throw an `EAGAIN`
    * error to see a task fail in DEPLOYING). It must start the given command as a direct child of
@@ -71,8 +101,25 @@ interface ResolvedOptions {
   readonly reuse: boolean;
   readonly idleTimeoutMs: number;
   readonly diagnoseTimeoutMs: number;
+  readonly maxMessageBytes: number;
   readonly handle: ChildProcessHandleOptions;
 }
+
+const OPTION_KEYS: ReadonlySet<string> = new Set<keyof ProcessExecutorOptions>([
+  'maxProcesses',
+  'killGraceMs',
+  'execArgv',
+  'env',
+  'cwd',
+  'reuse',
+  'idleTimeoutMs',
+  'maxLogLineBytes',
+  'watchdogPollMs',
+  'diagnoseTimeoutMs',
+  'maxMessageBytes',
+  'spawn',
+  'kill',
+]);
 
 /**
  * Runs each task in a child Node process that leads its own process group.
@@ -155,14 +202,51 @@ export class ProcessExecutor implements Executor {
     return [...this.#processes].flatMap((handle) => (handle.pid === undefined ? [] : [handle.pid]));
   }
 
+  /**
+   * Starts a task: in an idle process (`reuse`), in a new one, or, when `maxProcesses` exist
+   * already, once one is free (the task waits in DEPLOYING). The input is serialized here, so a
+   * value that cannot be copied fails the task before any process is taken.
+   *
+   * @param spec - The task; `spec.invokable` must be a `{ module, export? }` reference.
+   * @returns The execution; its `started` resolves once the child has imported the module.
+   * @throws ExecutorClosedError after {@link close}.
+   * @throws InvalidInvokableError when the invokable is not a module reference.
+   * @throws SerializationError (`what: 'input'`) when the input cannot be cloned or is larger than
+   * `maxMessageBytes`.
+   *
+   * @example
+   * ```ts
+   * const execution = executor.launch({ task, invokable: { module: '/abs/work.js' }, input: 21, logger, onRunning });
+   * console.log(await execution.result);
+   * ```
+   */
   launch(spec: LaunchSpec): Execution {
     if (this.#closing) throw new ExecutorClosedError(this.name);
-    if (!isModuleReference(spec.invokable)) {
+    const ref = spec.invokable;
+    if (!isModuleReference(ref)) {
       throw new InvalidInvokableError(
         `executor '${this.name}' runs tasks in a child process: the invokable must be { module, export? }`,
       );
     }
-    const execution = new ProcessExecution(spec, this.#nextId++, this.#executionHost);
+    const id = this.#nextId++;
+    let runFrame: Buffer;
+    try {
+      runFrame = encodeFrame(
+        {
+          type: 'run',
+          id,
+          task: spec.task,
+          module: ref.module,
+          export: ref.export,
+          input: spec.input,
+          logLevel: spec.logger.level,
+        },
+        this.#options.maxMessageBytes,
+      );
+    } catch (error) {
+      throw new SerializationError('input', { cause: error });
+    }
+    const execution = new ProcessExecution(spec, id, runFrame, this.#executionHost);
     this.#queue.push(execution);
     this.#pump();
     return execution;
@@ -203,11 +287,9 @@ export class ProcessExecutor implements Executor {
 
   #pump(): void {
     while (this.#queue.length > 0 && !this.#closing) {
-      let handle = this.#idle.pop();
+      let handle = this.#takeIdle();
       if (handle) {
-        if (handle.idleTimer) clearTimeout(handle.idleTimer);
-        handle.idleTimer = undefined;
-        handle.ref();
+        handle.unpark();
       } else if (this.#processes.size >= this.#options.maxProcesses) {
         return;
       }
@@ -225,14 +307,33 @@ export class ProcessExecutor implements Executor {
     }
   }
 
+  /** The most recently used idle process that can still take work. */
+  #takeIdle(): ChildProcessHandle | undefined {
+    for (let handle = this.#idle.pop(); handle; handle = this.#idle.pop()) {
+      if (handle.usable) return handle;
+      // Unusable handles leave the pool when they become so; this is only a second line of defence.
+      handle.destroy();
+    }
+    return undefined;
+  }
+
+  #removeIdle(handle: ChildProcessHandle): void {
+    const index = this.#idle.indexOf(handle);
+    if (index !== -1) this.#idle.splice(index, 1);
+  }
+
   #spawn(): ChildProcessHandle {
-    const handle: ChildProcessHandle = new ChildProcessHandle(this.#options.handle, () => {
-      this.#processes.delete(handle);
-      this.#busy.delete(handle);
-      const index = this.#idle.indexOf(handle);
-      if (index !== -1) this.#idle.splice(index, 1);
-      // The capacity is free now; waiting tasks start after the caller has settled its task.
-      queueMicrotask(() => this.#pump());
+    const handle: ChildProcessHandle = new ChildProcessHandle(this.#options.handle, {
+      // Dead or dying (it exited, broke the protocol, is being stopped): out of the idle pool at once,
+      // although it counts against maxProcesses until its group is gone.
+      onUnusable: () => this.#removeIdle(handle),
+      onGone: () => {
+        this.#processes.delete(handle);
+        this.#busy.delete(handle);
+        this.#removeIdle(handle);
+        // The capacity is free now; waiting tasks start after the caller has settled its task.
+        queueMicrotask(() => this.#pump());
+      },
     });
     this.#spawned += 1;
     this.#processes.add(handle);
@@ -248,20 +349,15 @@ export class ProcessExecutor implements Executor {
 
   #release(handle: ChildProcessHandle, reusable: boolean): boolean {
     this.#busy.delete(handle);
-    if (!reusable || !this.#options.reuse || this.#closing) {
+    if (!reusable || !this.#options.reuse || this.#closing || !handle.usable) {
       handle.destroy();
       return false;
     }
     this.#idle.push(handle);
-    handle.unref();
-    if (Number.isFinite(this.#options.idleTimeoutMs)) {
-      handle.idleTimer = setTimeout(() => {
-        const index = this.#idle.indexOf(handle);
-        if (index !== -1) this.#idle.splice(index, 1);
-        handle.destroy();
-      }, this.#options.idleTimeoutMs);
-      handle.idleTimer.unref();
-    }
+    handle.park(this.#options.idleTimeoutMs, () => {
+      this.#removeIdle(handle);
+      handle.destroy();
+    });
     // A waiting task takes it right away (after the caller has settled its own result).
     queueMicrotask(() => this.#pump());
     return true;
@@ -272,13 +368,30 @@ function resolveOptions(options: ProcessExecutorOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError('ProcessExecutor options must be an object');
   }
+  const unknown = Object.keys(options).filter((key) => !OPTION_KEYS.has(key));
+  if (unknown.length > 0) {
+    throw new TypeError(
+      `ProcessExecutor: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} ` +
+        `(known: ${[...OPTION_KEYS].join(', ')})`,
+    );
+  }
   const maxProcesses = integerOption(options.maxProcesses, 'maxProcesses', 1, availableParallelism());
   const killGraceMs = numberOption(options.killGraceMs, 'killGraceMs', 0, 5_000);
   const idleTimeoutMs = numberOption(options.idleTimeoutMs, 'idleTimeoutMs', 0, 30_000, true);
   const maxLogLineBytes = integerOption(options.maxLogLineBytes, 'maxLogLineBytes', 64, 16_384);
-  const watchdogPollMs = integerOption(options.watchdogPollMs, 'watchdogPollMs', 10, 100);
+  const watchdogPollMs = integerOption(options.watchdogPollMs, 'watchdogPollMs', 10, 100, MAX_TIMER_MS);
   const diagnoseTimeoutMs = numberOption(options.diagnoseTimeoutMs, 'diagnoseTimeoutMs', 1, 1_500);
-  if (killGraceMs > 2_147_483_647) throw new RangeError('options.killGraceMs must be at most 2^31-1 ms');
+  const maxMessageBytes = integerOption(
+    options.maxMessageBytes,
+    'maxMessageBytes',
+    MIN_MAX_MESSAGE_BYTES,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    MAX_MAX_MESSAGE_BYTES,
+  );
+  if (killGraceMs > MAX_TIMER_MS) throw new RangeError('options.killGraceMs must be at most 2^31-1 ms');
+  if (diagnoseTimeoutMs > MAX_TIMER_MS) {
+    throw new RangeError(`options.diagnoseTimeoutMs must be at most 2^31-1 ms, got ${diagnoseTimeoutMs}`);
+  }
 
   const execArgv = options.execArgv ?? [];
   if (!Array.isArray(execArgv) || execArgv.some((arg) => typeof arg !== 'string')) {
@@ -303,8 +416,10 @@ function resolveOptions(options: ProcessExecutorOptions): ResolvedOptions {
     maxProcesses,
     killGraceMs,
     reuse: options.reuse ?? false,
-    idleTimeoutMs,
+    // A timer cannot wait longer than 2^31-1 ms (it would fire after 1 ms): that long is "never".
+    idleTimeoutMs: idleTimeoutMs > MAX_TIMER_MS ? Number.POSITIVE_INFINITY : idleTimeoutMs,
     diagnoseTimeoutMs,
+    maxMessageBytes,
     handle: {
       spawn: options.spawn ?? nodeSpawn,
       kill: options.kill ?? ((pid, signal) => process.kill(pid, signal)),
@@ -314,6 +429,7 @@ function resolveOptions(options: ProcessExecutorOptions): ResolvedOptions {
       maxLogLineBytes,
       watchdogPollMs,
       pauseTimeoutMs: Math.max(1, Math.floor(diagnoseTimeoutMs * 0.66)),
+      maxMessageBytes,
     },
   };
 }
@@ -329,11 +445,19 @@ function numberOption(value: unknown, name: string, min: number, fallback: numbe
   return value;
 }
 
-function integerOption(value: unknown, name: string, min: number, fallback: number): number {
+function integerOption(
+  value: unknown,
+  name: string,
+  min: number,
+  fallback: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number') throw new TypeError(`options.${name} must be a number, got ${typeof value}`);
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new RangeError(`options.${name} must be an integer >= ${min}, got ${value}`);
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new RangeError(
+      `options.${name} must be an integer >= ${min}${max < Number.MAX_SAFE_INTEGER ? ` and <= ${max}` : ''}, got ${value}`,
+    );
   }
   return value;
 }

@@ -45,6 +45,22 @@ export function groupExists(kill: KillFunction, pgid: number): boolean {
   }
 }
 
+/** How {@link hasLiveMember} reads /proc; replaceable in tests. @internal */
+export interface ProcFs {
+  /** The entries of /proc. */
+  list(): Promise<string[]>;
+  /** The contents of /proc/<pid>/stat. */
+  readStat(pid: string): Promise<string>;
+}
+
+const procfs: ProcFs = {
+  list: () => readdir('/proc'),
+  readStat: (pid) => readFile(`/proc/${pid}/stat`, 'latin1'),
+};
+
+/** /proc files read at once: enough to keep a scan quick, few enough to leave descriptors to others. */
+const SCAN_CONCURRENCY = 8;
+
 /**
  * Whether a group that still exists has a member that is not a zombie.
  *
@@ -52,32 +68,44 @@ export function groupExists(kill: KillFunction, pgid: number): boolean {
  * died is a zombie until its new parent reaps it; when PID 1 does not reap (minimal container
  * inits do not), it stays one forever. On Linux a group whose remaining members are all zombies
  * counts as gone: nothing in it runs or holds resources but a pid. Elsewhere this cannot be told
- * and the answer is true. The scan reads /proc asynchronously so a busy host does not stall.
+ * and the answer is true.
+ *
+ * The scan reads /proc asynchronously, so a busy host does not stall, and a few files at a time,
+ * so it does not itself exhaust the descriptor table. Only a process that vanished while being
+ * read (ENOENT, ESRCH) counts as gone; any other failure (EMFILE, EACCES, ...) leaves the answer
+ * unknown, which counts as alive: a live group must never be reported gone.
  */
-export async function hasLiveMember(pgid: number): Promise<boolean> {
+export async function hasLiveMember(pgid: number, proc: ProcFs = procfs): Promise<boolean> {
   if (!linux) return true;
   let entries: string[];
   try {
-    entries = await readdir('/proc');
+    entries = await proc.list();
   } catch {
     return true; // cannot tell: assume alive
   }
-  const states = await Promise.all(
-    entries
-      .filter((entry) => {
-        const first = entry.charCodeAt(0);
-        return first >= 48 && first <= 57; // a pid
-      })
-      .map((entry) =>
-        readFile(`/proc/${entry}/stat`, 'latin1').then(
-          (stat) => {
-            // "pid (comm) state ppid pgrp ..."; comm may contain spaces and parentheses.
-            const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 4);
-            return Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X';
-          },
-          () => false, // exited meanwhile
-        ),
-      ),
-  );
-  return states.includes(true);
+  const pids = entries.filter((entry) => {
+    const first = entry.charCodeAt(0);
+    return first >= 48 && first <= 57; // a pid
+  });
+  let next = 0;
+  let live = false;
+  const scan = async (): Promise<void> => {
+    while (!live && next < pids.length) {
+      const pid = pids[next++] as string;
+      let stat: string;
+      try {
+        stat = await proc.readStat(pid);
+      } catch (error) {
+        const errno = errnoOf(error);
+        if (errno === 'ENOENT' || errno === 'ESRCH') continue; // exited meanwhile
+        live = true;
+        return;
+      }
+      // "pid (comm) state ppid pgrp ..."; comm may contain spaces and parentheses.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 4);
+      if (Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') live = true;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(SCAN_CONCURRENCY, pids.length) }, scan));
+  return live;
 }

@@ -1,7 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { checkChildMessage, encodeFrame, FRAME_MAGIC, FrameDecoder, isHostMessage } from './protocol.js';
+import {
+  checkChildMessage,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  encodeFrame,
+  FRAME_MAGIC,
+  FrameDecoder,
+  isHostMessage,
+} from './protocol.js';
 
 const error = { __taskwardenError: 1, name: 'Error', message: 'boom', props: {} } as const;
+
+function decodeAll(decoder: FrameDecoder, chunk: Buffer): unknown[] {
+  const { messages, error } = decoder.push(chunk);
+  if (error) throw error;
+  return messages;
+}
 
 describe('FrameDecoder', () => {
   it('decodes frames split across chunks and several frames in one chunk', () => {
@@ -10,33 +23,81 @@ describe('FrameDecoder', () => {
     const bytes = Buffer.concat([a, b]);
     const decoder = new FrameDecoder();
     const messages: unknown[] = [];
-    for (let i = 0; i < bytes.length; i += 3) messages.push(...decoder.push(bytes.subarray(i, i + 3)));
+    for (let i = 0; i < bytes.length; i += 3) messages.push(...decodeAll(decoder, bytes.subarray(i, i + 3)));
     expect(messages).toEqual([
       { type: 'started', id: 1 },
       { type: 'result', id: 1, ok: true, value: { big: 10n, when: new Date(0) } },
     ]);
-    expect(new FrameDecoder().push(bytes)).toHaveLength(2);
+    expect(decodeAll(new FrameDecoder(), bytes)).toHaveLength(2);
+    // Every split point, header included.
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      const split = new FrameDecoder();
+      const both = [...decodeAll(split, bytes.subarray(0, cut)), ...decodeAll(split, bytes.subarray(cut))];
+      expect(both).toHaveLength(2);
+    }
   });
 
   it('refuses a bad header, an oversized frame and an undecodable payload, then stays failed', () => {
     const decoder = new FrameDecoder();
-    expect(() => decoder.push(Buffer.from('garbage garbage\n'))).toThrow(/bad frame header 0x67617262/);
-    expect(decoder.push(encodeFrame({ type: 'started', id: 1 }))).toEqual([]);
+    expect(decoder.push(Buffer.from('garbage garbage\n')).error?.message).toMatch(
+      /bad frame header 0x67617262/,
+    );
+    expect(decoder.push(encodeFrame({ type: 'started', id: 1 }))).toEqual({ messages: [], error: undefined });
 
     const huge = Buffer.alloc(8);
     huge.writeUInt32BE(FRAME_MAGIC, 0);
     huge.writeUInt32BE(0xffff_ffff, 4);
-    expect(() => new FrameDecoder().push(huge)).toThrow(/exceeds/);
+    expect(new FrameDecoder().push(huge).error?.message).toMatch(/exceeds maxMessageBytes/);
 
     const bad = Buffer.alloc(12);
     bad.writeUInt32BE(FRAME_MAGIC, 0);
     bad.writeUInt32BE(4, 4);
     bad.set([1, 2, 3, 4], 8);
-    expect(() => new FrameDecoder().push(bad)).toThrow(/undecodable frame/);
+    expect(new FrameDecoder().push(bad).error?.message).toMatch(/undecodable frame/);
   });
 
-  it('throws from encodeFrame, before writing, for values that cannot be cloned', () => {
+  it('refuses a frame above its limit from the header alone, before buffering it', () => {
+    const frame = encodeFrame({ type: 'result', id: 1, ok: true, value: Buffer.alloc(100_000) });
+    const decoder = new FrameDecoder(DEFAULT_MAX_MESSAGE_BYTES);
+    expect(decoder.push(frame).messages).toHaveLength(1);
+    const small = new FrameDecoder(64 * 1024);
+    expect(small.push(frame.subarray(0, 8)).error?.message).toMatch(
+      /a frame of \d+ bytes exceeds maxMessageBytes \(65536\)/,
+    );
+  });
+
+  it('delivers the messages before a violation in the same chunk, then reports it', () => {
+    const valid = encodeFrame({ type: 'started', id: 1 });
+    const second = encodeFrame({ type: 'running', id: 1 });
+    const result = new FrameDecoder().push(Buffer.concat([valid, second, Buffer.from('garbage!')]));
+    expect(result.messages).toEqual([
+      { type: 'started', id: 1 },
+      { type: 'running', id: 1 },
+    ]);
+    expect(result.error?.message).toMatch(/bad frame header/);
+  });
+
+  it('decodes a 64 MiB frame arriving in 64 KiB chunks without re-copying it per chunk', () => {
+    const value = Buffer.alloc(64 * 1024 * 1024, 0x5a);
+    const frame = encodeFrame({ type: 'result', id: 1, ok: true, value });
+    const decoder = new FrameDecoder();
+    const startedAt = Date.now();
+    const messages: unknown[] = [];
+    for (let offset = 0; offset < frame.length; offset += 64 * 1024) {
+      messages.push(...decodeAll(decoder, frame.subarray(offset, offset + 64 * 1024)));
+    }
+    const elapsedMs = Date.now() - startedAt;
+    expect(messages).toHaveLength(1);
+    expect((messages[0] as { value: Buffer }).value.equals(value)).toBe(true);
+    // Not a speed assertion: a bound only a quadratic decoder misses (it took ~35 s).
+    expect(elapsedMs).toBeLessThan(10_000);
+  });
+
+  it('throws from encodeFrame, before writing, for values that cannot be cloned or are too large', () => {
     expect(() => encodeFrame({ type: 'result', id: 1, ok: true, value: () => 1 })).toThrow();
+    expect(() =>
+      encodeFrame({ type: 'result', id: 1, ok: true, value: Buffer.alloc(70_000) }, 65_536),
+    ).toThrow(/more than maxMessageBytes \(65536\)/);
   });
 });
 

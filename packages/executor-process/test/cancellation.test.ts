@@ -1,3 +1,4 @@
+import type { KillFunction } from '@taskwarden/executor-process';
 import { ProcessExecutor, ProcessExitedError } from '@taskwarden/executor-process';
 import type { Execution, LaunchSpec, TaskRuntime, TaskStuckEvent } from '@taskwarden/sdk';
 import { TaskCancelledError } from '@taskwarden/sdk';
@@ -80,8 +81,24 @@ describe('ProcessExecutor cancellation', () => {
   });
 
   it('hard stop: SIGTERM then SIGKILL to the whole group ends a SIGTERM-deaf child and its grandchild', async () => {
-    setup({ killGraceMs: 300 });
-    const pidFile = ledger.pidFile();
+    let pidFile = '';
+    const signals: string[] = [];
+    const sigtermSeen = () => ledger.entries(pidFile).some((entry) => entry.role === 'sigterm-ignored');
+    // The seam holds SIGKILL back until the child has recorded the SIGTERM, so the order is checked
+    // without assuming that a loaded machine runs the child's handler within the 300 ms grace.
+    const kill: KillFunction = (pid, signal) => {
+      if (signal !== 0) signals.push(String(signal));
+      if (signal === 'SIGKILL' && !sigtermSeen()) {
+        void until(sigtermSeen, 'the SIGTERM to be recorded')
+          .catch(() => undefined)
+          .then(() => process.kill(pid, 'SIGKILL'))
+          .catch(() => undefined);
+        return true;
+      }
+      return process.kill(pid, signal);
+    };
+    setup({ killGraceMs: 300, kill });
+    pidFile = ledger.pidFile();
     const task = submit(fixture('deaf-with-grandchild.mjs'), { pidFile });
     await untilRecorded(ledger, pidFile, 'invoked');
     const [child] = ledger.pidsOf(pidFile, 'child');
@@ -91,7 +108,9 @@ describe('ProcessExecutor cancellation', () => {
     expect(outcome).toMatchObject({ state: 'CANCELED', cancellationRequested: true, abandoned: false });
     expect(outcome.error).toBeInstanceOf(ProcessExitedError);
     expect(outcome.error).toMatchObject({ killed: true, signal: 'SIGKILL', pid: child });
-    // SIGTERM reached the child first and was ignored.
+    // SIGTERM went to the group first and was ignored; SIGKILL ended it.
+    expect(signals[0]).toBe('SIGTERM');
+    expect(signals).toContain('SIGKILL');
     expect(ledger.entries(pidFile).map((entry) => entry.role)).toContain('sigterm-ignored');
     // `done` means the whole tree is gone, not just the child.
     expect(isGone(child as number)).toBe(true);

@@ -2,7 +2,7 @@ import { ProcessExecutor, ProcessExitedError } from '@taskwarden/executor-proces
 import type { TaskRuntime } from '@taskwarden/sdk';
 import { ErrorCode, ProtocolError } from '@taskwarden/sdk';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fixture, isGone, PidLedger, startRuntime, untilRecorded } from './helpers.js';
+import { captureLogger, fixture, isGone, PidLedger, startRuntime, untilRecorded } from './helpers.js';
 
 describe('ProcessExecutor: crashing and misbehaving children', () => {
   let ledger: PidLedger;
@@ -93,5 +93,45 @@ describe('ProcessExecutor: crashing and misbehaving children', () => {
     await stillServes();
     bystander.cancel();
     expect((await bystander.done).state).toBe('CANCELED');
+  });
+
+  it('delivers the valid messages of a chunk before failing on the garbage that follows them', async () => {
+    const captured = captureLogger();
+    ledger = new PidLedger();
+    executor = new ProcessExecutor({ spawn: ledger.spawn });
+    runtime = startRuntime(executor, { logger: captured.logger });
+    const pidFile = ledger.pidFile();
+    const outcome = await submit(fixture('garbage-ipc.mjs'), { pidFile, mode: 'valid-then-garbage' }).done;
+    expect(outcome.state).toBe('FAILED');
+    expect(outcome.error).toBeInstanceOf(ProtocolError);
+    expect(outcome.error?.message).toMatch(/malformed frame: bad frame header/);
+    // The log record that arrived in the same chunk, before the garbage, was not dropped.
+    expect(captured.records.map((record) => record.msg)).toContain('logged before the garbage');
+    expect(isGone(ledger.pidsOf(pidFile, 'child')[0] as number)).toBe(true);
+  });
+
+  it('a successful result before RUNNING is a protocol error, not a FINISHED task that never ran', async () => {
+    const { runtime } = setup();
+    const transitions: string[] = [];
+    runtime.events.on('taskStateChanged', ({ from, to }) => transitions.push(`${from}->${to}`));
+    // The fixture claims task 1, the first of this fresh executor, before it even reports 'started'.
+    const outcome = await submit(fixture('early-result.mjs')).done;
+    expect(outcome.state).toBe('FAILED');
+    expect(outcome.error).toBeInstanceOf(ProtocolError);
+    expect(outcome.error?.message).toMatch(/'result' out of order/);
+    expect(transitions).not.toContain('INITIALIZING->RUNNING');
+    await stillServes();
+  });
+
+  it('a well-shaped error that cannot be rebuilt is a ProtocolError for that task, not a host crash', async () => {
+    setup();
+    const pidFile = ledger.pidFile();
+    // Task 1 of a fresh executor: the fixture reports a failure for it with an error lacking `props`.
+    const outcome = await submit(fixture('garbage-ipc.mjs'), { pidFile, mode: 'unreadable-error' }).done;
+    expect(outcome.state).toBe('FAILED');
+    expect(outcome.error).toBeInstanceOf(ProtocolError);
+    expect(outcome.error?.message).toMatch(/sent an unreadable 'result'/);
+    expect(isGone(ledger.pidsOf(pidFile, 'child')[0] as number)).toBe(true);
+    await stillServes();
   });
 });

@@ -1,35 +1,75 @@
+import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { ProcessExecutor } from '@taskwarden/executor-process';
+import { ProcessExecutor, ProcessExitedError } from '@taskwarden/executor-process';
+import { ExecutorClosedError } from '@taskwarden/sdk';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fixture, isGone, PidLedger, startRuntime, untilRecorded, waitGone } from './helpers.js';
 
 describe('ProcessExecutor leaves no orphans', () => {
   let ledger: PidLedger;
+  let host: ChildProcess | undefined;
+  let hostExited: Promise<unknown> | undefined;
+
+  /** Starts `host.mjs` in its own process group and waits until its task runs. */
+  async function startHost(
+    pidFile: string,
+    name: string,
+    options: { watchdogPollMs?: number; notDetached?: boolean; grandchild?: boolean } = {},
+  ): Promise<{ child: number; grandchild: number | undefined }> {
+    host = spawn(process.execPath, [fixture('host.mjs'), pidFile, name, JSON.stringify(options)], {
+      stdio: 'ignore',
+      detached: true,
+    });
+    ledger.add(host.pid);
+    const started = host;
+    hostExited = new Promise((resolve) => started.once('exit', resolve));
+    await untilRecorded(ledger, pidFile, 'invoked', 15_000);
+    const [child] = ledger.pidsOf(pidFile, 'child');
+    const [grandchild] = ledger.pidsOf(pidFile, 'grandchild');
+    expect(isGone(child as number)).toBe(false);
+    if (grandchild !== undefined) expect(isGone(grandchild)).toBe(false);
+    return { child: child as number, grandchild };
+  }
+
+  async function killHost(): Promise<void> {
+    host?.kill('SIGKILL');
+    await hostExited;
+  }
 
   afterEach(() => {
     // On failure this SIGKILLs every recorded survivor (by pid and by group) before reporting it.
     expect(ledger.cleanup()).toEqual([]);
   });
 
-  it.each([
-    ['a CPU-bound child (the watchdog thread notices)', 'cpu-bound.mjs'],
-    ['an idle child (the control pipe closes)', 'deaf-with-grandchild.mjs'],
-  ])('when the host is SIGKILLed, %s and its grandchild die within ~1.5 s', async (_case, name) => {
+  it('when the host is SIGKILLed, a CPU-bound child (the watchdog thread notices) and its grandchild die within ~1.5 s', async () => {
     ledger = new PidLedger();
     const pidFile = ledger.pidFile();
-    const host = spawn(process.execPath, [fixture('host.mjs'), pidFile, name], { stdio: 'ignore' });
-    ledger.add(host.pid);
-    const exited = new Promise((resolve) => host.once('exit', resolve));
-    await untilRecorded(ledger, pidFile, 'invoked', 15_000);
-    const [child] = ledger.pidsOf(pidFile, 'child');
-    const [grandchild] = ledger.pidsOf(pidFile, 'grandchild');
-    expect(isGone(child as number)).toBe(false);
-    expect(isGone(grandchild as number)).toBe(false);
+    const { child, grandchild } = await startHost(pidFile, 'cpu-bound.mjs');
+    await killHost();
+    await waitGone([child, grandchild as number], 1_500);
+  });
 
-    host.kill('SIGKILL');
-    await exited;
-    await waitGone([child as number, grandchild as number], 1_500);
+  it('when the host is SIGKILLed, an idle child and its grandchild die through the control pipe alone', async () => {
+    ledger = new PidLedger();
+    const pidFile = ledger.pidFile();
+    // The watchdog thread polls only every 60 s here, so it cannot explain a death within 1.5 s: only
+    // the end-of-file on the control pipe can.
+    const { child, grandchild } = await startHost(pidFile, 'deaf-with-grandchild.mjs', {
+      watchdogPollMs: 60_000,
+    });
+    await killHost();
+    await waitGone([child, grandchild as number], 1_500);
+  });
+
+  it('when the group kill fails, the watchdog thread still kills its own process', async () => {
+    ledger = new PidLedger();
+    const pidFile = ledger.pidFile();
+    // Fault injection: the child does not lead a process group, so the watchdog's kill(-pgid) fails
+    // (ESRCH). A CPU-bound main thread never sees the control pipe close: only the watchdog can act.
+    const { child } = await startHost(pidFile, 'cpu-bound.mjs', { notDetached: true, grandchild: false });
+    await killHost();
+    await waitGone([child], 1_500);
   });
 
   it('a task that returns leaving a grandchild behind does not orphan it', async () => {
@@ -49,9 +89,9 @@ describe('ProcessExecutor leaves no orphans', () => {
     await runtime.close();
   });
 
-  it('close() stops running work, SIGTERM-deaf grandchildren included, before it resolves', async () => {
+  it('close() stops running work, SIGTERM-deaf grandchildren included, and drops queued tasks', async () => {
     ledger = new PidLedger();
-    const executor = new ProcessExecutor({ spawn: ledger.spawn, killGraceMs: 200, maxProcesses: 3 });
+    const executor = new ProcessExecutor({ spawn: ledger.spawn, killGraceMs: 200, maxProcesses: 2 });
     const files = [ledger.pidFile(), ledger.pidFile()];
     const executions = files.map((pidFile, index) =>
       executor.launch({
@@ -62,21 +102,28 @@ describe('ProcessExecutor leaves no orphans', () => {
         onRunning: () => undefined,
       }),
     );
+    // Both processes are taken: this one really waits in the queue.
+    const queuedFile = ledger.pidFile();
     const queued = executor.launch({
       task: { executionId: 'e-queued', jobId: 'job', allocationId: 'a', name: 'cpu', attempt: 1 },
       invokable: { module: fixture('cpu-bound.mjs') },
-      input: {},
+      input: { pidFile: queuedFile },
       logger: pino({ level: 'silent' }),
       onRunning: () => undefined,
     });
     for (const file of files) await untilRecorded(ledger, file, 'invoked');
-    const results = [...executions, queued].map((execution) =>
-      execution.result.catch((error: unknown) => error),
-    );
+    expect(executor.stats).toMatchObject({ busy: 2, queued: 1, spawned: 2 });
+    const running = executions.map((execution) => execution.result.catch((error: unknown) => error));
+    const dropped = queued.result.catch((error: unknown) => error);
     await executor.close();
     expect(executor.stats.processes).toBe(0);
     for (const pid of ledger.all()) expect(isGone(pid)).toBe(true);
-    for (const result of await Promise.all(results)) expect(result).toBeInstanceOf(Error);
+    for (const result of await Promise.all(running)) expect(result).toBeInstanceOf(ProcessExitedError);
+    expect(await dropped).toBeInstanceOf(ExecutorClosedError);
+    // The queued task never got a process.
+    expect(ledger.spawnedPids).toHaveLength(2);
+    expect(executor.stats.spawned).toBe(2);
+    expect(ledger.entries(queuedFile)).toEqual([]);
     await waitGone(ledger.all(), 0);
   });
 });

@@ -138,6 +138,19 @@ describe('ProcessExecutor: running tasks in child processes', () => {
     expect((await submit(echo, 1, 'named').done).result).toBe('named:1');
   });
 
+  it('an input that cannot be copied fails the task in DEPLOYING without spawning a process', async () => {
+    const { executor, runtime } = setup();
+    const transitions: string[] = [];
+    runtime.events.on('taskStateChanged', ({ from, to }) => transitions.push(`${from}->${to}`));
+    const outcome = await submit(echo, { fn: () => 1 }).done;
+    expect(outcome.state).toBe('FAILED');
+    expect(outcome.error).toBeInstanceOf(SerializationError);
+    expect((outcome.error as SerializationError).what).toBe('input');
+    expect(transitions).toEqual(['CREATED->DEPLOYING', 'DEPLOYING->FAILED']);
+    expect(executor.stats.spawned).toBe(0);
+    expect(ledger.spawnedPids).toEqual([]);
+  });
+
   it('logs stdout and stderr lines and ctx.logger records through the task logger', async () => {
     const captured = captureLogger();
     setup({}, captured);
@@ -194,6 +207,14 @@ describe('ProcessExecutor options', () => {
     [{ maxLogLineBytes: 10 }, RangeError, /options\.maxLogLineBytes/],
     [{ spawn: 'spawn' }, TypeError, /options\.spawn/],
     [{ kill: 42 }, TypeError, /options\.kill/],
+    [{ diagnoseTimeoutMs: 2 ** 31 }, RangeError, /options\.diagnoseTimeoutMs/],
+    [{ diagnoseTimeoutMs: Number.POSITIVE_INFINITY }, RangeError, /options\.diagnoseTimeoutMs/],
+    [{ watchdogPollMs: 2 ** 31 }, RangeError, /options\.watchdogPollMs/],
+    [{ maxMessageBytes: 1024 }, RangeError, /options\.maxMessageBytes/],
+    [{ maxMessageBytes: 2 ** 32 }, RangeError, /options\.maxMessageBytes/],
+    [{ maxMessageBytes: '1MB' }, TypeError, /options\.maxMessageBytes/],
+    [{ killGraceMS: 100 }, TypeError, /unknown option.*killGraceMS/],
+    [{ maxProcess: 2, reuse: true, idleTimeout: 5 }, TypeError, /maxProcess, idleTimeout/],
   ])('rejects %o up front', (options, type, message) => {
     expect(() => new ProcessExecutor(options as never)).toThrow(type);
     expect(() => new ProcessExecutor(options as never)).toThrow(message);

@@ -93,6 +93,17 @@ describe('ProcessExecutor with reuse', () => {
     expect(isGone(pid)).toBe(true);
   });
 
+  it('an idleTimeoutMs beyond the timer range means "never" (it used to overflow to 1 ms)', async () => {
+    const { executor } = setup({ idleTimeoutMs: 2 ** 31 });
+    const { pid } = (await submit(moduleState).done).result as { pid: number };
+    // An overflowing timer fires after 1 ms; give it ample time to show.
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(executor.stats).toMatchObject({ processes: 1, idle: 1 });
+    expect(isGone(pid)).toBe(false);
+    const next = (await submit(moduleState).done).result as { pid: number; calls: number };
+    expect(next).toEqual({ pid, calls: 2 });
+  });
+
   it('stays within maxProcesses while reusing', async () => {
     const { executor } = setup({ maxProcesses: 2 }, 3);
     const outcomes = await Promise.all([0, 1, 2].map((slot) => submit(moduleState, undefined, slot).done));

@@ -92,3 +92,17 @@ describe('error serialization across threads and processes', () => {
     expect((back as unknown as { value: unknown }).value).toBe('just a string');
   });
 });
+
+describe('malformed serialized errors', () => {
+  it.each([
+    [{ __taskwardenError: 1, message: 'm' }],
+    [{ __taskwardenError: 1, name: 'E', message: 'm', props: null }],
+    [{ __taskwardenError: 1, name: 'E', message: 'm', props: {}, cause: null }],
+    [{ __taskwardenError: 1, name: 5, message: 'm', props: {} }],
+  ])('are refused by isSerializedError and turned into a ProtocolError, never a throw: %j', (value) => {
+    expect(isSerializedError(value)).toBe(false);
+    const error = deserializeError(value as never);
+    expect(error.name).toBe('ProtocolError');
+    expect((error as TaskwardenError).code).toBe(ErrorCode.PROTOCOL_ERROR);
+  });
+});

@@ -24,6 +24,8 @@ export interface RunnerConfig {
   readonly hostPid: number;
   readonly watchdogPollMs: number;
   readonly pauseTimeoutMs: number;
+  /** The largest control message either side accepts (`maxMessageBytes`). */
+  readonly maxMessageBytes: number;
 }
 
 type Internal = typeof import('@taskwarden/sdk/internal');
@@ -61,18 +63,12 @@ const control = new Socket({ fd: CONTROL_FD, readable: true, writable: true });
 // EOF or an error on the control pipe means the host is gone: do not outlive it.
 control.on('end', killOwnGroup);
 control.on('error', killOwnGroup);
-const decoder = new FrameDecoder();
+const decoder = new FrameDecoder(config.maxMessageBytes);
 let inbox: Promise<unknown> = internalLoading.then((loaded) => {
   internal = loaded;
 });
 control.on('data', (chunk: Buffer) => {
-  let messages: unknown[];
-  try {
-    messages = decoder.push(chunk);
-  } catch (error) {
-    process.stderr.write(`taskwarden child: the host broke the protocol: ${(error as Error).message}\n`);
-    killOwnGroup();
-  }
+  const { messages, error } = decoder.push(chunk);
   for (const message of messages) {
     if (!isHostMessage(message)) {
       process.stderr.write('taskwarden child: ignoring a malformed message from the host\n');
@@ -81,6 +77,10 @@ control.on('data', (chunk: Buffer) => {
     // Keep arrival order even while the SDK helpers are still loading.
     if (internal) handleSafely(internal, message);
     else inbox = inbox.then(() => handleSafely(internal as Internal, message));
+  }
+  if (error) {
+    process.stderr.write(`taskwarden child: the host broke the protocol: ${error.message}\n`);
+    killOwnGroup();
   }
 });
 
@@ -135,8 +135,9 @@ function startWatchdog(): void {
   }
 }
 
+/** Throws, before writing, what encoding throws: a value that cannot be cloned, or one above `maxMessageBytes`. */
 function send(message: ChildMessage): void {
-  control.write(encodeFrame(message));
+  control.write(encodeFrame(message, config.maxMessageBytes));
 }
 
 function handle(sdk: Internal, message: HostMessage): void {

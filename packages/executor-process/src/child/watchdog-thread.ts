@@ -38,8 +38,10 @@ function killGroup(): void {
   try {
     process.kill(-data.pgid, 'SIGKILL');
   } catch {
-    // The group is already gone; nothing else to do from here.
-    process.exit(1);
+    // The group cannot be signalled (the child does not lead one, or EPERM). At least this process
+    // must not outlive the host: process.exit() here would end only this thread and leave the
+    // child unguarded, so SIGKILL the whole process instead.
+    process.kill(process.pid, 'SIGKILL');
   }
 }
 

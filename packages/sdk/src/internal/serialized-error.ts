@@ -65,11 +65,16 @@ export function serializeError(value: unknown, depth = 0): SerializedError {
 
 /** True for a value made by {@link serializeError}. @internal */
 export function isSerializedError(value: unknown): value is SerializedError {
+  if (typeof value !== 'object' || value === null) return false;
+  const candidate = value as Partial<Record<keyof SerializedError, unknown>>;
   return (
-    typeof value === 'object' &&
-    value !== null &&
-    (value as { __taskwardenError?: unknown }).__taskwardenError === 1 &&
-    typeof (value as { message?: unknown }).message === 'string'
+    candidate.__taskwardenError === 1 &&
+    typeof candidate.name === 'string' &&
+    typeof candidate.message === 'string' &&
+    (candidate.stack === undefined || typeof candidate.stack === 'string') &&
+    typeof candidate.props === 'object' &&
+    candidate.props !== null &&
+    (candidate.cause === undefined || (typeof candidate.cause === 'object' && candidate.cause !== null))
   );
 }
 
@@ -79,6 +84,10 @@ export function isSerializedError(value: unknown): value is SerializedError {
  * @internal
  */
 export function deserializeError(serialized: SerializedError): Error {
+  // It arrives from another thread or process: a malformed one becomes a ProtocolError, never a throw.
+  if (!isSerializedError(serialized)) {
+    return new errors.ProtocolError('received an error in an unreadable form');
+  }
   const ctor = errorClasses.get(serialized.name);
   const error: Error = ctor ? Object.create(ctor.prototype) : new Error(serialized.message);
   if (ctor) {
