@@ -28,6 +28,11 @@ export default defineConfig({
         extends: true,
         test: { name: 'examples', root: 'examples', include: ['*/test/**/*.test.ts'] },
       },
+      {
+        extends: true,
+        // Cross-executor fault injection, storms and the bad-input catalogue (issue 9).
+        test: { name: 'reliability', root: 'tests/reliability', include: ['**/*.test.ts'] },
+      },
     ],
     // The JSON report is what .ci/run reads for its summary line.
     reporters: ['default', ['json', { outputFile: '.vitest-results.json' }]],

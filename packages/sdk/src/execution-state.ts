@@ -52,11 +52,15 @@ export const TRANSITIONS: Readonly<Record<ExecutionState, readonly ExecutionStat
   FAILED: [],
 };
 
-const ALLOWED: Readonly<Record<ExecutionState, ReadonlySet<ExecutionState>>> = Object.fromEntries(
-  Object.entries(TRANSITIONS).map(([from, targets]) => [from, new Set(targets)]),
-) as unknown as Record<ExecutionState, ReadonlySet<ExecutionState>>;
+// A plain object of plain objects: the cheapest lookup V8 offers for a check on every transition.
+const ALLOWED: Readonly<Record<string, Readonly<Record<string, true>>>> = Object.fromEntries(
+  Object.entries(TRANSITIONS).map(([from, targets]) => [
+    from,
+    Object.fromEntries(targets.map((to) => [to, true])),
+  ]),
+);
 
 /** Throws on a transition {@link TRANSITIONS} does not allow. @internal */
 export function assertTransition(from: ExecutionState, to: ExecutionState): void {
-  if (!ALLOWED[from].has(to)) throw new Error(`illegal task transition ${from} -> ${to}`);
+  if (ALLOWED[from]?.[to] !== true) throw new Error(`illegal task transition ${from} -> ${to}`);
 }

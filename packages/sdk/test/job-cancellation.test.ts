@@ -151,3 +151,26 @@ describe('cancelJob', () => {
     expect(t.executor.cancelJobCalls.sort()).toEqual(['job', 'second']);
   });
 });
+
+describe('cancelJob order', () => {
+  it('withdraws tasks that have not started before it stops running ones', async () => {
+    const t = testRuntime();
+    const running = t.submit({ name: 'running' });
+    await settle();
+    t.executor.launches[0]?.run();
+    const waiting = t.submit({ name: 'waiting' }); // launched, still DEPLOYING (waiting for capacity)
+    await settle();
+    const order: string[] = [];
+    for (const execution of t.executor.launches) {
+      const name = execution.spec.task.name;
+      execution.cancel = (reason) => {
+        order.push(name);
+        execution.throw(reason);
+      };
+    }
+    await t.runtime.cancelJob('job');
+    expect(order).toEqual(['waiting', 'running']);
+    expect((await waiting.done).state).toBe('CANCELED');
+    expect((await running.done).state).toBe('CANCELED');
+  });
+});

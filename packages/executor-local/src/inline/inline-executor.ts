@@ -101,22 +101,18 @@ export class InlineExecutor implements Executor {
     diagnostics: false,
     isolation: 'none',
   });
-  readonly #running = new Set<InlineExecution>();
   #closed = false;
 
   launch(spec: LaunchSpec): Execution {
     if (this.#closed) throw new ExecutorClosedError(this.name);
-    const execution = new InlineExecution(spec);
-    const running = this.#running;
-    running.add(execution);
-    const forget = () => running.delete(execution);
-    execution.result.then(forget, forget);
-    return execution;
+    return new InlineExecution(spec);
   }
 
-  /** Refuses new work and asks running work to stop; it cannot force it. */
+  /**
+   * Refuses new work. Inline work holds no thread or process to release, and the runtime has already
+   * cancelled and awaited every task when it closes its executors, so nothing is tracked per task.
+   */
   async close(): Promise<void> {
     this.#closed = true;
-    for (const execution of this.#running) execution.cancel(new ExecutorClosedError(this.name));
   }
 }

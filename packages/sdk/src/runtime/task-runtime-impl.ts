@@ -112,7 +112,7 @@ export class TaskRuntimeImpl implements TaskRuntime {
       this.#options.defaultExecutor,
       this.#options.cancellation,
     );
-    const { executionId, jobId, allocationId } = init.info;
+    const { executionId, jobId } = init.info;
     if (this.#tasks.has(executionId)) {
       throw new TaskSubmissionError(
         ErrorCode.DUPLICATE_EXECUTION_ID,
@@ -120,14 +120,8 @@ export class TaskRuntimeImpl implements TaskRuntime {
         { executionId },
       );
     }
-    if (!this.slotTable.isActive(allocationId, jobId)) {
-      throw new TaskSubmissionError(
-        ErrorCode.NO_ACTIVE_SLOT,
-        `no ACTIVE slot for allocation ${allocationId} of job ${jobId}`,
-        { executionId },
-      );
-    }
     const task = new TaskImpl(init, this.#host);
+    // Throws NO_ACTIVE_SLOT unless the allocation is ACTIVE for this job; the task has no effects yet.
     this.slotTable.addTask(task);
     this.#tasks.set(executionId, task);
     let job = this.#jobs.get(jobId);
@@ -186,7 +180,12 @@ export class TaskRuntimeImpl implements TaskRuntime {
   }
 
   async #runJobCancellation(jobId: string, job: JobRecord): Promise<JobCancellationReport> {
-    for (const task of job.tasks) task.cancel();
+    // Work that has not started is withdrawn first: stopping a running task frees capacity at once
+    // (a worker thread may claim its next task the moment the current one ends), and that capacity
+    // must never go to work this job no longer wants.
+    const live = [...job.tasks];
+    for (const task of live) if (task.state === 'CREATED' || task.state === 'DEPLOYING') task.cancel();
+    for (const task of live) task.cancel();
     // Hooks run after the tasks are CANCELING, so work they drop ends CANCELED rather than FAILED.
     const hooks = Object.entries(this.#executors).map(async ([key, executor]) => {
       try {
