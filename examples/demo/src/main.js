@@ -1,83 +1,126 @@
-// The main demo: three inline tasks in one job, and what the runtime does with each.
-//   - "finishes":    returns a value                              → FINISHED
-//   - "cooperative": listens to its AbortSignal, then is cancelled → CANCELED
-//   - "deaf":        ignores cancellation entirely                → the watchdog gives up on it:
-//                    fatal handler called, task FAILED, `abandoned: true`
+// The main demo: one job across all three executors, and what taskwarden does with each task.
+//
+//   cooperative      worker   listens to its signal                       → CANCELED
+//   cpu-bound        worker   for(;;) — deaf and never yields             → thread terminated after the grace period → CANCELED
+//   deaf-tree        process  ignores SIGTERM, has a grandchild that does → SIGTERM, then SIGKILL to the whole group → CANCELED
+//   finishes-anyway  inline   ignores the request, completes              → FINISHED (cancellationRequested: true)
+//   deaf-inline      inline   ignores everything; nothing can stop it     → watchdog: fatal handler, FAILED, abandoned
+// plus a duplicate slot request (FLINK-14589) refused without touching the slot table.
+//
 // Run it with `npm run demo` from the repository root.
-
-import { InlineExecutor } from '@taskwarden/executor-local';
-import { createRuntime, EmitOnlyFatalErrorHandler } from '@taskwarden/sdk';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InlineExecutor, WorkerExecutor } from '@taskwarden/executor-local';
+import { ProcessExecutor } from '@taskwarden/executor-process';
+import { createRuntime, DuplicateAllocationError, EmitOnlyFatalErrorHandler } from '@taskwarden/sdk';
 import pino from 'pino';
 
+const taskModule = (name) => ({ module: fileURLToPath(new URL(`../tasks/${name}.mjs`, import.meta.url)) });
 const started = performance.now();
-const elapsed = () => String(Math.round(performance.now() - started)).padStart(5);
+const elapsed = () => String(Math.round(performance.now() - started)).padStart(6);
+const say = (text) => console.log(`${elapsed()} ms  ${text}`);
 
 const fatalErrorHandler = new EmitOnlyFatalErrorHandler();
 const runtime = createRuntime({
-  numberOfSlots: 1,
-  executors: { inline: new InlineExecutor() },
-  // Short timings so the demo ends in about a second; the defaults are 30 s / 30 s / 180 s.
-  cancellation: { interruptIntervalMs: 250, gracePeriodMs: 500, timeoutMs: 1_000 },
+  numberOfSlots: 2,
+  executors: {
+    inline: new InlineExecutor(),
+    worker: new WorkerExecutor({ maxThreads: 2 }),
+    process: new ProcessExecutor({ maxProcesses: 2, killGraceMs: 500 }),
+  },
+  // Short timings so the demo ends in a few seconds; the defaults are 30 s / 30 s / 180 s.
+  cancellation: { interruptIntervalMs: 500, gracePeriodMs: 1_000, timeoutMs: 3_000 },
   fatalErrorHandler,
-  // The timeline below shows what the log would; pass a pino logger at 'info' to see every line.
-  logger: pino({ level: 'silent' }),
+  logger: pino({ level: 'silent' }), // the timeline below shows what the log would
 });
 
-runtime.events.on('taskStateChanged', ({ task, from, to }) => {
-  console.log(`${elapsed()} ms  ${task.name.padEnd(12)} ${from} → ${to}`);
-});
-runtime.events.on('taskStuck', ({ task, elapsedMs }) => {
-  console.log(
-    `${elapsed()} ms  ${task.name.padEnd(12)} still running ${elapsedMs} ms after the cancel request`,
+runtime.events.on('taskStateChanged', ({ task, from, to }) =>
+  say(`${task.executor.padEnd(8)} ${task.name.padEnd(16)} ${from} → ${to}`),
+);
+runtime.events.on('taskStuck', ({ task, elapsedMs, diagnostics }) => {
+  const frame = diagnostics
+    ?.split('\n')
+    .map((line) => line.trim())
+    .find((line) => line.startsWith('at ') || line.includes('terminated'));
+  const where = frame ? `; stuck ${frame}` : '';
+  say(
+    `${task.executor.padEnd(8)} ${task.name.padEnd(16)} still running ${elapsedMs} ms after the cancel${where}`,
   );
 });
-runtime.events.on('fatalError', ({ error }) => {
-  console.log(`${elapsed()} ms  fatal error reported: ${error.message}`);
-});
+runtime.events.on('fatalError', ({ error }) => say(`fatal error handler called: ${error.name}`));
+runtime.events.on('jobStateChanged', ({ jobId, from, to }) => say(`job ${jobId} ${from} → ${to}`));
 
-runtime.slotTable.allocateSlot({ index: 0, jobId: 'demo-job', allocationId: 'slot-0' });
-runtime.slotTable.markSlotActive('slot-0');
-const submit = (name, invokable) =>
-  runtime.submit({ jobId: 'demo-job', allocationId: 'slot-0', name, executionId: name, invokable });
+// Capacity: one slot for the job. A late duplicate request for another slot with the same
+// allocation id is refused, and the table stays consistent.
+const table = runtime.slotTable;
+table.allocateSlot({ index: 0, jobId: 'demo-job', allocationId: 'alloc-1' });
+table.markSlotActive('alloc-1');
+try {
+  table.allocateSlot({ index: 1, jobId: 'demo-job', allocationId: 'alloc-1' });
+} catch (error) {
+  if (!(error instanceof DuplicateAllocationError)) throw error;
+  say(`duplicate slot request refused: ${error.code} (${error.message})`);
+}
+table.checkInvariants();
 
-const sleep = (ms, signal) =>
-  new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    });
+const pidFile = join(tmpdir(), `taskwarden-demo-${process.pid}.json`);
+const submit = (name, executor, invokable, input) =>
+  runtime.submit({
+    jobId: 'demo-job',
+    allocationId: 'alloc-1',
+    name,
+    executionId: name,
+    executor,
+    invokable,
+    input,
   });
 
-const finishes = submit('finishes', async () => {
-  await sleep(50);
-  return 'the answer is 42';
-});
-const cooperative = submit('cooperative', ({ signal }) => sleep(60_000, signal));
-// Ignores its signal; a timer stands in for work that will not stop.
 let deafTimer;
-const deaf = submit('deaf', () => new Promise((resolve) => (deafTimer = setTimeout(resolve, 60_000))));
+const tasks = [
+  submit('cooperative', 'worker', taskModule('cooperative')),
+  submit('cpu-bound', 'worker', taskModule('spin')),
+  submit('deaf-tree', 'process', taskModule('deaf-tree'), { pidFile }),
+  submit('finishes-anyway', 'inline', taskModule('finishes-anyway'), { ms: 1_500 }),
+  submit('deaf-inline', 'inline', () => new Promise((resolve) => (deafTimer = setTimeout(resolve, 60_000)))),
+];
 
-await sleep(100);
-console.log(`${elapsed()} ms  -- cancelling "cooperative" and "deaf" --`);
-cooperative.cancel();
-deaf.cancel();
+// Let everything start, then cancel the whole job (Prefect semantics).
+while (tasks.some((task) => task.state !== 'RUNNING'))
+  await new Promise((resolve) => setTimeout(resolve, 10));
+await new Promise((resolve) => setTimeout(resolve, 300));
+say('--- cancelling the job ---');
+const report = await runtime.cancelJob('demo-job');
+clearTimeout(deafTimer); // the abandoned inline work would otherwise keep the demo alive for a minute
 
-const outcomes = await Promise.all(
-  [finishes, cooperative, deaf].map(async (task) => [task.name, await task.done]),
-);
-clearTimeout(deafTimer); // the abandoned work would otherwise keep the demo alive for a minute
+const tree = JSON.parse(readFileSync(pidFile, 'utf8'));
+rmSync(pidFile, { force: true });
+const alive = (pid) => {
+  try {
+    process.kill(pid, 0);
+    return !readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z');
+  } catch {
+    return false;
+  }
+};
 
+const outcomes = await Promise.all(tasks.map((task) => task.done));
 console.log('\nsummary');
 console.table(
-  outcomes.map(([name, outcome]) => ({
-    task: name,
-    state: outcome.state,
-    cancellationRequested: outcome.cancellationRequested,
-    abandoned: outcome.abandoned,
-    detail: outcome.result ?? outcome.error?.message ?? '',
+  tasks.map((task, i) => ({
+    task: task.name,
+    executor: task.executor,
+    'final state': outcomes[i].state,
+    'cancel requested': outcomes[i].cancellationRequested,
+    abandoned: outcomes[i].abandoned,
+    detail: outcomes[i].result ?? outcomes[i].error?.name ?? '',
   })),
+);
+console.log(`job report: ${report.state}, ${report.tasks.length} tasks`);
+console.log(
+  `process tree: child ${tree.child} ${alive(tree.child) ? 'ALIVE' : 'gone'}, grandchild ${tree.grandchild} ${alive(tree.grandchild) ? 'ALIVE' : 'gone'}`,
 );
 console.log(`runtime health: ${runtime.health} (fatal errors reported: ${fatalErrorHandler.errors.length})`);
 await runtime.close();
-console.log(`closed after ${elapsed().trim()} ms`);
+say(`closed: every thread and process has exited`);

@@ -1,0 +1,27 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { expect, it } from 'vitest';
+
+it('cancels the job with Prefect semantics and prints every final state', () => {
+  const run = spawnSync(process.execPath, [fileURLToPath(new URL('../src/main.js', import.meta.url))], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  expect(run.status, run.stderr).toBe(0);
+  const out = run.stdout;
+  expect(out).toContain('before: waiting-for-thread is DEPLOYING');
+  expect(out).toContain('born CANCELED');
+  expect(out).toMatch(/running-in-thread\s+CANCELED/);
+  expect(out).toMatch(/waiting-for-thread\s+CANCELED/);
+  expect(out).toMatch(/running-in-process\s+CANCELED/);
+  expect(out).toMatch(/finishes-anyway\s+FINISHED/);
+  expect(out).toMatch(/submitted-late\s+CANCELED/);
+  expect(out).toContain('other job untouched: other-job-task ended FINISHED');
+  expect(out).toContain(
+    'job events: nightly-report: RUNNING → CANCELING, nightly-report: CANCELING → CANCELED',
+  );
+  const invoked = /invoked: (.*)/.exec(out)?.[1]?.split(', ') ?? [];
+  expect(invoked).not.toContain('waiting-for-thread');
+  expect(invoked).not.toContain('submitted-late');
+  expect(invoked).toContain('running-in-thread');
+});

@@ -1,0 +1,158 @@
+/**
+ * The messages between the pool (host) and a worker thread. One task runs on a thread at a time;
+ * every message names the task by `id`, unique per executor, so a late message about a task that
+ * has already ended is recognised and dropped.
+ *
+ * Per task: one `run` down, then `started` (only when the invokable has `restore`), `running`,
+ * optional `log` records, and exactly one `result` or `error` up. `cancel` goes down at most once.
+ * A `run` may be an offer (see {@link OFFER}); an offer taken back produces no message at all.
+ *
+ * Messages are tuples, `[kind, id, ...]`, not objects: structured clone writes and reads (and
+ * interns) every property name of an object, which made up half the cost of copying a `run`
+ * message. The element names below are the documentation.
+ * @internal
+ * @module
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { SerializedError } from '@taskwarden/sdk/internal';
+
+/** Message kinds, the first element of every message. */
+export const Kind = Object.freeze({
+  run: 0,
+  cancel: 1,
+  started: 2,
+  running: 3,
+  result: 4,
+  error: 5,
+  log: 6,
+} as const);
+
+/**
+ * Host → worker: run a task. `logLevel` is the pino level value below which log records are
+ * dropped. `offered` (1) marks an offer: the thread may run it only after claiming it in
+ * `signals[OFFER]`, because the host may take it back (see {@link OFFER}).
+ */
+export type RunMessage = readonly [
+  kind: typeof Kind.run,
+  id: number,
+  module: string,
+  exportName: string | undefined,
+  input: unknown,
+  executionId: string,
+  jobId: string,
+  allocationId: string,
+  name: string,
+  attempt: number,
+  logLevel: number,
+  offered: 0 | 1,
+];
+
+/** Host → worker: abort the task's signal and call its `cancel()` hook. */
+export type CancelMessage = readonly [kind: typeof Kind.cancel, id: number, reason: SerializedError];
+
+/** Worker → host: the module is loaded and `restore` is about to run. */
+export type StartedMessage = readonly [kind: typeof Kind.started, id: number];
+
+/** Worker → host: `invoke` is about to be called (implies `started`). */
+export type RunningMessage = readonly [kind: typeof Kind.running, id: number];
+
+/** Worker → host: `invoke` returned this value. */
+export type ResultMessage = readonly [kind: typeof Kind.result, id: number, value: unknown];
+
+/** Worker → host: loading, `restore` or `invoke` threw, or the result could not be copied. */
+export type ErrorMessage = readonly [kind: typeof Kind.error, id: number, error: SerializedError];
+
+/**
+ * Worker → host: a record of the task's logger, written on the host through the task's logger.
+ * `level` is a pino level value; `bindings` are those of `logger.child(...)` calls, outermost first.
+ */
+export type LogMessage = readonly [
+  kind: typeof Kind.log,
+  id: number,
+  level: number,
+  bindings: readonly Record<string, unknown>[],
+  obj: Record<string, unknown> | undefined,
+  msg: string | undefined,
+];
+
+/** What the host sends. */
+export type HostMessage = RunMessage | CancelMessage;
+
+/** What a worker sends. */
+export type WorkerMessage = StartedMessage | RunningMessage | ResultMessage | ErrorMessage | LogMessage;
+
+/** The `workerData` of every pool thread. */
+export interface RunnerData {
+  /** The task channel (the worker's end); `parentPort` is left to Node. */
+  readonly port: MessagePort;
+  /** Shared slots; see {@link WAKEUPS}, {@link TAKEN} and {@link OFFER}. */
+  readonly signals: Int32Array;
+}
+
+/** `signals` slot bumped (and notified) by the host after every `run`: wakes a thread idle in `Atomics.wait`. */
+export const WAKEUPS = 0;
+/**
+ * `signals` slot where the worker stores the id of each task as it takes its `run` message, so that
+ * after a crash the host knows whether the task on the thread ever reached it.
+ */
+export const TAKEN = 1;
+/**
+ * `signals` slot of the task offered to this thread: the host stores its id when it posts the offer;
+ * the thread claims it with `compareExchange(id → 0)` when its current task has ended, and the host
+ * takes it back with the same exchange when another thread is free first (or the task is
+ * cancelled). Whoever exchanges first wins, so an offered task runs exactly once or not at all.
+ */
+export const OFFER = 2;
+/** Length of `signals`. */
+export const SIGNAL_SLOTS = 3;
+
+/** pino's level values, used on both sides. */
+export const LEVELS = Object.freeze({ trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 });
+
+/** A pino level name. */
+export type LevelName = keyof typeof LEVELS;
+
+/** Level value → name, for the host to call the right method. */
+export const LEVEL_NAMES: Readonly<Record<number, LevelName>> = Object.freeze({
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'fatal',
+});
+
+const KIND_NAMES = ['run', 'cancel', 'started', 'running', 'result', 'error', 'log'];
+
+/** The name of a message kind, for error messages. */
+export function kindName(kind: unknown): string {
+  return (typeof kind === 'number' && KIND_NAMES[kind]) || String(kind);
+}
+
+/**
+ * Checks the shape of a message from a worker; returns a description of what is wrong, or
+ * undefined when it is well formed. Only the elements the host reads are checked.
+ */
+export function checkWorkerMessage(message: unknown): string | undefined {
+  if (!Array.isArray(message)) return `expected a tuple, got ${message === null ? 'null' : typeof message}`;
+  const kind = message[0];
+  if (
+    kind !== Kind.started &&
+    kind !== Kind.running &&
+    kind !== Kind.result &&
+    kind !== Kind.error &&
+    kind !== Kind.log
+  ) {
+    return `unknown message kind ${String(kind)}`;
+  }
+  if (typeof message[1] !== 'number') return `message ${kindName(kind)} has no numeric id`;
+  if (kind === Kind.error) {
+    const error = message[2] as { message?: unknown } | null;
+    if (typeof error !== 'object' || error === null || typeof error.message !== 'string') {
+      return 'error message without a serialized error';
+    }
+  } else if (kind === Kind.log && (typeof message[2] !== 'number' || !Array.isArray(message[3]))) {
+    return 'malformed log record';
+  }
+  return undefined;
+}

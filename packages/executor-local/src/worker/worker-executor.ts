@@ -1,0 +1,98 @@
+import type { Execution, Executor, ExecutorCapabilities, LaunchSpec } from '@taskwarden/sdk';
+import type { WorkerExecutorOptions } from './worker-executor-options.js';
+import { resolveWorkerExecutorOptions } from './worker-executor-options.js';
+import type { WorkerPoolStats } from './worker-pool.js';
+import { WorkerPool } from './worker-pool.js';
+
+/**
+ * Runs each task in a worker thread of its own pool, and stops work that ignores cancellation by
+ * terminating its thread.
+ *
+ * - Invokables are `{ module, export? }` references (absolute path, `file:` URL or package
+ *   specifier), imported inside the worker and cached per module and thread. The export may be an
+ *   invokable object, a class with `invoke`, or a function.
+ * - Inputs and results cross by structured clone. An input that cannot be cloned fails the task
+ *   with `SerializationError` (`what: 'input'`), a result with `SerializationError` (`what:
+ *   'result'`). Errors thrown in the worker arrive as Errors with name, message, stack, `code` and
+ *   their other own fields.
+ * - At most `maxThreads` threads; further tasks wait in DEPLOYING, first come first served, and a
+ *   waiting task that is cancelled is dropped without being invoked.
+ * - Cancel: the task's `AbortSignal` is aborted inside the worker and its `cancel()` hook called.
+ *   Hard stop: `worker.terminate()`; the thread counts against `maxThreads` until it has really
+ *   exited, then the next waiting task gets a fresh thread. The task ends CANCELED.
+ * - A thread that dies (uncaught exception, `process.exit()`, heap exhaustion under
+ *   `resourceLimits`) fails only its own task, with `WorkerExitedError`; the pool replaces it.
+ * - `diagnose()` returns the JavaScript stack of the task's thread, read through the inspector;
+ *   the cancellation ladder puts it in its "stuck in" warning.
+ *
+ * @example
+ * ```js
+ * import { createRuntime } from '@taskwarden/sdk';
+ * import { WorkerExecutor } from '@taskwarden/executor-local';
+ *
+ * const runtime = createRuntime({
+ *   numberOfSlots: 4,
+ *   executors: { worker: new WorkerExecutor({ maxThreads: 4, resourceLimits: { maxOldGenerationSizeMb: 256 } }) },
+ * });
+ * runtime.slotTable.allocateSlot({ index: 0, jobId: 'job-1', allocationId: 'a-1' });
+ * runtime.slotTable.markSlotActive('a-1');
+ * const task = runtime.submit({
+ *   jobId: 'job-1',
+ *   allocationId: 'a-1',
+ *   invokable: { module: new URL('./resize.js', import.meta.url).href },
+ *   input: { file: 'cat.png' },
+ * });
+ * console.log(await task.done);
+ * await runtime.close(); // closes the executor: every thread has exited when it resolves
+ * ```
+ */
+export class WorkerExecutor implements Executor {
+  readonly name = 'worker';
+  readonly capabilities: ExecutorCapabilities = Object.freeze({
+    hardStop: true,
+    diagnostics: true,
+    isolation: 'thread',
+  });
+  readonly #pool: WorkerPool;
+
+  /** @throws TypeError or RangeError naming the option at fault. */
+  constructor(options?: WorkerExecutorOptions) {
+    this.#pool = new WorkerPool(resolveWorkerExecutorOptions(options));
+  }
+
+  /**
+   * Live worker threads, including threads that were terminated and have not exited yet; 0 once
+   * `close()` has resolved.
+   */
+  get threadCount(): number {
+    return this.#pool.threadCount;
+  }
+
+  /** Threads by state and the number of tasks waiting for one. */
+  get stats(): WorkerPoolStats {
+    return this.#pool.stats;
+  }
+
+  /**
+   * Starts the task on an idle thread, a new thread if the pool has room, or queues it.
+   * @throws InvalidInvokableError for anything but a module reference; SerializationError when
+   * the input cannot be cloned (the task fails in DEPLOYING); ExecutorClosedError after `close()`.
+   */
+  launch(spec: LaunchSpec): Execution {
+    return this.#pool.launch(spec);
+  }
+
+  /** Drops the waiting tasks of the job without invoking them. */
+  async cancelJob(jobId: string): Promise<void> {
+    this.#pool.cancelJob(jobId);
+  }
+
+  /**
+   * Refuses new work, fails waiting tasks with `ExecutorClosedError`, terminates every thread and
+   * resolves once all of them have exited. A thread blocked in a native call that ignores
+   * termination keeps `close()` waiting: it really has not exited.
+   */
+  close(): Promise<void> {
+    return this.#pool.close();
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * The entry point of every pool thread (loaded as `dist/worker/worker-runner.js`). It runs one task
+ * at a time: load the module (cached per module by the SDK helper), `restore`, `invoke`, and post
+ * the outcome. Kept lean: this file is the per-task hot path inside the worker.
+ * @internal
+ * @module
+ */
+import { isMainThread, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import type { InvocationContext, Invokable, Logger, TaskInfo } from '@taskwarden/sdk';
+import type { SerializedError } from '@taskwarden/sdk/internal';
+import {
+  callCancelHook,
+  deserializeError,
+  LazyAbort,
+  loadModuleInvokable,
+  runInvokable,
+  serializeError,
+} from '@taskwarden/sdk/internal';
+import type {
+  CancelMessage,
+  HostMessage,
+  LogMessage,
+  RunMessage,
+  RunnerData,
+  WorkerMessage,
+} from './protocol.js';
+import { Kind, OFFER, TAKEN, WAKEUPS } from './protocol.js';
+import { createForwardingLogger } from './worker-logger.js';
+
+if (isMainThread) throw new Error('worker-runner.js must be loaded as a worker thread by WorkerExecutor');
+const { port, signals } = workerData as RunnerData;
+
+/** The task on this thread. */
+interface Current {
+  readonly id: number;
+  readonly context: Context;
+  invokable: Invokable | undefined;
+}
+
+let current: Current | undefined;
+/** The latest offer received while busy (an older one is stale: the host offers one at a time). */
+let offer: RunMessage | undefined;
+
+const post = (message: WorkerMessage): void => port.postMessage(message);
+const postLog = (message: LogMessage): void => port.postMessage(message);
+
+// A context per task; neither the AbortSignal, the logger nor the task info exists unless the
+// task reads it.
+class Context implements InvocationContext {
+  readonly abort = new LazyAbort();
+  readonly #message: RunMessage;
+  #task: TaskInfo | undefined;
+  #logger: Logger | undefined;
+
+  constructor(message: RunMessage) {
+    this.#message = message;
+  }
+
+  get input(): unknown {
+    return this.#message[4];
+  }
+
+  get task(): TaskInfo {
+    const m = this.#message;
+    this.#task ??= { executionId: m[5], jobId: m[6], allocationId: m[7], name: m[8], attempt: m[9] };
+    return this.#task;
+  }
+
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  get logger(): Logger {
+    this.#logger ??= createForwardingLogger(postLog, this.#message[1], this.#message[10]);
+    return this.#logger;
+  }
+}
+
+async function run(message: RunMessage): Promise<void> {
+  const id = message[1];
+  const exportName = message[3];
+  const context = new Context(message);
+  const task: Current = { id, context, invokable: undefined };
+  current = task;
+  let ok = true;
+  let outcome: unknown;
+  try {
+    const invokable = await loadModuleInvokable(
+      exportName === undefined ? { module: message[2] } : { module: message[2], export: exportName },
+    );
+    task.invokable = invokable;
+    // Without `restore`, loading and running are one step; `running` implies `started`.
+    if (invokable.restore) post([Kind.started, id]);
+    outcome = await runInvokable(invokable, context, () => post([Kind.running, id]), context.abort);
+  } catch (error) {
+    ok = false;
+    outcome = error;
+  }
+  // The task stays current until its outcome is posted, so nothing else starts before it is.
+  if (!ok) postError(id, outcome);
+  else {
+    try {
+      port.postMessage([Kind.result, id, outcome]);
+    } catch (error) {
+      // DataCloneError: the value cannot cross; say so instead of leaving the host waiting.
+      const { SerializationError } = await import('@taskwarden/sdk');
+      postError(id, new SerializationError('result', { cause: error }));
+    }
+  }
+  if (current === task) current = undefined;
+  idle();
+}
+
+/** The current task has ended: take the offered task at once if there is one, else go idle. */
+function idle(): void {
+  if (current !== undefined) return;
+  if (offer !== undefined) claimOffer();
+  // After the microtasks the task left behind (a promise chain it did not await) have run:
+  // blocking in a microtask would hold them up until the next task.
+  if (current === undefined) setImmediate(waitIdle);
+}
+
+/** Runs the offered task if the host has not taken it back meanwhile. */
+function claimOffer(): void {
+  const message = offer as RunMessage;
+  offer = undefined;
+  if (Atomics.compareExchange(signals, OFFER, message[1], 0) === message[1]) start(message);
+}
+
+function start(message: RunMessage): void {
+  Atomics.store(signals, TAKEN, message[1]);
+  void run(message);
+}
+
+function postError(id: number, error: unknown): void {
+  let serialized: SerializedError;
+  try {
+    serialized = serializeError(error);
+  } catch (failure) {
+    // A thrown value whose fields throw when read (a hostile Proxy): report that instead.
+    serialized = serializeError(new Error(`the thrown value could not be read: ${String(failure)}`));
+  }
+  try {
+    port.postMessage([Kind.error, id, serialized]);
+  } catch {
+    // Only a `code` that cannot be copied gets here (other fields are filtered when serializing).
+    port.postMessage([Kind.error, id, { ...serialized, code: String(serialized.code) }]);
+  }
+}
+
+function cancel(message: CancelMessage): void {
+  const task = current;
+  // A cancel that crossed the task's result on the way is about a finished task: nothing to do.
+  if (task === undefined || task.id !== message[1]) return;
+  if (task.context.abort.abort(deserializeError(message[2]))) callCancelHook(task.invokable, task.context);
+}
+
+function onMessage(message: HostMessage): void {
+  if (message[0] === Kind.cancel) cancel(message);
+  else if (message[11] === 0) start(message);
+  else {
+    offer = message;
+    if (current === undefined) claimOffer();
+  }
+}
+
+let seenWakeups = 0;
+
+/**
+ * Between tasks, sleep in `Atomics.wait` instead of the event loop when nothing else needs the
+ * loop: the host bumps `signals[WAKEUPS]` after posting a task, and the task is read with
+ * `receiveMessageOnPort`. Waking from a futex is cheaper than a trip through the event loop, which
+ * is most of the cost of a short task. When anything else is pending on this thread (a timer, a
+ * socket, a file operation or stdio still being written — left behind by a task or set up by a
+ * module), the thread stays in its event loop so that work goes on, and tasks arrive as events.
+ * `worker.terminate()` interrupts the wait.
+ */
+function waitIdle(): void {
+  while (current === undefined && nothingElsePending()) {
+    Atomics.wait(signals, WAKEUPS, seenWakeups);
+    // Read the counter before draining, so a task posted meanwhile leaves it changed for the next wait.
+    seenWakeups = Atomics.load(signals, WAKEUPS);
+    for (let entry = receiveMessageOnPort(port); entry !== undefined; entry = receiveMessageOnPort(port)) {
+      onMessage(entry.message as HostMessage);
+    }
+  }
+}
+
+function nothingElsePending(): boolean {
+  const resources = process.getActiveResourcesInfo();
+  for (const resource of resources) if (resource !== 'MessagePort') return false;
+  return process.stdout.writableLength === 0 && process.stderr.writableLength === 0;
+}
+
+port.on('message', onMessage);
+waitIdle();

@@ -1,0 +1,8 @@
+import { WorkerExecutor } from '@taskwarden/executor-local';
+import { describeExecutorConformance } from '@taskwarden/sdk/testing';
+
+describeExecutorConformance(
+  'WorkerExecutor',
+  ({ maxConcurrency }) => new WorkerExecutor({ maxThreads: maxConcurrency }),
+  { liveResources: (executor) => (executor as WorkerExecutor).threadCount },
+);

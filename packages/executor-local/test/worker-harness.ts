@@ -1,0 +1,153 @@
+/**
+ * Shared set-up for the WorkerExecutor tests: a runtime with one ACTIVE slot and a WorkerExecutor
+ * (imported from the built package, so the worker runner is real JavaScript), state recording,
+ * and the end-of-test check that every thread a test started has ended.
+ */
+import { readdirSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import type { WorkerExecutorOptions } from '@taskwarden/executor-local';
+import { WorkerExecutor } from '@taskwarden/executor-local';
+import type {
+  CancellationOptions,
+  ExecutionState,
+  ModuleReference,
+  Task,
+  TaskDescriptor,
+  TaskRuntime,
+  TaskStuckEvent,
+} from '@taskwarden/sdk';
+import { createRuntime, EmitOnlyFatalErrorHandler } from '@taskwarden/sdk';
+import pino from 'pino';
+import { expect } from 'vitest';
+
+/** Short real ladder timings: interrupter 100 ms, hard stop 300 ms, watchdog 5 s. */
+export const TIMINGS: Required<CancellationOptions> = {
+  interruptIntervalMs: 100,
+  gracePeriodMs: 300,
+  timeoutMs: 5_000,
+};
+
+/** Absolute path of a module in `test/fixtures/`. */
+export function fixture(name: string): string {
+  return fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+}
+
+/** `{ module, export }` of a fixture. */
+export function ref(file: string, exportName?: string): ModuleReference {
+  return exportName === undefined ? { module: fixture(file) } : { module: fixture(file), export: exportName };
+}
+
+/** OS threads of this process (Linux), to prove worker threads really ended. */
+export function osThreadCount(): number {
+  return readdirSync('/proc/self/task').length;
+}
+
+/** Log lines written through a pino logger, parsed. */
+export interface LogLine {
+  level: number;
+  msg?: string;
+  [key: string]: unknown;
+}
+
+/** A pino logger writing parsed JSON lines into an array. */
+export function captureLogger(level = 'info'): { logger: pino.Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const stream = new Writable({
+    write(chunk, _encoding, callback) {
+      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line));
+      callback();
+    },
+  });
+  return { logger: pino({ level }, stream), lines };
+}
+
+/** One runtime over one WorkerExecutor, with what the test observes. */
+export interface Harness {
+  readonly runtime: TaskRuntime;
+  readonly executor: WorkerExecutor;
+  readonly fatal: EmitOnlyFatalErrorHandler;
+  /** Every transition, per task name, in order. */
+  readonly transitions: Array<{ name: string; from: ExecutionState; to: ExecutionState }>;
+  readonly stuck: TaskStuckEvent[];
+  submit(invokable: ModuleReference, input?: unknown, extra?: Partial<TaskDescriptor>): Task;
+  /** The states task `name` went through, first one included. */
+  path(name: string): string[];
+}
+
+const open: Harness[] = [];
+let baselineThreads: number | undefined;
+
+/** Starts a runtime with a WorkerExecutor; `closeHarnesses()` (afterEach) ends it. */
+export function startHarness(
+  options: {
+    executor?: WorkerExecutorOptions;
+    cancellation?: CancellationOptions;
+    logger?: pino.Logger;
+  } = {},
+): Harness {
+  baselineThreads ??= osThreadCount();
+  const executor = new WorkerExecutor({ maxThreads: 2, ...options.executor });
+  const fatal = new EmitOnlyFatalErrorHandler();
+  const runtime = createRuntime({
+    numberOfSlots: 1,
+    executors: { worker: executor },
+    cancellation: options.cancellation ?? TIMINGS,
+    fatalErrorHandler: fatal,
+    logger: options.logger ?? pino({ level: 'silent' }),
+  });
+  runtime.slotTable.allocateSlot({ index: 0, jobId: 'job', allocationId: 'slot' });
+  runtime.slotTable.markSlotActive('slot');
+  const transitions: Harness['transitions'] = [];
+  const stuck: TaskStuckEvent[] = [];
+  runtime.events.on('taskStateChanged', ({ task, from, to }) =>
+    transitions.push({ name: task.name, from, to }),
+  );
+  runtime.events.on('taskStuck', (event) => stuck.push(event));
+  let count = 0;
+  const harness: Harness = {
+    runtime,
+    executor,
+    fatal,
+    transitions,
+    stuck,
+    submit: (invokable, input, extra = {}) =>
+      runtime.submit({ jobId: 'job', allocationId: 'slot', name: `t${count++}`, invokable, input, ...extra }),
+    path: (name) => {
+      const steps = transitions.filter((step) => step.name === name);
+      return steps.length === 0 ? [] : [steps[0]?.from as string, ...steps.map((step) => step.to)];
+    },
+  };
+  open.push(harness);
+  return harness;
+}
+
+/**
+ * Closes every harness of the test and checks that its threads are gone: none left in the
+ * executor's accounting, and the process has no more OS threads than before the first one started.
+ */
+export async function closeHarnesses(): Promise<void> {
+  const closing = open.splice(0);
+  await Promise.all(closing.map((harness) => harness.runtime.close()));
+  for (const harness of closing) {
+    expect(harness.executor.threadCount).toBe(0);
+    expect(harness.executor.stats).toEqual({ threads: 0, busy: 0, idle: 0, exiting: 0, queued: 0 });
+  }
+  if (baselineThreads !== undefined) {
+    // Threads are joined right after 'exit'; give the OS a moment to drop them from /proc.
+    await until(() => osThreadCount() <= (baselineThreads as number), 'the OS threads to end', 2_000);
+  }
+}
+
+/** Polls `predicate` every 5 ms. */
+export async function until(predicate: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
