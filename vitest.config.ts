@@ -30,6 +30,11 @@ export default defineConfig({
       },
       {
         extends: true,
+        // Behaviour across the three executors at once.
+        test: { name: 'integration', root: 'tests/integration', include: ['**/*.test.ts'] },
+      },
+      {
+        extends: true,
         // Cross-executor fault injection, storms and the bad-input catalogue (issue 9).
         test: { name: 'reliability', root: 'tests/reliability', include: ['**/*.test.ts'] },
       },
