@@ -82,6 +82,11 @@ describe('createRuntime option validation', () => {
     ],
     [{ numberOfSlots: 1, executors: executors(), logger: 'loud' }, TypeError, 'options.logger'],
     [{ numberOfSlots: 1, executors: executors(), container: {} }, TypeError, 'options.container'],
+    [
+      { numberOfSlots: 1, executors: executors(), transitionLogLevel: 'trace' },
+      RangeError,
+      'options.transitionLogLevel',
+    ],
   ])('rejects %j with a %s naming the option', (options, errorClass, text) => {
     expect(() => createRuntime(options as never)).toThrow(errorClass);
     expect(() => createRuntime(options as never)).toThrow(text);

@@ -353,4 +353,22 @@ describe('task lifecycle', () => {
       expect(line).toMatchObject({ level: 30, jobId: 'job', executionId: 'exec-1', task: 'resize' });
     }
   });
+
+  it('transitionLogLevel: debug moves the transition lines to debug', async () => {
+    const info = captureLogger('info');
+    const quiet = testRuntime({}, { logger: info.logger, transitionLogLevel: 'debug' });
+    const task = quiet.submit();
+    (await quiet.executor.nextLaunch()).finish(1);
+    await task.done;
+    expect(info.lines.filter((line) => line.msg === 'task state changed')).toHaveLength(0);
+
+    const debug = captureLogger('debug');
+    const verbose = testRuntime({}, { logger: debug.logger, transitionLogLevel: 'debug' });
+    const other = verbose.submit();
+    (await verbose.executor.nextLaunch()).finish(1);
+    await other.done;
+    const lines = debug.lines.filter((line) => line.msg === 'task state changed');
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.every((line) => line.level === 20)).toBe(true);
+  });
 });

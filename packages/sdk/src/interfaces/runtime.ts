@@ -27,6 +27,12 @@ export interface RuntimeOptions {
   scheduler?: Scheduler;
   /** Default: pino at level `warn` on stderr. */
   logger?: Logger;
+  /**
+   * Level of the per-transition log line (default `'info'`). Hosts that run many short tasks with
+   * an info-level logger can move it to `'debug'`: four lines per task otherwise cost more than the
+   * task itself (see the README's "Performance").
+   */
+  transitionLogLevel?: 'info' | 'debug';
   /** A parent tsyringe container holding overrides; the runtime makes a child of it. */
   container?: DependencyContainer;
 }

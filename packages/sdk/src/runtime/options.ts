@@ -15,6 +15,7 @@ export interface ResolvedRuntimeOptions {
   readonly numberOfSlots: number;
   readonly defaultExecutor: string | undefined;
   readonly cancellation: CancellationTimings;
+  readonly transitionLogLevel: 'info' | 'debug';
 }
 
 /**
@@ -65,7 +66,13 @@ export function validateRuntimeOptions(options: RuntimeOptions): ResolvedRuntime
   if (options.container && typeof options.container.createChildContainer !== 'function') {
     throw new TypeError('options.container must be a tsyringe DependencyContainer');
   }
-  return { numberOfSlots, defaultExecutor: options.defaultExecutor, cancellation };
+  const transitionLogLevel = options.transitionLogLevel ?? 'info';
+  if (transitionLogLevel !== 'info' && transitionLogLevel !== 'debug') {
+    throw new RangeError(
+      `options.transitionLogLevel must be 'info' or 'debug', got ${String(transitionLogLevel)}`,
+    );
+  }
+  return { numberOfSlots, defaultExecutor: options.defaultExecutor, cancellation, transitionLogLevel };
 }
 
 /** Throws TypeError naming `executors.<key>` for anything that is not an Executor. @internal */

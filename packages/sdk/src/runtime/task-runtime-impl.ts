@@ -76,14 +76,16 @@ export class TaskRuntimeImpl implements TaskRuntime {
     this.#logger = logger;
     this.events = events;
     // The level check is cached: it ran on every transition. pino announces level changes.
-    let logTransitions = logger.isLevelEnabled('info');
+    const level = options.transitionLogLevel;
+    let logTransitions = logger.isLevelEnabled(level);
     logger.on?.('level-change', () => {
-      logTransitions = logger.isLevelEnabled('info');
+      logTransitions = logger.isLevelEnabled(level);
     });
     this.#host = {
       events,
       logger,
       strategy,
+      transitionLogLevel: level,
       get logTransitions() {
         return logTransitions;
       },

@@ -26,6 +26,8 @@ export interface TaskHost {
   readonly strategy: CancellationStrategy;
   /** Whether transitions are logged (the level check is hoisted out of the hot path). */
   readonly logTransitions: boolean;
+  /** The level transitions are logged at. */
+  readonly transitionLogLevel: 'info' | 'debug';
   /** Called once when `done` resolves. */
   onDone(task: TaskImpl): void;
   /** Reports a fatal error (handler, health, event); never throws. */
@@ -395,7 +397,7 @@ export class TaskImpl implements Task {
     if (next === FAILED) this.#failureCause = cause;
     const host = this.#host;
     if (host.logTransitions) {
-      this.logger.info(
+      this.logger[host.transitionLogLevel](
         cause ? { from: expected, to: next, err: cause } : { from: expected, to: next },
         'task state changed',
       );
