@@ -107,6 +107,6 @@ export type {
 export { Tokens } from './interfaces/tokens.js';
 export { createDefaultLogger, createRuntime } from './runtime/create-runtime.js';
 export type { ResolvedRuntimeOptions } from './runtime/options.js';
-export { DEFAULT_CANCELLATION } from './runtime/options.js';
+export { DEFAULT_CANCELLATION, MAX_SLOTS, MAX_TIMER_MS } from './runtime/options.js';
 export { SystemScheduler } from './scheduler/system-scheduler.js';
 export { DefaultTaskSlotTable } from './slots/default-task-slot-table.js';

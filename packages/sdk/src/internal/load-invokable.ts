@@ -50,6 +50,11 @@ export function importModule(module: string): Promise<Record<string, unknown>> {
 export function toInvokable(value: unknown, where: string): Invokable {
   if (typeof value === 'function') {
     const prototype = (value as { prototype?: { invoke?: unknown } }).prototype;
+    const isClass = Function.prototype.toString.call(value).startsWith('class');
+    if (isClass && !(prototype && typeof prototype.invoke === 'function')) {
+      // A class cannot be called as a function: refuse it now rather than fail with V8's TypeError later.
+      throw new InvalidInvokableError(`${where} is a class without an invoke() method`);
+    }
     if (prototype && typeof prototype.invoke === 'function') {
       let instance: unknown;
       try {

@@ -27,6 +27,19 @@ export function newExecutionId(): string {
   return `${ID_PREFIX}-${(idCounter++).toString(36)}`;
 }
 
+const DESCRIPTOR_KEYS = new Set([
+  'jobId',
+  'allocationId',
+  'invokable',
+  'name',
+  'executionId',
+  'executor',
+  'input',
+  'cancellation',
+  'signal',
+  'attempt',
+]);
+
 function invalid(message: string, executionId?: string): TaskSubmissionError {
   return new TaskSubmissionError(ErrorCode.INVALID_DESCRIPTOR, `invalid task descriptor: ${message}`, {
     executionId,
@@ -52,6 +65,11 @@ export function resolveDescriptor(
   baseTimings: CancellationTimings,
 ): TaskInit {
   if (typeof descriptor !== 'object' || descriptor === null) throw invalid('a descriptor must be an object');
+  // A misspelt key (`executer`) would otherwise be ignored silently, e.g. running work on the wrong executor.
+  for (const key in descriptor) {
+    if (!DESCRIPTOR_KEYS.has(key))
+      throw invalid(`unknown key '${key}' (known: ${[...DESCRIPTOR_KEYS].join(', ')})`);
+  }
   const executionId =
     descriptor.executionId === undefined
       ? newExecutionId()

@@ -3,6 +3,40 @@ import type { Executor } from '../interfaces/executor.js';
 import type { RuntimeOptions } from '../interfaces/runtime.js';
 import type { CancellationOptions } from '../interfaces/task.js';
 
+/**
+ * The longest delay a Node timer can wait (2^31-1 ms, about 24.8 days); `setTimeout` runs anything
+ * longer after 1 ms. Every millisecond option of the SDK is refused above it.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * The most static slots a runtime accepts. The table builds its static slots up front; a million of
+ * them already take about 100 MB. Use dynamic slots (`index: -1`) beyond that.
+ */
+export const MAX_SLOTS = 1_000_000;
+
+const RUNTIME_OPTION_KEYS = new Set([
+  'numberOfSlots',
+  'executors',
+  'defaultExecutor',
+  'cancellation',
+  'fatalErrorHandler',
+  'scheduler',
+  'logger',
+  'container',
+  'transitionLogLevel',
+]);
+const CANCELLATION_KEYS = new Set(['interruptIntervalMs', 'gracePeriodMs', 'timeoutMs']);
+
+/** Throws TypeError naming the first key of `value` that is not in `known`. @internal */
+export function rejectUnknownKeys(value: object, known: ReadonlySet<string>, where: string): void {
+  for (const key of Object.keys(value)) {
+    if (!known.has(key)) {
+      throw new TypeError(`unknown option ${where}.${key} (known: ${[...known].join(', ')})`);
+    }
+  }
+}
+
 /** Ladder timings used when neither the runtime nor the task sets them. */
 export const DEFAULT_CANCELLATION: CancellationTimings = Object.freeze({
   interruptIntervalMs: 30_000,
@@ -26,12 +60,15 @@ export function validateRuntimeOptions(options: RuntimeOptions): ResolvedRuntime
   if (typeof options !== 'object' || options === null) {
     throw new TypeError('options must be an object with at least numberOfSlots');
   }
+  rejectUnknownKeys(options, RUNTIME_OPTION_KEYS, 'options');
   const { numberOfSlots } = options;
   if (typeof numberOfSlots !== 'number') {
     throw new TypeError(`options.numberOfSlots must be a number, got ${typeof numberOfSlots}`);
   }
-  if (!Number.isSafeInteger(numberOfSlots) || numberOfSlots < 0) {
-    throw new RangeError(`options.numberOfSlots must be an integer >= 0, got ${numberOfSlots}`);
+  if (!Number.isSafeInteger(numberOfSlots) || numberOfSlots < 0 || numberOfSlots > MAX_SLOTS) {
+    throw new RangeError(
+      `options.numberOfSlots must be an integer from 0 to ${MAX_SLOTS} (use dynamic slots beyond), got ${numberOfSlots}`,
+    );
   }
   if (options.executors !== undefined) validateExecutors(options.executors);
   if (options.defaultExecutor !== undefined) {
@@ -107,6 +144,7 @@ export function resolveTimings(
 ): CancellationTimings {
   if (override === undefined) return base;
   if (typeof override !== 'object' || override === null) throw new TypeError(`${prefix} must be an object`);
+  rejectUnknownKeys(override, CANCELLATION_KEYS, prefix);
   const timings = {
     interruptIntervalMs: override.interruptIntervalMs ?? base.interruptIntervalMs,
     gracePeriodMs: override.gracePeriodMs ?? base.gracePeriodMs,
@@ -114,8 +152,8 @@ export function resolveTimings(
   };
   for (const [field, value] of Object.entries(timings)) {
     if (typeof value !== 'number') throw new TypeError(`${prefix}.${field} must be a number`);
-    if (!Number.isFinite(value) || value <= 0) {
-      throw new RangeError(`${prefix}.${field} must be a finite number > 0, got ${value}`);
+    if (!Number.isFinite(value) || value <= 0 || value > MAX_TIMER_MS) {
+      throw new RangeError(`${prefix}.${field} must be a number from 1 to ${MAX_TIMER_MS} ms, got ${value}`);
     }
   }
   if (timings.timeoutMs <= timings.gracePeriodMs) {

@@ -27,6 +27,7 @@ import { TaskImpl } from '../task/task-impl.js';
 import { resolveDescriptor } from './descriptor.js';
 import { emitSafely } from './emit-safely.js';
 import type { ResolvedRuntimeOptions } from './options.js';
+import { MAX_TIMER_MS } from './options.js';
 
 interface JobRecord {
   state: JobState;
@@ -223,8 +224,13 @@ export class TaskRuntimeImpl implements TaskRuntime {
       return Promise.reject(new TypeError('close options must be an object'));
     }
     const { graceMs } = options;
-    if (graceMs !== undefined && (typeof graceMs !== 'number' || !Number.isFinite(graceMs) || graceMs < 0)) {
-      return Promise.reject(new RangeError(`options.graceMs must be a finite number >= 0, got ${graceMs}`));
+    if (
+      graceMs !== undefined &&
+      (typeof graceMs !== 'number' || !Number.isFinite(graceMs) || graceMs < 0 || graceMs > MAX_TIMER_MS)
+    ) {
+      return Promise.reject(
+        new RangeError(`options.graceMs must be a number from 0 to ${MAX_TIMER_MS} ms, got ${graceMs}`),
+      );
     }
     this.#closing = this.#close(graceMs);
     return this.#closing;

@@ -35,6 +35,7 @@ import type {
   SlotState,
   TaskSlotTable,
 } from '../interfaces/task-slot-table.js';
+import { MAX_SLOTS, MAX_TIMER_MS } from '../runtime/options.js';
 
 /**
  * Every slot transition the table makes. Anything else is a bug in the table, and the single state
@@ -140,8 +141,8 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
     if (typeof numberOfSlots !== 'number') {
       throw new TypeError(`numberOfSlots must be a number, got ${typeof numberOfSlots}`);
     }
-    if (!Number.isSafeInteger(numberOfSlots) || numberOfSlots < 0) {
-      throw new RangeError(`numberOfSlots must be a non-negative integer, got ${numberOfSlots}`);
+    if (!Number.isSafeInteger(numberOfSlots) || numberOfSlots < 0 || numberOfSlots > MAX_SLOTS) {
+      throw new RangeError(`numberOfSlots must be an integer from 0 to ${MAX_SLOTS}, got ${numberOfSlots}`);
     }
     this.numberOfSlots = numberOfSlots;
     this.#scheduler = scheduler;
@@ -274,6 +275,13 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
    *   because frees arrive late and twice in the races this table is built for (as in Flink).
    */
   freeSlot(allocationId: string, cause?: Error): number {
+    // An unknown id is a no-op (frees arrive late and twice); a value that can never be an id is a bug.
+    if (typeof allocationId !== 'string' || allocationId.length === 0) {
+      throw new InvalidSlotRequestError(
+        'allocationId',
+        `must be a non-empty string, got ${String(allocationId)}`,
+      );
+    }
     const slot = this.#byAllocation.get(allocationId);
     if (slot === undefined) {
       if (this.#logger.isLevelEnabled('debug')) {
@@ -673,7 +681,15 @@ function validateRequest(request: AllocateSlotRequest, numberOfSlots: number): v
 }
 
 function validateTimeout(timeoutMs: unknown): void {
-  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0) {
-    throw new InvalidSlotRequestError('timeoutMs', `must be a finite number >= 0, got ${String(timeoutMs)}`);
+  if (
+    typeof timeoutMs !== 'number' ||
+    !Number.isFinite(timeoutMs) ||
+    timeoutMs < 0 ||
+    timeoutMs > MAX_TIMER_MS
+  ) {
+    throw new InvalidSlotRequestError(
+      'timeoutMs',
+      `must be a number from 0 to ${MAX_TIMER_MS} ms (the longest a timer can wait), got ${String(timeoutMs)}`,
+    );
   }
 }
