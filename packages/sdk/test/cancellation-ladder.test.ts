@@ -219,3 +219,19 @@ describe('interrupter with a slow diagnose()', () => {
     await task.done;
   });
 });
+
+describe('a diagnosis in flight when the work stops', () => {
+  it('leaves no timer behind', async () => {
+    const t = testRuntime({ diagnostics: true });
+    const task = t.submit();
+    const execution = await t.executor.nextLaunch();
+    execution.diagnose = () => new Promise(() => undefined); // never answers
+    execution.run();
+    task.cancel();
+    await t.scheduler.advanceAsync(interruptIntervalMs); // diagnosis pending, its timeout armed
+    execution.throw(new Error('stopped'));
+    await task.done;
+    await t.scheduler.advanceAsync(0);
+    expect(t.scheduler.pendingCount).toBe(0);
+  });
+});

@@ -43,11 +43,14 @@ export class DefaultCancellationStrategy implements CancellationStrategy {
     let disarmed = false;
     let reporting = false;
 
+    // A diagnosis in flight when the work stops: its timeout timer must not outlive the ladder.
+    let abandonDiagnosis: (() => void) | undefined;
     const disarm = (): void => {
       if (disarmed) return;
       disarmed = true;
       for (const timer of timers) timer.cancel();
       timers.length = 0;
+      abandonDiagnosis?.();
     };
     const live = (): boolean => !disarmed && !target.isWorkStopped();
 
@@ -106,8 +109,11 @@ export class DefaultCancellationStrategy implements CancellationStrategy {
         // One report at a time: a slow diagnose() must not let warnings arrive out of order.
         if (!reporting) {
           reporting = true;
-          void this.#reportStuck(target, scheduler.now() - startedAt, live).finally(() => {
+          void this.#reportStuck(target, scheduler.now() - startedAt, live, (abandon) => {
+            abandonDiagnosis = abandon;
+          }).finally(() => {
             reporting = false;
+            abandonDiagnosis = undefined;
           });
         }
         try {
@@ -132,15 +138,23 @@ export class DefaultCancellationStrategy implements CancellationStrategy {
     return { disarm };
   }
 
-  async #reportStuck(target: CancellationTarget, elapsedMs: number, live: () => boolean): Promise<void> {
+  async #reportStuck(
+    target: CancellationTarget,
+    elapsedMs: number,
+    live: () => boolean,
+    onAbandonable: (abandon: () => void) => void,
+  ): Promise<void> {
     let diagnostics: string | undefined;
     if (target.capabilities.diagnostics && target.execution.diagnose) {
-      diagnostics = await this.#diagnose(target);
+      diagnostics = await this.#diagnose(target, onAbandonable);
     }
     if (live()) target.reportStuck(Math.round(elapsedMs), diagnostics);
   }
 
-  #diagnose(target: CancellationTarget): Promise<string | undefined> {
+  #diagnose(
+    target: CancellationTarget,
+    onAbandonable: (abandon: () => void) => void,
+  ): Promise<string | undefined> {
     return new Promise((resolve) => {
       let timer: ScheduledTimer | undefined;
       try {
@@ -150,6 +164,10 @@ export class DefaultCancellationStrategy implements CancellationStrategy {
         resolve(undefined);
         return;
       }
+      onAbandonable(() => {
+        timer?.cancel();
+        resolve(undefined);
+      });
       Promise.resolve()
         .then(() => target.execution.diagnose?.())
         .then(

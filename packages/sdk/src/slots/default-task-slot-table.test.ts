@@ -823,3 +823,22 @@ function catchError(fn: () => unknown): unknown {
   }
   throw new Error('expected an error');
 }
+
+describe('listeners see a consistent table', () => {
+  it('checkInvariants() holds inside the RELEASING → FREE event', async () => {
+    const { table, events } = setup();
+    const seen: string[] = [];
+    events.on('slotStateChanged', ({ from, to }) => {
+      table.checkInvariants();
+      seen.push(`${from}->${to}`);
+    });
+    table.allocateSlot({ index: 0, jobId: 'job', allocationId: 'a1' });
+    table.markSlotActive('a1');
+    const task = new FakeTask('t1', 'job', 'a1');
+    table.addTask(task);
+    expect(table.freeSlot('a1')).toBe(-1);
+    task.finish();
+    await flush();
+    expect(seen).toEqual(['FREE->ALLOCATED', 'ALLOCATED->ACTIVE', 'ACTIVE->RELEASING', 'RELEASING->FREE']);
+  });
+});

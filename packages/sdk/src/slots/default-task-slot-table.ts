@@ -601,8 +601,10 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
       this.#freeDynamicIndexes.push(slot.index);
     }
     const wasReleasing = slot.state === 'RELEASING';
+    // The count first: listeners of the FREE event may check the invariants.
+    if (wasReleasing) this.#releasingCount--;
     this.#setState(slot, 'FREE', allocationId, jobId);
-    if (wasReleasing && --this.#releasingCount === 0 && this.#resolveClose !== undefined) {
+    if (wasReleasing && this.#releasingCount === 0 && this.#resolveClose !== undefined) {
       const resolve = this.#resolveClose;
       this.#resolveClose = undefined;
       resolve();
