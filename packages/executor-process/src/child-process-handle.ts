@@ -12,7 +12,7 @@ import type { RunnerConfig } from './child/child-runner.js';
 import { ProcessSpawnError } from './errors.js';
 import { LineSplitter, TailBuffer } from './line-splitter.js';
 import type { KillFunction } from './process-group.js';
-import { groupExists, hasLiveMember, signalGroup } from './process-group.js';
+import { groupExists, hasLiveMember, isLiveProcess, signalGroup } from './process-group.js';
 import type { ChildMessage, HostMessage } from './protocol.js';
 import { checkChildMessage, encodeFrame, FrameDecoder } from './protocol.js';
 
@@ -27,6 +27,11 @@ const GROUP_POLL_MAX_MS = 100;
 const TASK_LOGGERS_KEPT = 4;
 /** After this long, a group that still exists is checked for zombies-only membership. */
 const ZOMBIE_SCAN_AFTER_MS = 10;
+/**
+ * How long end-of-file on the control pipe waits for the child's 'exit' before the child's
+ * liveness is checked: a child that exits closes the pipe too, and its end may be read first.
+ */
+const CONTROL_EOF_EXIT_WAIT_MS = 100;
 
 /** Settings a handle needs from the executor. @internal */
 export interface ChildProcessHandleOptions {
@@ -194,6 +199,7 @@ export class ChildProcessHandle {
       this.#stderrLines.push(chunk);
     });
     stdio.control.on('data', (chunk: Buffer) => this.#onControlData(chunk));
+    stdio.control.on('end', () => this.#onControlEnd());
     stdio.diagnostics.on('data', (chunk: Buffer) => this.#onDiagnosticsData(chunk));
   }
 
@@ -402,6 +408,34 @@ export class ChildProcessHandle {
       return false;
     }
     return true;
+  }
+
+  /**
+   * End-of-file on the control pipe. A child that exits closes it, so that is normal, whichever of
+   * the pipe's end and the 'exit' event comes first. A child that lives on without its control pipe
+   * (task code closed fd 3) can no longer report anything nor be told to stop: a protocol violation.
+   * So: wait a moment for 'exit', then ask whether the child still runs (a zombie's 'exit' is due).
+   */
+  #onControlEnd(): void {
+    if (!this.#eofMatters()) return;
+    // Exiting or not, it can never be given another task.
+    this.#spoil();
+    // Not unref'd, even for an idle process: one that lives on must be killed before the host may
+    // exit (with its control pipe closed it would never see the host go), and a task may be waiting
+    // for its place.
+    setTimeout(() => void this.#checkControlEnd(), CONTROL_EOF_EXIT_WAIT_MS);
+  }
+
+  async #checkControlEnd(): Promise<void> {
+    if (!this.#eofMatters()) return;
+    const alive = await isLiveProcess(this.pid as number).catch(() => true);
+    if (!alive || !this.#eofMatters()) return; // dead: its 'exit' settles whoever waits
+    this.#protocolError(new ProtocolError(`child ${this.pid} closed its control pipe while still running`));
+  }
+
+  /** False once the child has exited or is being stopped: the end of its pipe is expected then. */
+  #eofMatters(): boolean {
+    return !this.#exited && !this.#isGone && !this.#terminating && this.pid !== undefined;
   }
 
   #protocolError(error: ProtocolError): void {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { ProcFs } from './process-group.js';
-import { hasLiveMember } from './process-group.js';
+import { hasLiveMember, isLiveProcess } from './process-group.js';
 
 function errnoError(code: string): NodeJS.ErrnoException {
   const error: NodeJS.ErrnoException = new Error(`open ${code}`);
@@ -70,5 +70,33 @@ describe.runIf(process.platform === 'linux')('hasLiveMember', () => {
     const own = readFileSync('/proc/self/stat', 'latin1');
     const pgrp = Number(own.slice(own.lastIndexOf(')') + 2).split(' ')[2]);
     expect(await hasLiveMember(pgrp)).toBe(true);
+  });
+});
+
+describe.runIf(process.platform === 'linux')('isLiveProcess', () => {
+  const one = (state: string | undefined, failure?: string): ProcFs => ({
+    list: async () => [],
+    readStat: async (pid) => {
+      if (failure) throw errnoError(failure);
+      return stat(Number(pid), Number(pid), state);
+    },
+  });
+
+  it('a running or sleeping process is alive; a zombie or a vanished one is not', async () => {
+    expect(await isLiveProcess(4242, one('R'))).toBe(true);
+    expect(await isLiveProcess(4242, one('S'))).toBe(true);
+    expect(await isLiveProcess(4242, one('Z'))).toBe(false);
+    expect(await isLiveProcess(4242, one('X'))).toBe(false);
+    expect(await isLiveProcess(4242, one(undefined, 'ENOENT'))).toBe(false);
+    expect(await isLiveProcess(4242, one(undefined, 'ESRCH'))).toBe(false);
+  });
+
+  it('cannot tell (EMFILE, EACCES) counts as alive', async () => {
+    expect(await isLiveProcess(4242, one(undefined, 'EMFILE'))).toBe(true);
+    expect(await isLiveProcess(4242, one(undefined, 'EACCES'))).toBe(true);
+  });
+
+  it('reads the real /proc', async () => {
+    expect(await isLiveProcess(process.pid)).toBe(true);
   });
 });

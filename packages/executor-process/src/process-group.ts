@@ -109,3 +109,21 @@ export async function hasLiveMember(pgid: number, proc: ProcFs = procfs): Promis
   await Promise.all(Array.from({ length: Math.min(SCAN_CONCURRENCY, pids.length) }, scan));
   return live;
 }
+
+/**
+ * Whether the process `pid` is alive: not gone and not a zombie (dead, waiting to be reaped). Read
+ * from /proc on Linux; elsewhere, or when /proc cannot be read for another reason than the process
+ * being gone, the answer is true (cannot tell counts as alive, as for {@link hasLiveMember}).
+ */
+export async function isLiveProcess(pid: number, proc: ProcFs = procfs): Promise<boolean> {
+  if (!linux) return true;
+  let stat: string;
+  try {
+    stat = await proc.readStat(String(pid));
+  } catch (error) {
+    const errno = errnoOf(error);
+    return errno !== 'ENOENT' && errno !== 'ESRCH';
+  }
+  const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 1)[0];
+  return state !== 'Z' && state !== 'X';
+}

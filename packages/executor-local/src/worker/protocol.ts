@@ -89,6 +89,14 @@ export interface RunnerData {
   readonly signals: Int32Array;
 }
 
+/**
+ * Worker → host, on Node's own `parentPort` (the task channel is gone by then): the runner saw its
+ * task channel close while the thread is alive, i.e. task code closed `workerData.port`. A thread
+ * that dies closes its channel too, but runs no JavaScript while it does, so this notice tells the
+ * two apart at once; without it the host decides after a grace period (see `WorkerPool`).
+ */
+export const CHANNEL_CLOSED = 'taskwarden:worker-channel-closed';
+
 /** `signals` slot bumped (and notified) by the host after every `run`: wakes a thread idle in `Atomics.wait`. */
 export const WAKEUPS = 0;
 /**

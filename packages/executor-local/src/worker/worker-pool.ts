@@ -19,6 +19,7 @@ import {
 import { WorkerExitedError } from '../errors.js';
 import type { LogMessage, RunMessage, RunnerData, WorkerMessage } from './protocol.js';
 import {
+  CHANNEL_CLOSED,
   checkWorkerMessage,
   Kind,
   kindName,
@@ -40,6 +41,12 @@ const EXECUTOR_NAME = 'worker';
 const DIAGNOSE_TIMEOUT_MS = 1_500;
 const ANSWER_WAIT_MS = 750;
 const PAUSE_WAIT_MS = 250;
+/**
+ * How long a thread whose task channel closed without the runner's notice (see `CHANNEL_CLOSED`)
+ * gets to exit before the close counts as a protocol violation: a dying thread closes its channel
+ * a moment before its `'exit'` event, and must still end its task with `WorkerExitedError`.
+ */
+const CHANNEL_CLOSE_GRACE_MS = 500;
 
 /** `idle` waits for a task; `busy` runs one (or is booting for one); `exiting` was terminated or crashed. */
 type ThreadState = 'busy' | 'idle' | 'exiting';
@@ -66,6 +73,8 @@ class PoolThread {
   crash: Error | undefined;
   /** Why the pool terminated the thread; the running task (if any) fails with it. */
   stopReason: Error | undefined;
+  /** Armed when the task channel closed unannounced: the thread must exit before it fires. */
+  channelCloseTimer: NodeJS.Timeout | undefined;
   #markExited!: () => void;
 
   constructor(worker: Worker, port: MessagePort, signals: Int32Array) {
@@ -319,6 +328,11 @@ export class WorkerPool implements ExecutionControl {
     port1.on('messageerror', (error: Error) =>
       this.#stopForProtocol(thread, new SerializationError('message', { cause: error })),
     );
+    port1.on('close', () => this.#onChannelClosed(thread, false));
+    // Node's own channel carries one thing the pool listens for; whatever else task code posts there is not ours.
+    worker.on('message', (message: unknown) => {
+      if (message === CHANNEL_CLOSED) this.#onChannelClosed(thread, true);
+    });
     worker.on('error', (error: Error) => {
       thread.crash = error;
     });
@@ -520,6 +534,41 @@ export class WorkerPool implements ExecutionControl {
     }
   }
 
+  /**
+   * The task channel of a thread closed. The host never closes its end of a live thread's channel,
+   * so either task code closed `workerData.port` (the thread can no longer report anything: a
+   * protocol violation), or the thread is dying (its `'exit'` follows in a moment, and its task must
+   * fail with `WorkerExitedError`, not a protocol error). `confirmed`: the runner said it is alive
+   * and saw the close; otherwise a busy thread gets {@link CHANNEL_CLOSE_GRACE_MS} to exit first.
+   * An idle thread is stopped at once either way: it has no task to misreport, and must not be
+   * given one.
+   */
+  #onChannelClosed(thread: PoolThread, confirmed: boolean): void {
+    if (thread.state === 'exiting') return;
+    if (!confirmed && thread.state === 'busy') {
+      if (thread.channelCloseTimer === undefined) {
+        thread.channelCloseTimer = setTimeout(
+          () => this.#onChannelClosed(thread, true),
+          CHANNEL_CLOSE_GRACE_MS,
+        );
+        thread.channelCloseTimer.unref();
+      }
+      return;
+    }
+    clearTimeout(thread.channelCloseTimer);
+    thread.channelCloseTimer = undefined;
+    const running = thread.current;
+    this.#stopForProtocol(
+      thread,
+      new ProtocolError(
+        `worker thread ${thread.worker.threadId} closed its channel to the executor (workerData.port) ` +
+          (running === undefined
+            ? 'while idle'
+            : `while running task ${running.spec.task.executionId}; its outcome can no longer be reported`),
+      ),
+    );
+  }
+
   /** The protocol is broken: the thread's state is unknown, so it is replaced and its task fails. */
   #stopForProtocol(thread: PoolThread, error: Error): void {
     void this.#terminate(thread, error);
@@ -550,6 +599,8 @@ export class WorkerPool implements ExecutionControl {
     if (thread.state === 'idle') this.#idle.splice(this.#idle.indexOf(thread), 1);
     // 'exiting' first: a result read below must not hand this dead thread another task.
     thread.state = 'exiting';
+    clearTimeout(thread.channelCloseTimer);
+    thread.channelCloseTimer = undefined;
     // Messages the thread posted before it died come first: a result it sent still counts.
     this.#drain(thread);
     thread.port.close();
@@ -559,7 +610,16 @@ export class WorkerPool implements ExecutionControl {
     thread.offered = undefined;
     if (this.#offerThread === thread) this.#offerThread = undefined;
     if (offered !== undefined && takeBack(thread, offered)) this.#requeue(offered, thread);
-    else if (offered !== undefined) this.#commitOffer(thread, offered); // claimed: it ran here
+    else if (offered !== undefined) {
+      // Claimed: it ran here, after the task before it had ended. That task's outcome was read
+      // above, unless it was lost on the way (a closed channel): then it ends with the thread.
+      const previous = thread.current;
+      thread.current = undefined;
+      if (previous !== undefined && previous !== offered) {
+        previous.settle(false, exitError(thread, previous, exitCode));
+      }
+      this.#commitOffer(thread, offered);
+    }
     const execution = thread.current;
     thread.current = undefined;
     if (execution !== undefined) {
@@ -568,16 +628,7 @@ export class WorkerPool implements ExecutionControl {
       // it waits again, first in line. A thread that dies before taking any task cannot start at
       // all; its task fails, or a broken runner would be restarted for ever.
       if (taken !== 0 && taken !== execution.id) this.#requeue(execution, thread);
-      else {
-        execution.settle(
-          false,
-          thread.stopReason ??
-            new WorkerExitedError(
-              { exitCode, executionId: execution.spec.task.executionId },
-              thread.crash === undefined ? undefined : { cause: thread.crash },
-            ),
-        );
-      }
+      else execution.settle(false, exitError(thread, execution, exitCode));
     }
     thread.markExited();
     if (!this.#closing) this.#pump();
@@ -621,6 +672,17 @@ export class WorkerPool implements ExecutionControl {
 /** Takes a task offered to (or given to, not yet claimed by) `thread` back; false if it was claimed. */
 function takeBack(thread: PoolThread, execution: WorkerExecution): boolean {
   return Atomics.compareExchange(thread.signals, OFFER, execution.id, 0) === execution.id;
+}
+
+/** Why a task ends with its thread: the pool's reason for stopping it, or the thread's own exit. */
+function exitError(thread: PoolThread, execution: WorkerExecution, exitCode: number): Error {
+  return (
+    thread.stopReason ??
+    new WorkerExitedError(
+      { exitCode, executionId: execution.spec.task.executionId },
+      thread.crash === undefined ? undefined : { cause: thread.crash },
+    )
+  );
 }
 
 function levelOf(spec: LaunchSpec): number {

@@ -5,7 +5,9 @@
  * @internal
  * @module
  */
-import { isMainThread, receiveMessageOnPort, workerData } from 'node:worker_threads';
+
+import type { MessagePort } from 'node:worker_threads';
+import { isMainThread, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { InvocationContext, Invokable, Logger, TaskInfo } from '@taskwarden/sdk';
 import type { SerializedError } from '@taskwarden/sdk/internal';
 import {
@@ -24,7 +26,7 @@ import type {
   RunnerData,
   WorkerMessage,
 } from './protocol.js';
-import { Kind, OFFER, TAKEN, WAKEUPS } from './protocol.js';
+import { CHANNEL_CLOSED, Kind, OFFER, TAKEN, WAKEUPS } from './protocol.js';
 import { createForwardingLogger } from './worker-logger.js';
 
 if (isMainThread) throw new Error('worker-runner.js must be loaded as a worker thread by WorkerExecutor');
@@ -40,6 +42,8 @@ interface Current {
 let current: Current | undefined;
 /** The latest offer received while busy (an older one is stale: the host offers one at a time). */
 let offer: RunMessage | undefined;
+/** Task code closed the task channel: nothing can be reported any more; the host stops the thread. */
+let channelClosed = false;
 
 const post = (message: WorkerMessage): void => port.postMessage(message);
 const postLog = (message: LogMessage): void => port.postMessage(message);
@@ -114,7 +118,8 @@ async function run(message: RunMessage): Promise<void> {
 /** The current task has ended: take the offered task at once if there is one, else go idle. */
 function idle(): void {
   if (current !== undefined) return;
-  if (offer !== undefined) claimOffer();
+  // On a closed channel an offer stays unclaimed: the host gives it to another thread.
+  if (offer !== undefined && !channelClosed) claimOffer();
   // After the microtasks the task left behind (a promise chain it did not await) have run:
   // blocking in a microtask would hold them up until the next task.
   if (current === undefined) setImmediate(waitIdle);
@@ -193,4 +198,24 @@ function nothingElsePending(): boolean {
 }
 
 port.on('message', onMessage);
+// Only task code closes this end (the host never closes its end while the thread lives): tell the
+// host on Node's own channel, so it stops this thread at once instead of waiting for a result.
+function onChannelClosed(): void {
+  if (channelClosed) return;
+  channelClosed = true;
+  offer = undefined; // unclaimed: the host takes it back
+  try {
+    parentPort?.postMessage(CHANNEL_CLOSED);
+  } catch {
+    // parentPort closed as well: the host notices the closed channel by itself, a little later.
+  }
+}
+port.on('close', onChannelClosed);
+// The 'close' event comes a loop turn later; a task that closes the channel and returns at once must
+// not have its thread claim an offered task first (it would run where its outcome cannot be reported).
+const closePort = port.close;
+port.close = function close(this: MessagePort): void {
+  onChannelClosed();
+  closePort.call(this);
+};
 waitIdle();
