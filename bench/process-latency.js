@@ -33,7 +33,6 @@ function fixtures() {
   const task = join(dir, 'trivial-task.mjs');
   const peer = join(dir, 'trivial-peer.mjs');
   const peerWithSdk = join(dir, 'trivial-peer-sdk.mjs');
-  const peerWithHelpers = join(dir, 'trivial-peer-helpers.mjs');
   writeFileSync(task, 'export default function trivial({ input }) { return input; }\n');
   writeFileSync(peer, "process.on('message', (input) => process.send(input));\n");
   // Resolved from the repository (where this benchmark runs), like the child runner resolves it.
@@ -43,17 +42,7 @@ function fixtures() {
     `await import(${JSON.stringify(internal)});\n` +
       "process.on('message', (input) => process.send(input));\n",
   );
-  // What a child-side SDK entry without the runtime's modules (tsyringe, reflect-metadata, the slot
-  // table, the task state machine) would cost: only the three helper modules the runner calls.
-  const helpers = ['load-invokable.js', 'run-invokable.js', 'serialized-error.js'].map(
-    (file) => new URL(`./${file}`, internal).href,
-  );
-  writeFileSync(
-    peerWithHelpers,
-    `await Promise.all(${JSON.stringify(helpers)}.map((url) => import(url)));\n` +
-      "process.on('message', (input) => process.send(input));\n",
-  );
-  return { dir, task, peer, peerWithSdk, peerWithHelpers };
+  return { dir, task, peer, peerWithSdk };
 }
 
 function runtimeWith(executor) {
@@ -111,16 +100,6 @@ function bareFork(script) {
   };
 }
 
-/** fresh minus what importing the whole internal entry costs over the three helper modules. */
-function projected(stats) {
-  const saving = (key) => stats.forkSdk[key] - stats.forkHelpers[key];
-  return {
-    min: stats.fresh.min - saving('median'),
-    median: stats.fresh.median - saving('median'),
-    max: stats.fresh.max - saving('median'),
-  };
-}
-
 /**
  * @param {{ rounds?: number }} [options]
  */
@@ -136,7 +115,6 @@ export async function run({ rounds = 5 } = {}) {
         fresh: () => medianOf(SAMPLES.spawn, ours(freshRuntime, files.task)),
         fork: () => medianOf(SAMPLES.spawn, bareFork(files.peer)),
         forkSdk: () => medianOf(SAMPLES.spawn, bareFork(files.peerWithSdk)),
-        forkHelpers: () => medianOf(SAMPLES.spawn, bareFork(files.peerWithHelpers)),
         reuse: () => medianOf(SAMPLES.reuse, ours(reusedRuntime, files.task)),
       },
       { rounds, warmup: 1 },
@@ -165,16 +143,6 @@ export async function run({ rounds = 5 } = {}) {
           ours: stats.fresh,
           peers: { 'fork + import @taskwarden/sdk/internal': stats.forkSdk },
           ratio: stats.fresh.median / stats.forkSdk.median,
-        },
-        {
-          // The ProcessExecutor figure this SDK change would give: fresh - (sdk import - helpers import).
-          metric: 'projected with a light child-side SDK entry (fresh - sdk/internal + helpers only) vs fork',
-          unit: 'ms',
-          ours: projected(stats),
-          peers: { 'child_process.fork': stats.fork, 'fork + helper modules only': stats.forkHelpers },
-          ratio: projected(stats).median / stats.fork.median,
-          target: `<= ${TARGET_FRESH}x`,
-          met: projected(stats).median / stats.fork.median <= TARGET_FRESH,
         },
         {
           metric: 'reuse: a kept process vs a fresh one (speed-up)',
