@@ -1,10 +1,10 @@
 import type { KillFunction } from '@taskwarden/executor-process';
-import { ProcessExecutor, ProcessExitedError } from '@taskwarden/executor-process';
-import type { Execution, LaunchSpec, TaskRuntime, TaskStuckEvent } from '@taskwarden/sdk';
+import { ProcessExitedError } from '@taskwarden/executor-process';
+import type { Execution, LaunchSpec, TaskStuckEvent } from '@taskwarden/sdk';
 import { TaskCancelledError } from '@taskwarden/sdk';
 import pino from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
-import { fixture, isGone, PidLedger, startRuntime, until, untilRecorded, waitGone } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { fixture, isGone, until, untilRecorded, useProcessHarness, waitGone } from './helpers.js';
 
 function spec(module: string, input: unknown, onRunning = () => undefined): LaunchSpec {
   return {
@@ -23,52 +23,31 @@ function spec(module: string, input: unknown, onRunning = () => undefined): Laun
 }
 
 describe('ProcessExecutor cancellation', () => {
-  let ledger: PidLedger;
-  let runtime: TaskRuntime | undefined;
-  let executor: ProcessExecutor | undefined;
-
-  function setup(options: ConstructorParameters<typeof ProcessExecutor>[0] = {}) {
-    ledger = new PidLedger();
-    executor = new ProcessExecutor({ spawn: ledger.spawn, killGraceMs: 300, ...options });
-    runtime = startRuntime(executor);
-    return { executor, runtime };
-  }
-
-  function submit(module: string, input?: unknown) {
-    if (!runtime) throw new Error('setup() first');
-    return runtime.submit({ jobId: 'job', allocationId: 'slot-0', invokable: { module }, input });
-  }
-
-  afterEach(async () => {
-    await runtime?.close();
-    await executor?.close();
-    runtime = undefined;
-    executor = undefined;
-    expect(ledger.cleanup()).toEqual([]);
-  });
+  const harness = useProcessHarness({ executor: { killGraceMs: 300 } });
+  const { setup, submit } = harness;
 
   it('cancel aborts the signal in the child and calls the cancel() hook', async () => {
     setup();
-    const pidFile = ledger.pidFile();
+    const pidFile = harness.ledger.pidFile();
     const task = submit(fixture('cooperative.mjs'), { pidFile });
-    await untilRecorded(ledger, pidFile, 'invoked');
+    await untilRecorded(harness.ledger, pidFile, 'invoked');
     await until(() => task.state === 'RUNNING', 'RUNNING');
     task.cancel();
     const outcome = await task.done;
     expect(outcome).toMatchObject({ state: 'CANCELED', cancellationRequested: true, abandoned: false });
     // The abort reason crossed the boundary as the SDK's own error class.
     expect(outcome.error).toBeInstanceOf(TaskCancelledError);
-    const roles = ledger.entries(pidFile).map((entry) => entry.role);
+    const roles = harness.ledger.entries(pidFile).map((entry) => entry.role);
     expect(roles).toContain('cancel-hook');
     expect(roles).toContain('aborted:TaskCancelledError');
-    await waitGone(ledger.spawnedPids, 0);
+    await waitGone(harness.ledger.spawnedPids, 0);
   });
 
   it('a queued task that is cancelled never spawns a process', async () => {
     const { executor } = setup({ maxProcesses: 1 });
-    const blockerFile = ledger.pidFile();
+    const blockerFile = harness.ledger.pidFile();
     const blocker = submit(fixture('cooperative.mjs'), { pidFile: blockerFile });
-    await untilRecorded(ledger, blockerFile, 'invoked');
+    await untilRecorded(harness.ledger, blockerFile, 'invoked');
     const queued = executor.launch(spec(fixture('echo.mjs'), 'never'));
     expect(executor.stats).toMatchObject({ busy: 1, queued: 1, spawned: 1 });
     const reason = new TaskCancelledError('queued');
@@ -77,13 +56,14 @@ describe('ProcessExecutor cancellation', () => {
     expect(executor.stats).toMatchObject({ queued: 0, spawned: 1 });
     blocker.cancel();
     expect((await blocker.done).state).toBe('CANCELED');
-    expect(ledger.spawnedPids).toHaveLength(1);
+    expect(harness.ledger.spawnedPids).toHaveLength(1);
   });
 
   it('hard stop: SIGTERM then SIGKILL to the whole group ends a SIGTERM-deaf child and its grandchild', async () => {
     let pidFile = '';
     const signals: string[] = [];
-    const sigtermSeen = () => ledger.entries(pidFile).some((entry) => entry.role === 'sigterm-ignored');
+    const sigtermSeen = () =>
+      harness.ledger.entries(pidFile).some((entry) => entry.role === 'sigterm-ignored');
     // The seam holds SIGKILL back until the child has recorded the SIGTERM, so the order is checked
     // without assuming that a loaded machine runs the child's handler within the 300 ms grace.
     const kill: KillFunction = (pid, signal) => {
@@ -98,11 +78,11 @@ describe('ProcessExecutor cancellation', () => {
       return process.kill(pid, signal);
     };
     setup({ killGraceMs: 300, kill });
-    pidFile = ledger.pidFile();
+    pidFile = harness.ledger.pidFile();
     const task = submit(fixture('deaf-with-grandchild.mjs'), { pidFile });
-    await untilRecorded(ledger, pidFile, 'invoked');
-    const [child] = ledger.pidsOf(pidFile, 'child');
-    const [grandchild] = ledger.pidsOf(pidFile, 'grandchild');
+    await untilRecorded(harness.ledger, pidFile, 'invoked');
+    const [child] = harness.ledger.pidsOf(pidFile, 'child');
+    const [grandchild] = harness.ledger.pidsOf(pidFile, 'grandchild');
     task.cancel();
     const outcome = await task.done;
     expect(outcome).toMatchObject({ state: 'CANCELED', cancellationRequested: true, abandoned: false });
@@ -111,7 +91,7 @@ describe('ProcessExecutor cancellation', () => {
     // SIGTERM went to the group first and was ignored; SIGKILL ended it.
     expect(signals[0]).toBe('SIGTERM');
     expect(signals).toContain('SIGKILL');
-    expect(ledger.entries(pidFile).map((entry) => entry.role)).toContain('sigterm-ignored');
+    expect(harness.ledger.entries(pidFile).map((entry) => entry.role)).toContain('sigterm-ignored');
     // `done` means the whole tree is gone, not just the child.
     expect(isGone(child as number)).toBe(true);
     expect(isGone(grandchild as number)).toBe(true);
@@ -119,10 +99,10 @@ describe('ProcessExecutor cancellation', () => {
 
   it('kill() keeps the process counted until its group is gone, then the capacity is back', async () => {
     const { executor } = setup({ maxProcesses: 1, killGraceMs: 200 });
-    const pidFile = ledger.pidFile();
+    const pidFile = harness.ledger.pidFile();
     const execution = executor.launch(spec(fixture('deaf-with-grandchild.mjs'), { pidFile }));
     const next = executor.launch(spec(fixture('echo.mjs'), 'next'));
-    await untilRecorded(ledger, pidFile, 'invoked');
+    await untilRecorded(harness.ledger, pidFile, 'invoked');
     const killed = execution.kill?.();
     const settled = execution.result.catch((error: unknown) => error);
     // The grace period has not run out: the deaf child is alive and still holds the only slot.
@@ -130,7 +110,10 @@ describe('ProcessExecutor cancellation', () => {
     expect(executor.stats).toMatchObject({ processes: 1, queued: 1 });
     await killed;
     expect(await settled).toBeInstanceOf(ProcessExitedError);
-    for (const pid of [...ledger.pidsOf(pidFile, 'child'), ...ledger.pidsOf(pidFile, 'grandchild')]) {
+    for (const pid of [
+      ...harness.ledger.pidsOf(pidFile, 'child'),
+      ...harness.ledger.pidsOf(pidFile, 'grandchild'),
+    ]) {
       expect(isGone(pid)).toBe(true);
     }
     expect(await next.result).toMatchObject({ echoed: 'next' });
@@ -138,10 +121,10 @@ describe('ProcessExecutor cancellation', () => {
 
   it('a CPU-bound child is stopped, and diagnose() shows where it is stuck', async () => {
     setup();
-    const pidFile = ledger.pidFile();
+    const pidFile = harness.ledger.pidFile();
     const stuck: TaskStuckEvent[] = [];
-    runtime?.events.on('taskStuck', (event) => stuck.push(event));
-    const task = runtime?.submit({
+    harness.runtime?.events.on('taskStuck', (event) => stuck.push(event));
+    const task = harness.runtime?.submit({
       jobId: 'job',
       allocationId: 'slot-0',
       invokable: { module: fixture('cpu-bound.mjs') },
@@ -150,26 +133,26 @@ describe('ProcessExecutor cancellation', () => {
       cancellation: { interruptIntervalMs: 150, gracePeriodMs: 5_000, timeoutMs: 8_000 },
     });
     if (!task) throw new Error('no runtime');
-    await untilRecorded(ledger, pidFile, 'invoked');
+    await untilRecorded(harness.ledger, pidFile, 'invoked');
     task.cancel();
     await until(() => stuck.length > 0, 'a taskStuck event');
     expect(stuck[0]?.diagnostics).toMatch(/at spinForever \(file:.*cpu-bound\.mjs:\d+:\d+\)/);
     expect(task.state).toBe('CANCELING');
-    await runtime?.close({ graceMs: 0 }); // the hard stop, now
+    await harness.runtime?.close({ graceMs: 0 }); // the hard stop, now
     const outcome = await task.done;
     expect(outcome).toMatchObject({ state: 'CANCELED', abandoned: false });
-    for (const pid of ledger.all()) expect(isGone(pid)).toBe(true);
+    for (const pid of harness.ledger.all()) expect(isGone(pid)).toBe(true);
   });
 
   it('diagnose() says when the child is idle rather than inventing a stack', async () => {
     const { executor } = setup();
-    const pidFile = ledger.pidFile();
+    const pidFile = harness.ledger.pidFile();
     const execution: Execution = executor.launch(spec(fixture('cooperative.mjs'), { pidFile }));
-    await untilRecorded(ledger, pidFile, 'invoked');
+    await untilRecorded(harness.ledger, pidFile, 'invoked');
     expect(await execution.diagnose?.()).toMatch(/idle/);
     execution.cancel(new TaskCancelledError('x'));
     await expect(execution.result).rejects.toBeInstanceOf(TaskCancelledError);
-    await waitGone(ledger.spawnedPids, 0);
+    await waitGone(harness.ledger.spawnedPids, 0);
   });
 
   it('cancel() and kill() are idempotent and never throw after the work stopped', async () => {
@@ -186,15 +169,15 @@ describe('ProcessExecutor cancellation', () => {
 
   it('cancelJob drops the queued tasks of that job', async () => {
     const { executor } = setup({ maxProcesses: 1 });
-    const blockerFile = ledger.pidFile();
+    const blockerFile = harness.ledger.pidFile();
     const blocker = executor.launch(spec(fixture('cooperative.mjs'), { pidFile: blockerFile }));
-    await untilRecorded(ledger, blockerFile, 'invoked');
+    await untilRecorded(harness.ledger, blockerFile, 'invoked');
     const queued = executor.launch(spec(fixture('echo.mjs'), 1));
     await executor.cancelJob('job');
     await expect(queued.result).rejects.toBeInstanceOf(TaskCancelledError);
     blocker.cancel(new TaskCancelledError('blocker'));
     await expect(blocker.result).rejects.toBeInstanceOf(TaskCancelledError);
     await until(() => executor.stats.processes === 0, 'the blocker process to be gone');
-    expect(ledger.spawnedPids).toHaveLength(1);
+    expect(harness.ledger.spawnedPids).toHaveLength(1);
   });
 });

@@ -1,57 +1,36 @@
-import { ProcessExecutor, ProcessExitedError } from '@taskwarden/executor-process';
-import type { TaskRuntime } from '@taskwarden/sdk';
+import { ProcessExitedError } from '@taskwarden/executor-process';
 import { ErrorCode, ProtocolError } from '@taskwarden/sdk';
-import { afterEach, describe, expect, it } from 'vitest';
-import { fixture, PidLedger, startRuntime, until, untilRecorded, waitGone } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { fixture, until, untilRecorded, useProcessHarness, waitGone } from './helpers.js';
 
 describe('ProcessExecutor: a child that closes its control pipe (fd 3)', () => {
-  let ledger: PidLedger;
-  let runtime: TaskRuntime | undefined;
-  let executor: ProcessExecutor | undefined;
-
-  function setup(options: ConstructorParameters<typeof ProcessExecutor>[0] = {}) {
-    ledger = new PidLedger();
-    executor = new ProcessExecutor({ spawn: ledger.spawn, maxProcesses: 2, ...options });
-    runtime = startRuntime(executor, { numberOfSlots: 2 });
-    return { executor, runtime };
-  }
-
-  function submit(module: string, input?: unknown, slot = 0) {
-    if (!runtime) throw new Error('setup() first');
-    return runtime.submit({ jobId: 'job', allocationId: `slot-${slot}`, invokable: { module }, input });
-  }
-
-  async function stillServes(): Promise<void> {
-    const outcome = await submit(fixture('echo.mjs'), 'still here').done;
-    expect(outcome).toMatchObject({ state: 'FINISHED', result: { echoed: 'still here' } });
-  }
-
-  afterEach(async () => {
-    await runtime?.close();
-    await executor?.close();
-    expect(executor?.stats.processes).toBe(0);
-    runtime = undefined;
-    executor = undefined;
-    expect(ledger.cleanup()).toEqual([]);
+  const harness = useProcessHarness({
+    executor: { maxProcesses: 2 },
+    runtime: { numberOfSlots: 2 },
+    expectNoProcesses: true,
   });
+  const { setup, submit, stillServes } = harness;
 
   it('while it runs a task: the task fails with ProtocolError and its group is killed', async () => {
     const { runtime } = setup();
     const transitions: string[] = [];
     runtime.events.on('taskStateChanged', ({ from, to }) => transitions.push(`${from}->${to}`));
-    const bystanderFile = ledger.pidFile();
+    const bystanderFile = harness.ledger.pidFile();
     const bystander = submit(fixture('cooperative.mjs'), { pidFile: bystanderFile }, 1);
-    await untilRecorded(ledger, bystanderFile, 'invoked');
-    const pidFile = ledger.pidFile();
+    await untilRecorded(harness.ledger, bystanderFile, 'invoked');
+    const pidFile = harness.ledger.pidFile();
     const outcome = await submit(fixture('closes-control-pipe.mjs'), { pidFile, grandchild: true }).done;
     expect(outcome.state).toBe('FAILED');
     expect(outcome.error).toBeInstanceOf(ProtocolError);
     expect(outcome.error).toMatchObject({ code: ErrorCode.PROTOCOL_ERROR });
-    const [pid] = ledger.pidsOf(pidFile, 'child');
+    const [pid] = harness.ledger.pidsOf(pidFile, 'child');
     expect(outcome.error?.message).toBe(`child ${pid} closed its control pipe while still running`);
     expect(transitions).toContain('RUNNING->FAILED');
     // The child and what it started in its group are gone; the other task and the runtime go on.
-    await waitGone([...ledger.pidsOf(pidFile, 'child'), ...ledger.pidsOf(pidFile, 'grandchild')]);
+    await waitGone([
+      ...harness.ledger.pidsOf(pidFile, 'child'),
+      ...harness.ledger.pidsOf(pidFile, 'grandchild'),
+    ]);
     expect(bystander.state).toBe('RUNNING');
     await stillServes();
     bystander.cancel();
@@ -60,13 +39,13 @@ describe('ProcessExecutor: a child that closes its control pipe (fd 3)', () => {
 
   it('while its process idles (reuse): the process is retired and the next task runs elsewhere', async () => {
     setup({ reuse: true, maxProcesses: 1 });
-    const pidFile = ledger.pidFile();
+    const pidFile = harness.ledger.pidFile();
     const first = await submit(fixture('closes-control-pipe.mjs'), { pidFile, when: 'idle', delayMs: 30 })
       .done;
     expect(first.state).toBe('FINISHED');
     const firstPid = first.result as number;
     await waitGone([firstPid]);
-    await until(() => executor?.stats.processes === 0, 'the retired process to be gone');
+    await until(() => harness.executor?.stats.processes === 0, 'the retired process to be gone');
     const next = await submit(fixture('echo.mjs'), 'next').done;
     expect(next).toMatchObject({ state: 'FINISHED', result: { echoed: 'next', pid: expect.any(Number) } });
     expect((next.result as { pid: number }).pid).not.toBe(firstPid);

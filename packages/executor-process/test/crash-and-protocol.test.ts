@@ -1,53 +1,26 @@
-import { ProcessExecutor, ProcessExitedError } from '@taskwarden/executor-process';
-import type { TaskRuntime } from '@taskwarden/sdk';
+import { ProcessExitedError } from '@taskwarden/executor-process';
 import { ErrorCode, ProtocolError } from '@taskwarden/sdk';
-import { afterEach, describe, expect, it } from 'vitest';
-import { captureLogger, fixture, isGone, PidLedger, startRuntime, untilRecorded } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { captureLogger, fixture, isGone, untilRecorded, useProcessHarness } from './helpers.js';
 
 describe('ProcessExecutor: crashing and misbehaving children', () => {
-  let ledger: PidLedger;
-  let runtime: TaskRuntime | undefined;
-  let executor: ProcessExecutor | undefined;
-
-  function setup(options: ConstructorParameters<typeof ProcessExecutor>[0] = {}) {
-    ledger = new PidLedger();
-    executor = new ProcessExecutor({ spawn: ledger.spawn, maxProcesses: 2, ...options });
-    runtime = startRuntime(executor, { numberOfSlots: 2 });
-    return { executor, runtime };
-  }
-
-  function submit(module: string, input?: unknown, slot = 0) {
-    if (!runtime) throw new Error('setup() first');
-    return runtime.submit({ jobId: 'job', allocationId: `slot-${slot}`, invokable: { module }, input });
-  }
-
-  async function stillServes(): Promise<void> {
-    const outcome = await submit(fixture('echo.mjs'), 'still here').done;
-    expect(outcome).toMatchObject({ state: 'FINISHED', result: { echoed: 'still here' } });
-  }
-
-  afterEach(async () => {
-    await runtime?.close();
-    await executor?.close();
-    runtime = undefined;
-    executor = undefined;
-    expect(ledger.cleanup()).toEqual([]);
-  });
+  const harness = useProcessHarness({ executor: { maxProcesses: 2 }, runtime: { numberOfSlots: 2 } });
+  const { setup, submit, stillServes } = harness;
 
   it('a child that exits mid-task fails it with ProcessExitedError (exit code, stderr tail)', async () => {
     setup();
-    const pidFile = ledger.pidFile();
+    const pidFile = harness.ledger.pidFile();
     const outcome = await submit(fixture('exit-mid-task.mjs'), { pidFile, code: 7, grandchild: true }).done;
     expect(outcome.state).toBe('FAILED');
     const error = outcome.error as ProcessExitedError;
     expect(error).toBeInstanceOf(ProcessExitedError);
     expect(error.code).toBe(ErrorCode.PROCESS_EXITED);
     expect(error).toMatchObject({ exitCode: 7, signal: null, killed: false });
-    expect(error.pid).toBe(ledger.pidsOf(pidFile, 'child')[0]);
+    expect(error.pid).toBe(harness.ledger.pidsOf(pidFile, 'child')[0]);
     expect(error.stderrTail).toContain('about to die (exit)');
     expect(error.message).toContain('exited with code 7');
     // What the crashed child left in its group is not orphaned.
-    for (const pid of ledger.pidsOf(pidFile, 'grandchild')) expect(isGone(pid)).toBe(true);
+    for (const pid of harness.ledger.pidsOf(pidFile, 'grandchild')) expect(isGone(pid)).toBe(true);
     await stillServes();
   });
 
@@ -79,16 +52,16 @@ describe('ProcessExecutor: crashing and misbehaving children', () => {
     ['other-task', /for task 999999 while running task/],
   ])('garbage on the control pipe (%s) fails only that task with a ProtocolError', async (mode, message) => {
     setup();
-    const bystanderFile = ledger.pidFile();
+    const bystanderFile = harness.ledger.pidFile();
     const bystander = submit(fixture('cooperative.mjs'), { pidFile: bystanderFile }, 1);
-    await untilRecorded(ledger, bystanderFile, 'invoked');
-    const pidFile = ledger.pidFile();
+    await untilRecorded(harness.ledger, bystanderFile, 'invoked');
+    const pidFile = harness.ledger.pidFile();
     const outcome = await submit(fixture('garbage-ipc.mjs'), { pidFile, mode }).done;
     expect(outcome.state).toBe('FAILED');
     expect(outcome.error).toBeInstanceOf(ProtocolError);
     expect(outcome.error?.message).toMatch(message);
     // The offending child was killed; the other task and the runtime are untouched.
-    expect(isGone(ledger.pidsOf(pidFile, 'child')[0] as number)).toBe(true);
+    expect(isGone(harness.ledger.pidsOf(pidFile, 'child')[0] as number)).toBe(true);
     expect(bystander.state).toBe('RUNNING');
     await stillServes();
     bystander.cancel();
@@ -97,17 +70,16 @@ describe('ProcessExecutor: crashing and misbehaving children', () => {
 
   it('delivers the valid messages of a chunk before failing on the garbage that follows them', async () => {
     const captured = captureLogger();
-    ledger = new PidLedger();
-    executor = new ProcessExecutor({ spawn: ledger.spawn });
-    runtime = startRuntime(executor, { logger: captured.logger });
-    const pidFile = ledger.pidFile();
+    // The executor's own maxProcesses and a single slot, not this file's defaults.
+    setup({ maxProcesses: undefined }, { numberOfSlots: 1, logger: captured.logger });
+    const pidFile = harness.ledger.pidFile();
     const outcome = await submit(fixture('garbage-ipc.mjs'), { pidFile, mode: 'valid-then-garbage' }).done;
     expect(outcome.state).toBe('FAILED');
     expect(outcome.error).toBeInstanceOf(ProtocolError);
     expect(outcome.error?.message).toMatch(/malformed frame: bad frame header/);
     // The log record that arrived in the same chunk, before the garbage, was not dropped.
     expect(captured.records.map((record) => record.msg)).toContain('logged before the garbage');
-    expect(isGone(ledger.pidsOf(pidFile, 'child')[0] as number)).toBe(true);
+    expect(isGone(harness.ledger.pidsOf(pidFile, 'child')[0] as number)).toBe(true);
   });
 
   it('a successful result before RUNNING is a protocol error, not a FINISHED task that never ran', async () => {
@@ -125,13 +97,13 @@ describe('ProcessExecutor: crashing and misbehaving children', () => {
 
   it('a well-shaped error that cannot be rebuilt is a ProtocolError for that task, not a host crash', async () => {
     setup();
-    const pidFile = ledger.pidFile();
+    const pidFile = harness.ledger.pidFile();
     // Task 1 of a fresh executor: the fixture reports a failure for it with an error lacking `props`.
     const outcome = await submit(fixture('garbage-ipc.mjs'), { pidFile, mode: 'unreadable-error' }).done;
     expect(outcome.state).toBe('FAILED');
     expect(outcome.error).toBeInstanceOf(ProtocolError);
     expect(outcome.error?.message).toMatch(/'result' with a malformed error|sent an unreadable 'result'/);
-    expect(isGone(ledger.pidsOf(pidFile, 'child')[0] as number)).toBe(true);
+    expect(isGone(harness.ledger.pidsOf(pidFile, 'child')[0] as number)).toBe(true);
     await stillServes();
   });
 });

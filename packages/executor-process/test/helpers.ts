@@ -4,10 +4,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ProcessExecutor, SpawnFunction } from '@taskwarden/executor-process';
+import type { ProcessExecutorOptions, SpawnFunction } from '@taskwarden/executor-process';
+import { ProcessExecutor } from '@taskwarden/executor-process';
 import type { CancellationOptions, TaskRuntime } from '@taskwarden/sdk';
 import { createRuntime, EmitOnlyFatalErrorHandler } from '@taskwarden/sdk';
 import pino from 'pino';
+import { afterEach, expect } from 'vitest';
 
 /** Absolute path of a fixture module. */
 export function fixture(name: string): string {
@@ -163,11 +165,15 @@ export function captureLogger(level = 'info'): CapturedLogger {
   return { logger, records };
 }
 
+/** What `startRuntime` takes besides the executor. */
+export interface RuntimeOptions {
+  cancellation?: CancellationOptions;
+  logger?: pino.Logger;
+  numberOfSlots?: number;
+}
+
 /** A runtime with one ACTIVE slot (`job`/`slot`) and the executor under `process`. */
-export function startRuntime(
-  executor: ProcessExecutor,
-  options: { cancellation?: CancellationOptions; logger?: pino.Logger; numberOfSlots?: number } = {},
-): TaskRuntime {
+export function startRuntime(executor: ProcessExecutor, options: RuntimeOptions = {}): TaskRuntime {
   const runtime = createRuntime({
     numberOfSlots: options.numberOfSlots ?? 1,
     executors: { process: executor },
@@ -181,4 +187,88 @@ export function startRuntime(
     runtime.slotTable.markSlotActive(`slot-${index}`);
   }
   return runtime;
+}
+
+/** What every `setup()` of a {@link useProcessHarness} starts from, and what its `afterEach` checks. */
+export interface ProcessHarnessDefaults {
+  /** Executor options (after the ledger's `spawn`, before the test's own). */
+  executor?: ProcessExecutorOptions;
+  /** `startRuntime` options (before the test's own). */
+  runtime?: RuntimeOptions;
+  /** `afterEach` also expects the closed executor to hold no process. */
+  expectNoProcesses?: boolean;
+}
+
+/** Where `submit` sends a task: a slot index, an export name, or both. */
+export type SubmitTarget = number | string | { slot?: number; export?: string };
+
+/**
+ * The per-test harness of a `describe`: `setup()` makes a fresh {@link PidLedger}, a `ProcessExecutor`
+ * spawning through it and a runtime; the `afterEach` it registers closes both and expects that no pid
+ * the test caused survived. Call it in the `describe` body.
+ */
+export function useProcessHarness(defaults: ProcessHarnessDefaults = {}) {
+  let ledger: PidLedger | undefined;
+  let runtime: TaskRuntime | undefined;
+  let executor: ProcessExecutor | undefined;
+
+  function requireLedger(): PidLedger {
+    if (!ledger) throw new Error('setup() first');
+    return ledger;
+  }
+
+  function setup(options: ProcessExecutorOptions = {}, runtimeOptions: RuntimeOptions = {}) {
+    ledger = new PidLedger();
+    executor = new ProcessExecutor({ spawn: ledger.spawn, ...defaults.executor, ...options });
+    runtime = startRuntime(executor, { ...defaults.runtime, ...runtimeOptions });
+    return { executor, runtime };
+  }
+
+  /** Submits `module` (its `export`, if named) to slot `slot-<n>` (0 unless named) of job `job`. */
+  function submit(module: string, input?: unknown, target: SubmitTarget = {}) {
+    if (!runtime) throw new Error('setup() first');
+    const { slot = 0, export: exportName } =
+      typeof target === 'number'
+        ? { slot: target }
+        : typeof target === 'string'
+          ? { export: target }
+          : target;
+    return runtime.submit({
+      jobId: 'job',
+      allocationId: `slot-${slot}`,
+      invokable: exportName ? { module, export: exportName } : { module },
+      input,
+    });
+  }
+
+  /** Expects the runtime to still run a task to the end. */
+  async function stillServes(): Promise<void> {
+    const outcome = await submit(fixture('echo.mjs'), 'still here').done;
+    expect(outcome).toMatchObject({ state: 'FINISHED', result: { echoed: 'still here' } });
+  }
+
+  afterEach(async () => {
+    await runtime?.close();
+    await executor?.close();
+    if (defaults.expectNoProcesses) expect(executor?.stats.processes).toBe(0);
+    runtime = undefined;
+    executor = undefined;
+    expect(requireLedger().cleanup()).toEqual([]);
+  });
+
+  return {
+    setup,
+    submit,
+    stillServes,
+    /** The ledger of the current test (its last `setup()`). */
+    get ledger(): PidLedger {
+      return requireLedger();
+    },
+    get runtime(): TaskRuntime | undefined {
+      return runtime;
+    },
+    get executor(): ProcessExecutor | undefined {
+      return executor;
+    },
+  };
 }

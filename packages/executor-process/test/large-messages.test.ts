@@ -1,43 +1,14 @@
-import { ProcessExecutor } from '@taskwarden/executor-process';
-import type { TaskRuntime } from '@taskwarden/sdk';
 import { ProtocolError, SerializationError } from '@taskwarden/sdk';
-import { afterEach, describe, expect, it } from 'vitest';
-import { fixture, isGone, PidLedger, startRuntime, untilRecorded } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { fixture, isGone, untilRecorded, useProcessHarness } from './helpers.js';
 
 const echo = fixture('echo.mjs');
 
 // Regression: the frame decoders (host and child) re-copied a partial frame on every 64 KiB chunk,
 // so a 64 MiB message took ~35 s of blocked event loop on each side.
 describe('large messages on the control pipe', () => {
-  let ledger: PidLedger;
-  let runtime: TaskRuntime | undefined;
-  let executor: ProcessExecutor | undefined;
-
-  function setup(options: ConstructorParameters<typeof ProcessExecutor>[0] = {}, slots = 1) {
-    ledger = new PidLedger();
-    executor = new ProcessExecutor({ spawn: ledger.spawn, maxProcesses: 2, ...options });
-    runtime = startRuntime(executor, { numberOfSlots: slots });
-    return { executor, runtime };
-  }
-
-  function submit(module: string, input?: unknown, exportName?: string, slot = 0) {
-    if (!runtime) throw new Error('setup() first');
-    return runtime.submit({
-      jobId: 'job',
-      allocationId: `slot-${slot}`,
-      invokable: exportName ? { module, export: exportName } : { module },
-      input,
-    });
-  }
-
-  afterEach(async () => {
-    await runtime?.close();
-    await executor?.close();
-    expect(executor?.stats.processes).toBe(0);
-    runtime = undefined;
-    executor = undefined;
-    expect(ledger.cleanup()).toEqual([]);
-  });
+  const harness = useProcessHarness({ executor: { maxProcesses: 2 }, expectNoProcesses: true });
+  const { setup, submit } = harness;
 
   it('a 64 MiB Buffer goes to the child and back without a quadratic blow-up', async () => {
     setup();
@@ -55,17 +26,17 @@ describe('large messages on the control pipe', () => {
   });
 
   it('a frame above maxMessageBytes fails only its task with a ProtocolError and kills that child', async () => {
-    setup({}, 2);
-    const bystanderFile = ledger.pidFile();
-    const bystander = submit(fixture('cooperative.mjs'), { pidFile: bystanderFile }, undefined, 1);
-    await untilRecorded(ledger, bystanderFile, 'invoked');
-    const pidFile = ledger.pidFile();
+    setup({}, { numberOfSlots: 2 });
+    const bystanderFile = harness.ledger.pidFile();
+    const bystander = submit(fixture('cooperative.mjs'), { pidFile: bystanderFile }, 1);
+    await untilRecorded(harness.ledger, bystanderFile, 'invoked');
+    const pidFile = harness.ledger.pidFile();
     // The child announces a 512 MiB frame: above the 256 MiB default, refused before buffering.
     const outcome = await submit(fixture('garbage-ipc.mjs'), { pidFile, mode: 'oversize' }).done;
     expect(outcome.state).toBe('FAILED');
     expect(outcome.error).toBeInstanceOf(ProtocolError);
     expect(outcome.error?.message).toMatch(/exceeds maxMessageBytes/);
-    expect(isGone(ledger.pidsOf(pidFile, 'child')[0] as number)).toBe(true);
+    expect(isGone(harness.ledger.pidsOf(pidFile, 'child')[0] as number)).toBe(true);
     expect(bystander.state).toBe('RUNNING');
     expect((await submit(echo, 'still here').done).state).toBe('FINISHED');
     bystander.cancel();

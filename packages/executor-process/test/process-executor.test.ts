@@ -1,7 +1,6 @@
 import { ProcessExecutor } from '@taskwarden/executor-process';
-import type { TaskRuntime } from '@taskwarden/sdk';
 import { ErrorCode, ExecutorClosedError, SerializationError, type TaskwardenError } from '@taskwarden/sdk';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   captureLogger,
   fixture,
@@ -9,45 +8,15 @@ import {
   startRuntime,
   until,
   untilRecorded,
+  useProcessHarness,
   waitGone,
 } from './helpers.js';
 
 const echo = fixture('echo.mjs');
 
 describe('ProcessExecutor: running tasks in child processes', () => {
-  let ledger: PidLedger;
-  let runtime: TaskRuntime | undefined;
-  let executor: ProcessExecutor | undefined;
-
-  function setup(
-    options: ConstructorParameters<typeof ProcessExecutor>[0] = {},
-    logger?: ReturnType<typeof captureLogger>,
-  ) {
-    ledger = new PidLedger();
-    executor = new ProcessExecutor({ spawn: ledger.spawn, ...options });
-    runtime = startRuntime(executor, { logger: logger?.logger });
-    return { executor, runtime };
-  }
-
-  function submit(module: string, input?: unknown, exportName?: string) {
-    if (!runtime) throw new Error('setup() first');
-    return runtime.submit({
-      jobId: 'job',
-      allocationId: 'slot-0',
-      invokable: exportName ? { module, export: exportName } : { module },
-      input,
-    });
-  }
-
-  afterEach(async () => {
-    await runtime?.close();
-    await executor?.close();
-    expect(executor?.stats.processes).toBe(0);
-    runtime = undefined;
-    executor = undefined;
-    const survivors = ledger.cleanup();
-    expect(survivors).toEqual([]);
-  });
+  const harness = useProcessHarness({ expectNoProcesses: true });
+  const { setup, submit } = harness;
 
   it('runs the default export in a child process and returns its value', async () => {
     setup();
@@ -56,7 +25,7 @@ describe('ProcessExecutor: running tasks in child processes', () => {
     const result = outcome.result as { echoed: unknown; pid: number };
     expect(result.echoed).toEqual({ text: 'héllo', when: new Date(0), big: 10n, list: [1, 2] });
     expect(result.pid).not.toBe(process.pid);
-    expect(ledger.spawnedPids).toContain(result.pid);
+    expect(harness.ledger.spawnedPids).toContain(result.pid);
     // Without reuse the child is gone by the time the task is done.
     await waitGone([result.pid], 0);
   });
@@ -78,13 +47,13 @@ describe('ProcessExecutor: running tasks in child processes', () => {
 
   it('a task cancelled during restore() is never invoked', async () => {
     setup();
-    const pidFile = ledger.pidFile();
+    const pidFile = harness.ledger.pidFile();
     const task = submit(fixture('lifecycle.mjs'), { restoreMs: 300, pidFile });
-    await untilRecorded(ledger, pidFile, 'restore');
+    await untilRecorded(harness.ledger, pidFile, 'restore');
     await until(() => task.state === 'INITIALIZING', 'INITIALIZING');
     task.cancel();
     expect((await task.done).state).toBe('CANCELED');
-    expect(ledger.entries(pidFile).map((entry) => entry.role)).toEqual(['restore']);
+    expect(harness.ledger.entries(pidFile).map((entry) => entry.role)).toEqual(['restore']);
   });
 
   it('a task that returns undefined finishes with undefined', async () => {
@@ -148,12 +117,12 @@ describe('ProcessExecutor: running tasks in child processes', () => {
     expect((outcome.error as SerializationError).what).toBe('input');
     expect(transitions).toEqual(['CREATED->DEPLOYING', 'DEPLOYING->FAILED']);
     expect(executor.stats.spawned).toBe(0);
-    expect(ledger.spawnedPids).toEqual([]);
+    expect(harness.ledger.spawnedPids).toEqual([]);
   });
 
   it('logs stdout and stderr lines and ctx.logger records through the task logger', async () => {
     const captured = captureLogger();
-    setup({}, captured);
+    setup({}, { logger: captured.logger });
     const outcome = await submit(echo, { log: true, stdout: 'line one\nline two', stderr: 'oops' }).done;
     expect(outcome.state).toBe('FINISHED');
     const { pid } = outcome.result as { pid: number };
@@ -166,7 +135,7 @@ describe('ProcessExecutor: running tasks in child processes', () => {
 
   it('cuts overlong output lines to maxLogLineBytes', async () => {
     const captured = captureLogger();
-    setup({ maxLogLineBytes: 100 }, captured);
+    setup({ maxLogLineBytes: 100 }, { logger: captured.logger });
     await submit(echo, { stdout: `${'x'.repeat(5_000)}\nshort` }).done;
     const lines = captured.records.filter((record) => record.stream === 'stdout').map((r) => String(r.msg));
     expect(lines).toHaveLength(2);

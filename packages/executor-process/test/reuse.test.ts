@@ -1,40 +1,11 @@
-import { ProcessExecutor } from '@taskwarden/executor-process';
-import type { TaskRuntime } from '@taskwarden/sdk';
-import { afterEach, describe, expect, it } from 'vitest';
-import { fixture, isGone, PidLedger, startRuntime, until, untilRecorded } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { fixture, isGone, until, untilRecorded, useProcessHarness } from './helpers.js';
 
 const moduleState = fixture('module-state.mjs');
 
 describe('ProcessExecutor with reuse', () => {
-  let ledger: PidLedger;
-  let runtime: TaskRuntime | undefined;
-  let executor: ProcessExecutor | undefined;
-
-  function setup(options: ConstructorParameters<typeof ProcessExecutor>[0] = {}, slots = 1) {
-    ledger = new PidLedger();
-    executor = new ProcessExecutor({ spawn: ledger.spawn, reuse: true, killGraceMs: 200, ...options });
-    runtime = startRuntime(executor, { numberOfSlots: slots });
-    return { executor, runtime };
-  }
-
-  function submit(module: string, input?: unknown, slot = 0, exportName?: string) {
-    if (!runtime) throw new Error('setup() first');
-    return runtime.submit({
-      jobId: 'job',
-      allocationId: `slot-${slot}`,
-      invokable: exportName ? { module, export: exportName } : { module },
-      input,
-    });
-  }
-
-  afterEach(async () => {
-    await runtime?.close();
-    await executor?.close();
-    expect(executor?.stats.processes).toBe(0);
-    runtime = undefined;
-    executor = undefined;
-    expect(ledger.cleanup()).toEqual([]);
-  });
+  const harness = useProcessHarness({ executor: { reuse: true, killGraceMs: 200 }, expectNoProcesses: true });
+  const { setup, submit } = harness;
 
   it('runs later tasks in the same process, with its module cache', async () => {
     const { executor } = setup();
@@ -43,8 +14,12 @@ describe('ProcessExecutor with reuse', () => {
     expect(second.pid).toBe(first.pid);
     expect(second.calls).toBe(first.calls + 1);
     // A class export still gets a fresh instance per task.
-    expect((await submit(fixture('echo.mjs'), undefined, 0, 'Counter').done).result).toBe(1);
-    expect((await submit(fixture('echo.mjs'), undefined, 0, 'Counter').done).result).toBe(1);
+    expect((await submit(fixture('echo.mjs'), undefined, { slot: 0, export: 'Counter' }).done).result).toBe(
+      1,
+    );
+    expect((await submit(fixture('echo.mjs'), undefined, { slot: 0, export: 'Counter' }).done).result).toBe(
+      1,
+    );
     expect(executor.stats).toMatchObject({ processes: 1, idle: 1, busy: 0, spawned: 1 });
   });
 
@@ -54,17 +29,17 @@ describe('ProcessExecutor with reuse', () => {
     expect(failed.state).toBe('FAILED');
     const next = (await submit(moduleState).done).result as { pid: number; calls: number };
     expect(next.calls).toBe(2);
-    expect(ledger.spawnedPids).toEqual([next.pid]);
+    expect(harness.ledger.spawnedPids).toEqual([next.pid]);
   });
 
   it('never reuses the process of a cancelled task', async () => {
     setup();
-    const pidFile = ledger.pidFile();
+    const pidFile = harness.ledger.pidFile();
     const cancelled = submit(fixture('cooperative.mjs'), { pidFile });
-    await untilRecorded(ledger, pidFile, 'invoked');
+    await untilRecorded(harness.ledger, pidFile, 'invoked');
     cancelled.cancel();
     expect((await cancelled.done).state).toBe('CANCELED');
-    const [first] = ledger.spawnedPids;
+    const [first] = harness.ledger.spawnedPids;
     expect(isGone(first as number)).toBe(true);
     const next = (await submit(moduleState).done).result as { pid: number };
     expect(next.pid).not.toBe(first);
@@ -74,15 +49,15 @@ describe('ProcessExecutor with reuse', () => {
     setup();
     const crashed = await submit(fixture('exit-mid-task.mjs'), { code: 2 }).done;
     expect(crashed.state).toBe('FAILED');
-    const pidFile = ledger.pidFile();
+    const pidFile = harness.ledger.pidFile();
     const deaf = submit(fixture('deaf-with-grandchild.mjs'), { pidFile });
-    await untilRecorded(ledger, pidFile, 'invoked');
+    await untilRecorded(harness.ledger, pidFile, 'invoked');
     deaf.cancel();
     expect((await deaf.done).state).toBe('CANCELED');
     const next = (await submit(moduleState).done).result as { pid: number; calls: number };
     expect(next.calls).toBe(1);
-    expect(ledger.spawnedPids).toHaveLength(3);
-    for (const pid of ledger.spawnedPids.slice(0, 2)) expect(isGone(pid)).toBe(true);
+    expect(harness.ledger.spawnedPids).toHaveLength(3);
+    for (const pid of harness.ledger.spawnedPids.slice(0, 2)) expect(isGone(pid)).toBe(true);
   });
 
   it('stops an idle process after idleTimeoutMs', async () => {
@@ -105,7 +80,7 @@ describe('ProcessExecutor with reuse', () => {
   });
 
   it('stays within maxProcesses while reusing', async () => {
-    const { executor } = setup({ maxProcesses: 2 }, 3);
+    const { executor } = setup({ maxProcesses: 2 }, { numberOfSlots: 3 });
     const outcomes = await Promise.all([0, 1, 2].map((slot) => submit(moduleState, undefined, slot).done));
     const pids = new Set(outcomes.map((outcome) => (outcome.result as { pid: number }).pid));
     expect(pids.size).toBeLessThanOrEqual(2);
