@@ -660,17 +660,23 @@ describe('addTask', () => {
     table.allocateSlot({ index: 0, jobId: 'job', allocationId: 'a1' });
     table.markSlotActive('a1');
 
-    const samples: Array<WeakRef<FakeTask>> = [];
-    const batch = 1_000;
-    for (let start = 0; start < 100_000; start += batch) {
+    // Each batch is built in a plain function, so no task stays reachable from this async function's
+    // suspended frame (V8 may keep a finished loop's locals there): only the table could hold one.
+    const addBatch = (start: number, size: number): WeakRef<FakeTask> => {
       const tasks: FakeTask[] = [];
-      for (let i = start; i < start + batch; i++) {
+      for (let i = start; i < start + size; i++) {
         const task = new FakeTask(`t${i}`, 'job', 'a1');
         table.addTask(task);
         tasks.push(task);
       }
-      samples.push(new WeakRef(tasks[0] as FakeTask));
+      const sample = new WeakRef(tasks[0] as FakeTask);
       for (const task of tasks) task.finish();
+      return sample;
+    };
+    const samples: Array<WeakRef<FakeTask>> = [];
+    const batch = 1_000;
+    for (let start = 0; start < 100_000; start += batch) {
+      samples.push(addBatch(start, batch));
       await flush();
       expect(table.getTasks('a1')).toEqual([]);
     }
