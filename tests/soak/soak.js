@@ -22,6 +22,7 @@ import { InlineExecutor, WorkerExecutor } from '@taskwarden/executor-local';
 import { ProcessExecutor } from '@taskwarden/executor-process';
 import { createRuntime, EmitOnlyFatalErrorHandler, isTerminal, SystemScheduler } from '@taskwarden/sdk';
 import pino from 'pino';
+import { abortableDelay } from '../reliability/fixtures/abortable-delay.mjs';
 
 const HEAP_LIMIT_BYTES = 5 * 1024 * 1024;
 const WARM_UP_TASKS = 5_000;
@@ -168,18 +169,7 @@ async function main() {
     runtime.slotTable.markSlotActive(`slot-${index}`);
   }
 
-  const inlineFunction = ({ input, signal }) =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(resolve, input.ms, input.value);
-      signal.addEventListener(
-        'abort',
-        () => {
-          clearTimeout(timer);
-          reject(signal.reason);
-        },
-        { once: true },
-      );
-    });
+  const inlineFunction = ({ input, signal }) => abortableDelay(input.ms, signal, input.value);
 
   // Only tasks in flight are kept; finished ones are counted and dropped.
   const plans = new Map();

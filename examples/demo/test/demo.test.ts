@@ -1,16 +1,15 @@
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runExample } from '../../run-example.js';
 
 const main = fileURLToPath(new URL('../src/main.js', import.meta.url));
 
 describe('npm run demo', () => {
   it('cancels one job across the three executors, prints the timeline and summary, and exits 0', () => {
     const started = Date.now();
-    const run = spawnSync(process.execPath, [main], { encoding: 'utf8', timeout: 30_000 });
-    expect(run.status, run.stderr).toBe(0);
+    const out = runExample(main);
+    // The issue asks for under 15 s; the bound leaves room for a loaded CI machine.
     expect(Date.now() - started).toBeLessThan(30_000);
-    const out = run.stdout;
     expect(out).toContain('duplicate slot request refused: DUPLICATE_ALLOCATION');
     expect(out).toMatch(/worker\s+cooperative\s+CANCELING → CANCELED/);
     expect(out).toMatch(/worker\s+cpu-bound\s+CANCELING → CANCELED/);

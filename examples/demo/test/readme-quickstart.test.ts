@@ -1,8 +1,8 @@
 // The README's quickstart is run as written, so the documentation cannot drift from the API.
-import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { runExample } from '../../run-example.js';
 
 describe('README quickstart', () => {
   it('runs and ends with the task CANCELED', () => {
@@ -13,10 +13,9 @@ describe('README quickstart', () => {
     const file = fileURLToPath(new URL('../src/.readme-quickstart.mjs', import.meta.url));
     writeFileSync(file, code as string);
     try {
-      const run = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 20_000 });
-      expect(run.status, run.stderr).toBe(0);
-      expect(run.stdout).toContain('wait RUNNING → CANCELING');
-      expect(run.stdout).toContain("state: 'CANCELED'");
+      const out = runExample(file);
+      expect(out).toContain('wait RUNNING → CANCELING');
+      expect(out).toContain("state: 'CANCELED'");
     } finally {
       rmSync(file, { force: true });
     }

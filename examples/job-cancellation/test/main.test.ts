@@ -1,14 +1,8 @@
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
+import { runExample } from '../../run-example.js';
 
 it('cancels the job with Prefect semantics and prints every final state', () => {
-  const run = spawnSync(process.execPath, [fileURLToPath(new URL('../src/main.js', import.meta.url))], {
-    encoding: 'utf8',
-    timeout: 30_000,
-  });
-  expect(run.status, run.stderr).toBe(0);
-  const out = run.stdout;
+  const out = runExample(new URL('../src/main.js', import.meta.url));
   expect(out).toContain('before: waiting-for-thread is DEPLOYING');
   expect(out).toContain('born CANCELED');
   expect(out).toMatch(/running-in-thread\s+CANCELED/);

@@ -1,15 +1,10 @@
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
+import { runExample } from '../../run-example.js';
 
 it('runs four thumbnail tasks on worker threads and exits 0', () => {
-  const run = spawnSync(process.execPath, [fileURLToPath(new URL('../src/main.js', import.meta.url))], {
-    encoding: 'utf8',
-    timeout: 30_000,
-  });
-  expect(run.status, run.stderr).toBe(0);
+  const out = runExample(new URL('../src/main.js', import.meta.url));
   for (const file of ['cat', 'dog', 'owl', 'fox']) {
-    expect(run.stdout).toContain(`thumbnail ${file}.png: FINISHED {"file":"${file}.320.png"`);
+    expect(out).toContain(`thumbnail ${file}.png: FINISHED {"file":"${file}.320.png"`);
   }
-  expect(run.stdout.trim().endsWith('done')).toBe(true);
+  expect(out.trim().endsWith('done')).toBe(true);
 });

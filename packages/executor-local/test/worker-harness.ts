@@ -4,7 +4,6 @@
  * and the end-of-test check that every thread a test started has ended.
  */
 import { readdirSync } from 'node:fs';
-import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { WorkerExecutorOptions } from '@taskwarden/executor-local';
 import { WorkerExecutor } from '@taskwarden/executor-local';
@@ -18,6 +17,8 @@ import type {
   TaskStuckEvent,
 } from '@taskwarden/sdk';
 import { createRuntime, EmitOnlyFatalErrorHandler } from '@taskwarden/sdk';
+import type { CapturedLogLine } from '@taskwarden/sdk/testing';
+import { captureLogger } from '@taskwarden/sdk/testing';
 import pino from 'pino';
 import { expect } from 'vitest';
 
@@ -44,23 +45,9 @@ export function osThreadCount(): number {
 }
 
 /** Log lines written through a pino logger, parsed. */
-export interface LogLine {
-  level: number;
-  msg?: string;
-  [key: string]: unknown;
-}
+export type LogLine = CapturedLogLine;
 
-/** A pino logger writing parsed JSON lines into an array. */
-export function captureLogger(level = 'info'): { logger: pino.Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const stream = new Writable({
-    write(chunk, _encoding, callback) {
-      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line));
-      callback();
-    },
-  });
-  return { logger: pino({ level }, stream), lines };
-}
+export { captureLogger };
 
 /** One runtime over one WorkerExecutor, with what the test observes. */
 export interface Harness {

@@ -8,6 +8,8 @@ import type { ProcessExecutorOptions, SpawnFunction } from '@taskwarden/executor
 import { ProcessExecutor } from '@taskwarden/executor-process';
 import type { CancellationOptions, TaskRuntime } from '@taskwarden/sdk';
 import { createRuntime, EmitOnlyFatalErrorHandler } from '@taskwarden/sdk';
+import type { CapturedLogLine } from '@taskwarden/sdk/testing';
+import { captureLogger as captureLines } from '@taskwarden/sdk/testing';
 import pino from 'pino';
 import { afterEach, expect } from 'vitest';
 
@@ -146,23 +148,10 @@ export function untilRecorded(ledger: PidLedger, file: string, role: string, ms?
   return until(() => ledger.entries(file).some((entry) => entry.role === role), `'${role}' in ${file}`, ms);
 }
 
-/** Log records captured from a pino logger. */
-export interface CapturedLogger {
-  readonly logger: pino.Logger;
-  readonly records: Array<Record<string, unknown>>;
-}
-
-export function captureLogger(level = 'info'): CapturedLogger {
-  const records: Array<Record<string, unknown>> = [];
-  const logger = pino(
-    { level },
-    {
-      write(line: string) {
-        records.push(JSON.parse(line) as Record<string, unknown>);
-      },
-    },
-  );
-  return { logger, records };
+/** A pino logger keeping its records, parsed (the SDK's `captureLogger`, named for these tests). */
+export function captureLogger(level = 'info'): { logger: pino.Logger; records: CapturedLogLine[] } {
+  const { logger, lines } = captureLines(level);
+  return { logger, records: lines };
 }
 
 /** What `startRuntime` takes besides the executor. */

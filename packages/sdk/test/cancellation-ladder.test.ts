@@ -37,7 +37,7 @@ describe('cancellation ladder', () => {
       elapsedMs: interruptIntervalMs,
       diagnostics: 'at spin (busy.js:3:5)',
     });
-    const warning = lines.find((line) => line.msg.startsWith('task did not react to cancelling'));
+    const warning = lines.find((line) => line.msg?.startsWith('task did not react to cancelling'));
     expect(warning?.msg).toBe(
       `task did not react to cancelling for ${interruptIntervalMs} ms; stuck in: at spin (busy.js:3:5)`,
     );

@@ -1,28 +1,18 @@
-import { Writable } from 'node:stream';
 import pino from 'pino';
 import type { ExecutionState, RuntimeOptions, TaskRuntime, TaskStateChangedEvent } from '../src/index.js';
 import { createRuntime } from '../src/index.js';
-import type { ScriptedExecutorOptions } from '../src/testing/index.js';
-import { ManualScheduler, RecordingFatalErrorHandler, ScriptedExecutor } from '../src/testing/index.js';
+import type { CapturedLogLine, ScriptedExecutorOptions } from '../src/testing/index.js';
+import {
+  captureLogger,
+  ManualScheduler,
+  RecordingFatalErrorHandler,
+  ScriptedExecutor,
+} from '../src/testing/index.js';
 
 /** Log lines written by a test runtime, parsed. */
-export interface LogLine {
-  level: number;
-  msg: string;
-  [key: string]: unknown;
-}
+export type LogLine = CapturedLogLine;
 
-/** A pino logger writing parsed JSON lines into an array. */
-export function captureLogger(level = 'info'): { logger: pino.Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const stream = new Writable({
-    write(chunk, _encoding, callback) {
-      for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line));
-      callback();
-    },
-  });
-  return { logger: pino({ level }, stream), lines };
-}
+export { captureLogger };
 
 export interface TestRuntime {
   runtime: TaskRuntime;

@@ -22,7 +22,7 @@ import { RuntimeOptionsToken } from '../interfaces/runtime.js';
 import type { Scheduler } from '../interfaces/scheduler.js';
 import { SchedulerToken } from '../interfaces/scheduler.js';
 import type { AllocateSlotRequest } from '../interfaces/task-slot-table.js';
-import { FakeTask, ManualScheduler, ThrowingScheduler } from '../testing/index.js';
+import { captureLogger, FakeTask, ManualScheduler, ThrowingScheduler } from '../testing/index.js';
 import { DefaultTaskSlotTable } from './default-task-slot-table.js';
 
 /** A scheduler that cannot create timers (Flink's "cannot create a thread"). */
@@ -34,13 +34,6 @@ function throwingScheduler(): ThrowingScheduler {
 
 /** Lets `done` callbacks run. */
 const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-/** A pino logger whose lines the test can read. */
-function capturingLogger(level: string): { logger: Logger; lines: () => Array<Record<string, unknown>> } {
-  const raw: string[] = [];
-  const logger = pino({ level }, { write: (line: string) => raw.push(line) });
-  return { logger, lines: () => raw.map((line) => JSON.parse(line) as Record<string, unknown>) };
-}
 
 const tables: DefaultTaskSlotTable[] = [];
 
@@ -520,10 +513,10 @@ describe('freeSlot', () => {
   });
 
   it('logs a free of an unknown allocation at debug level', () => {
-    const { logger, lines } = capturingLogger('debug');
+    const { logger, lines } = captureLogger('debug');
     const { table } = setup({ logger });
     table.freeSlot('ghost');
-    expect(lines()).toContainEqual(expect.objectContaining({ allocationId: 'ghost', level: 20 }));
+    expect(lines).toContainEqual(expect.objectContaining({ allocationId: 'ghost', level: 20 }));
   });
 
   it('moves a slot with running tasks to RELEASING, fails them once, and frees it after the last done', async () => {
@@ -778,7 +771,7 @@ describe('events and logs', () => {
   });
 
   it('survives a listener that throws, and logs it', () => {
-    const { logger, lines } = capturingLogger('error');
+    const { logger, lines } = captureLogger('error');
     const { table, events } = setup({ logger });
     events.on('slotStateChanged', () => {
       throw new Error('listener bug');
@@ -787,15 +780,15 @@ describe('events and logs', () => {
     expect(table.markSlotActive('a1')).toBe(true);
     expect(table.freeSlot('a1')).toBe(0);
     expect(stateOf(table, 0)).toBe('FREE');
-    expect(lines().filter((line) => line.msg === 'a slotStateChanged listener threw')).toHaveLength(3);
+    expect(lines.filter((line) => line.msg === 'a slotStateChanged listener threw')).toHaveLength(3);
   });
 
   it('logs every state change at debug level', () => {
-    const { logger, lines } = capturingLogger('debug');
+    const { logger, lines } = captureLogger('debug');
     const { table } = setup({ logger });
     table.allocateSlot({ index: 0, jobId: 'job', allocationId: 'a1' });
     table.freeSlot('a1');
-    expect(lines().filter((line) => line.msg === 'slot state changed')).toEqual([
+    expect(lines.filter((line) => line.msg === 'slot state changed')).toEqual([
       expect.objectContaining({ index: 0, allocationId: 'a1', jobId: 'job', from: 'FREE', to: 'ALLOCATED' }),
       expect.objectContaining({ index: 0, allocationId: 'a1', jobId: 'job', from: 'ALLOCATED', to: 'FREE' }),
     ]);

@@ -15,6 +15,8 @@
  */
 import '../polyfill.js';
 
+export type { CapturedLogLine } from './capture-logger.js';
+export { captureLogger } from './capture-logger.js';
 export type { ExecutorConformanceOptions } from './conformance.js';
 export { conformanceFixtures, describeExecutorConformance } from './conformance.js';
 export { FakeTask } from './fake-task.js';
