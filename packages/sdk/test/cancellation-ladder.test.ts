@@ -131,6 +131,31 @@ describe('cancellation ladder', () => {
     expect(execution.killCalls).toBe(1);
   });
 
+  it('gracePeriodMs 0 hard-stops right after the graceful signal, inside cancel()', async () => {
+    const t = testRuntime({ hardStop: true });
+    const task = t.submit({ cancellation: { interruptIntervalMs: 10, gracePeriodMs: 0, timeoutMs: 100 } });
+    const execution = await t.executor.nextLaunch();
+    execution.run();
+    task.cancel();
+    expect(execution.cancelCalls).toHaveLength(1);
+    expect(execution.killCalls).toBe(1);
+    expect(await task.done).toMatchObject({ state: 'CANCELED', abandoned: false });
+    expect(execution.killCalls).toBe(1);
+    expect(t.scheduler.pendingCount).toBe(0);
+  });
+
+  it('gracePeriodMs 0 on an executor without a hard stop leaves the watchdog to end the task', async () => {
+    const t = testRuntime({ hardStop: false });
+    const task = t.submit({ cancellation: { interruptIntervalMs: 10, gracePeriodMs: 0, timeoutMs: 100 } });
+    const execution = await t.executor.nextLaunch();
+    execution.run();
+    task.cancel();
+    expect(execution.killCalls).toBe(0);
+    await t.scheduler.advanceAsync(100);
+    expect(await task.done).toMatchObject({ state: 'FAILED', abandoned: true });
+    expect(t.fatal.errors[0]).toBeInstanceOf(CancellationTimeoutError);
+  });
+
   it('fail() while working runs the same ladder, and the task stays FAILED', async () => {
     const t = testRuntime({ hardStop: true });
     const task = t.submit();

@@ -321,10 +321,10 @@ const RUNTIME_OPTIONS: BadInputCase[] = [
   ),
   runtimeOptionRow(
     'A8',
-    '`cancellation: { gracePeriodMs: 0 }`',
-    () => runtimeOptions({ cancellation: { gracePeriodMs: 0 } }),
+    '`cancellation: { interruptIntervalMs: 0 }` (`gracePeriodMs: 0` is valid: hard stop at once)',
+    () => runtimeOptions({ cancellation: { interruptIntervalMs: 0 } }),
     RangeError,
-    'options.cancellation.gracePeriodMs',
+    'options.cancellation.interruptIntervalMs',
   ),
   runtimeOptionRow(
     'A9',

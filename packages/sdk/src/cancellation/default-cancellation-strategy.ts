@@ -18,7 +18,7 @@ export const DIAGNOSE_TIMEOUT_MS = 2_000;
  * | --- | --- | --- |
  * | canceler | at once | `execution.cancel(reason)`: abort the signal, call the invokable's `cancel()` |
  * | interrupter | every `interruptIntervalMs` | `execution.interrupt()`, a warning with `diagnose()` output, `taskStuck` |
- * | hard stop | after `gracePeriodMs` | `execution.kill()` when the executor has `hardStop` |
+ * | hard stop | after `gracePeriodMs` (0: right after the canceler) | `execution.kill()` when the executor has `hardStop` |
  * | watchdog | after `timeoutMs` | `target.abandon(CancellationTimeoutError)`: fatal handler, FAILED, abandoned |
  *
  * The watchdog is armed first: once it exists the task is guaranteed to end, so a failure arming a
@@ -42,6 +42,7 @@ export class DefaultCancellationStrategy implements CancellationStrategy {
     const timers: ScheduledTimer[] = [];
     let disarmed = false;
     let reporting = false;
+    let hardStop: (() => void) | undefined;
 
     // A diagnosis in flight when the work stops: its timeout timer must not outlive the ladder.
     let abandonDiagnosis: (() => void) | undefined;
@@ -71,32 +72,29 @@ export class DefaultCancellationStrategy implements CancellationStrategy {
 
       if (target.capabilities.hardStop && execution.kill) {
         const kill = execution.kill.bind(execution);
-        timers.push(
-          scheduler.schedule(timings.gracePeriodMs, () => {
-            if (!live()) return;
-            logger.warn(
-              { gracePeriodMs: timings.gracePeriodMs },
-              `task did not stop within ${timings.gracePeriodMs} ms: stopping it hard`,
+        hardStop = (): void => {
+          if (!live()) return;
+          logger.warn(
+            { gracePeriodMs: timings.gracePeriodMs },
+            `task did not stop within ${timings.gracePeriodMs} ms: stopping it hard`,
+          );
+          let stopping: Promise<void>;
+          try {
+            stopping = kill();
+          } catch (error) {
+            // The machinery that should stop the work could not even start (a process that cannot
+            // be signalled, a timer that cannot be armed): escalate now rather than at the watchdog.
+            disarm();
+            target.abandon(
+              new CancellationArmingError({ executionId: target.task.executionId, taskName: target.task.name }, error),
             );
-            let stopping: Promise<void>;
-            try {
-              stopping = kill();
-            } catch (error) {
-              // The machinery that should stop the work could not even start (a process that cannot
-              // be signalled, a timer that cannot be armed): escalate now rather than at the watchdog.
-              disarm();
-              target.abandon(
-                new CancellationArmingError(
-                  { executionId: target.task.executionId, taskName: target.task.name },
-                  error,
-                ),
-              );
-              return;
-            }
-            // A hard stop that started but failed is logged; the watchdog still bounds the task.
-            stopping.catch((error: unknown) => logger.error({ err: toError(error) }, 'hard stop failed'));
-          }),
-        );
+            return;
+          }
+          // A hard stop that started but failed is logged; the watchdog still bounds the task.
+          stopping.catch((error: unknown) => logger.error({ err: toError(error) }, 'hard stop failed'));
+        };
+        // gracePeriodMs 0: no grace at all, the hard stop follows the graceful signal at once.
+        if (timings.gracePeriodMs > 0) timers.push(scheduler.schedule(timings.gracePeriodMs, hardStop));
       }
 
       const interrupt = (): void => {
@@ -135,6 +133,7 @@ export class DefaultCancellationStrategy implements CancellationStrategy {
     } catch (error) {
       logger.error({ err: toError(error) }, 'cancelling the task failed; the ladder goes on');
     }
+    if (timings.gracePeriodMs === 0) hardStop?.();
     return { disarm };
   }
 

@@ -5,7 +5,10 @@ import type { InvokableReference } from './invokable.js';
 export interface CancellationOptions {
   /** How often the interrupter nudges work that has not stopped and logs where it is stuck. Default 30 000. */
   interruptIntervalMs?: number;
-  /** Delay before the hard stop (`Execution.kill`) where the executor can. Default 30 000. */
+  /**
+   * Delay before the hard stop (`Execution.kill`) where the executor can. Default 30 000. `0` stops
+   * hard right after the graceful signal (like piscina's abort); the watchdog still bounds the task.
+   */
   gracePeriodMs?: number;
   /** Delay before the watchdog gives up: fatal handler, task FAILED, abandoned. Default 180 000; must exceed `gracePeriodMs`. */
   timeoutMs?: number;
