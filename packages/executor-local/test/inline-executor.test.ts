@@ -138,6 +138,61 @@ describe('InlineExecutor', () => {
     expect((await submit(() => 'still serving').done).result).toBe('still serving');
   });
 
+  it('synchronous work ends inside the launch; async, throwing and rejecting work end as usual', async () => {
+    const submit = setup();
+    const seen: string[] = [];
+    runtime?.events.on('taskStateChanged', ({ to }) => seen.push(to));
+    const sync = submit((ctx: InvocationContext<number>) => ctx.input * 2, { input: 21 });
+    await Promise.resolve(); // the launch microtask
+    expect(sync.state).toBe('FINISHED');
+    expect(await sync.done).toMatchObject({ state: 'FINISHED', result: 42 });
+    expect(seen).toEqual(['DEPLOYING', 'INITIALIZING', 'RUNNING', 'FINISHED']);
+
+    const boom = new Error('boom');
+    const outcomes = await Promise.all([
+      submit(async () => 'later').done,
+      submit(() => {
+        throw boom;
+      }).done,
+      submit(() => Promise.reject(boom)).done,
+      submit({ invoke: () => ({ then: (resolve: (value: string) => void) => resolve('thenable') }) }).done,
+    ]);
+    expect(outcomes.map((outcome) => [outcome.state, outcome.result ?? outcome.error])).toEqual([
+      ['FINISHED', 'later'],
+      ['FAILED', boom],
+      ['FAILED', boom],
+      ['FINISHED', 'thenable'],
+    ]);
+  });
+
+  it('launched outside a runtime, a cancel right after launch still comes before any user code', async () => {
+    let invoked = false;
+    const log: string[] = [];
+    const execution = new InlineExecutor().launch({
+      task: { executionId: 'e', jobId: 'j', allocationId: 'a', name: 'n', attempt: 1 },
+      invokable: () => {
+        invoked = true;
+      },
+      input: undefined,
+      logger: pino({ level: 'silent' }),
+      onRunning: () => log.push('running'),
+    });
+    execution.cancel(new Error('stop'));
+    await expect(execution.result).rejects.toThrow('stop');
+    expect(invoked).toBe(false);
+    expect(log).toEqual([]);
+    const plain = new InlineExecutor().launch({
+      task: { executionId: 'e2', jobId: 'j', allocationId: 'a', name: 'n', attempt: 1 },
+      invokable: () => 'value',
+      input: undefined,
+      logger: pino({ level: 'silent' }),
+      onRunning: () => log.push('running'),
+    });
+    await expect(plain.started).resolves.toBeUndefined();
+    await expect(plain.result).resolves.toBe('value');
+    expect(log).toEqual(['running']);
+  });
+
   it('a closed executor refuses work: the task fails in DEPLOYING with EXECUTOR_CLOSED', async () => {
     const executor = new InlineExecutor();
     const submit = setup(executor);

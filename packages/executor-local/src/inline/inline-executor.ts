@@ -9,7 +9,14 @@ import type {
   TaskInfo,
 } from '@taskwarden/sdk';
 import { ExecutorClosedError } from '@taskwarden/sdk';
-import { callCancelHook, LazyAbort, resolveInvokable, runInvokable } from '@taskwarden/sdk/internal';
+import type { OutcomeReporter } from '@taskwarden/sdk/internal';
+import {
+  callCancelHook,
+  LazyAbort,
+  REPORT_OUTCOME,
+  resolveInvokable,
+  runInvokable,
+} from '@taskwarden/sdk/internal';
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
@@ -42,10 +49,13 @@ class InlineContext implements InvocationContext {
 
 class InlineExecution implements Execution {
   readonly started: Promise<void>;
-  readonly result: Promise<unknown>;
   readonly #context: InlineContext;
   readonly #spec: LaunchSpec;
   #invokable: Invokable | undefined;
+  #result: Promise<unknown> | undefined;
+  /** The outcome of work that ended inside the constructor, until someone asks for `result`. */
+  #ok = true;
+  #value: unknown;
 
   constructor(spec: LaunchSpec) {
     this.#spec = spec;
@@ -57,13 +67,41 @@ class InlineExecution implements Execution {
       });
       this.started = loaded;
       this.started.catch(() => undefined);
-      this.result = loaded.then(() => this.#run());
-    } else {
-      this.#invokable = resolved;
-      this.started = RESOLVED;
-      // A microtask's delay, so a cancel() right after launch is seen before any user code runs.
-      this.result = RESOLVED.then(() => this.#run());
+      this.#result = loaded.then(() => this.#run());
+      return;
     }
+    this.#invokable = resolved;
+    this.started = RESOLVED;
+    const report = (spec as OutcomeReporter)[REPORT_OUTCOME];
+    if (typeof report !== 'function') {
+      // Launched by something other than the runtime: a microtask's delay, so a cancel() right
+      // after launch is seen before any user code runs.
+      this.#result = RESOLVED.then(() => this.#run());
+      return;
+    }
+    // Launched by the runtime, which launches a microtask after submit (a cancel() right after
+    // submit never reaches here): run now, and report a synchronous outcome without a promise.
+    let value: unknown;
+    try {
+      value = this.#run();
+    } catch (error) {
+      this.#ok = false;
+      this.#value = error;
+      report.call(spec, false, error);
+      return;
+    }
+    if (isThenable(value)) {
+      this.#result = Promise.resolve(value);
+      return;
+    }
+    this.#value = value;
+    report.call(spec, true, value);
+  }
+
+  /** Settles when the work has stopped; created on first access for work that ended at launch. */
+  get result(): Promise<unknown> {
+    this.#result ??= this.#ok ? Promise.resolve(this.#value) : Promise.reject(this.#value);
+    return this.#result;
   }
 
   #run(): unknown {
@@ -79,6 +117,14 @@ class InlineExecution implements Execution {
   cancel(reason: Error): void {
     if (this.#context.abort.abort(reason)) callCancelHook(this.#invokable, this.#context);
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 /**

@@ -86,7 +86,10 @@ export class DefaultCancellationStrategy implements CancellationStrategy {
             // be signalled, a timer that cannot be armed): escalate now rather than at the watchdog.
             disarm();
             target.abandon(
-              new CancellationArmingError({ executionId: target.task.executionId, taskName: target.task.name }, error),
+              new CancellationArmingError(
+                { executionId: target.task.executionId, taskName: target.task.name },
+                error,
+              ),
             );
             return;
           }

@@ -39,6 +39,12 @@ export interface TaskSlotTable {
   isActive(allocationId: string, jobId: string): boolean;
   getAllocationIds(jobId: string): string[];
   getTasks(allocationId: string): Task[];
+  /**
+   * Optional: the attached task with this execution id, across all slots. A table that has it must
+   * also refuse a second task with an attached execution id (`DUPLICATE_EXECUTION_ID`); the runtime
+   * then uses it for `getTask` and keeps no index of its own.
+   */
+  findTask?(executionId: string): Task | undefined;
   getSlotReport(): SlotReportEntry[];
   /** Throws naming the broken invariant if the indexes disagree. */
   checkInvariants(): void;

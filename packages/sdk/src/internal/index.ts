@@ -8,9 +8,11 @@
  * @module
  */
 
-export { isModuleReference } from '../runtime/descriptor.js';
+export type { DoneNotifier, OutcomeReporter } from './fast-path.js';
+export { ON_DONE, REPORT_OUTCOME } from './fast-path.js';
 export { LazyAbort } from './lazy-abort.js';
 export { importModule, loadModuleInvokable, resolveInvokable, toInvokable } from './load-invokable.js';
+export { isModuleReference } from './module-reference.js';
 export type { AbortState } from './run-invokable.js';
 export { callCancelHook, runInvokable } from './run-invokable.js';
 export type { SerializedError } from './serialized-error.js';

@@ -3,9 +3,14 @@ import { isAbsolute } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InvalidInvokableError, toError } from '../errors.js';
 import type { Invokable, InvokableReference, ModuleReference } from '../interfaces/invokable.js';
-import { isModuleReference } from '../runtime/descriptor.js';
+import { isModuleReference } from './module-reference.js';
 
 const moduleCache = new Map<string, Promise<Record<string, unknown>>>();
+
+/** Marks a function whose instances are the invokables (a class, or a function with `prototype.invoke`). */
+const CONSTRUCT = Symbol('construct');
+/** What each function passed as an invokable turned out to be: its shared wrapper, or {@link CONSTRUCT}. */
+const functionInvokables = new WeakMap<object, Invokable | typeof CONSTRUCT>();
 
 /** Turns an absolute path, a `file:` URL or a package specifier into something `import()` takes. */
 function specifierFor(module: string): string {
@@ -49,24 +54,33 @@ export function importModule(module: string): Promise<Record<string, unknown>> {
  */
 export function toInvokable(value: unknown, where: string): Invokable {
   if (typeof value === 'function') {
-    const prototype = (value as { prototype?: { invoke?: unknown } }).prototype;
-    const isClass = Function.prototype.toString.call(value).startsWith('class');
-    if (isClass && !(prototype && typeof prototype.invoke === 'function')) {
-      // A class cannot be called as a function: refuse it now rather than fail with V8's TypeError later.
-      throw new InvalidInvokableError(`${where} is a class without an invoke() method`);
-    }
-    if (prototype && typeof prototype.invoke === 'function') {
-      let instance: unknown;
-      try {
-        instance = new (value as new () => unknown)();
-      } catch (error) {
-        throw new InvalidInvokableError(`constructing ${where} threw: ${toError(error).message}`, {
-          cause: error,
-        });
+    // A plain function gets one shared, frozen `{ invoke }` wrapper (it holds no state); classes are
+    // recognised once. Function#toString on every task was a twentieth of a no-op inline task.
+    const known = functionInvokables.get(value);
+    if (known !== undefined && known !== CONSTRUCT) return known;
+    if (known === undefined) {
+      const prototype = (value as { prototype?: { invoke?: unknown } }).prototype;
+      const isClass = Function.prototype.toString.call(value).startsWith('class');
+      if (isClass && !(prototype && typeof prototype.invoke === 'function')) {
+        // A class cannot be called as a function: refuse it now rather than fail with V8's TypeError later.
+        throw new InvalidInvokableError(`${where} is a class without an invoke() method`);
       }
-      return toInvokable(instance, where);
+      if (!(prototype && typeof prototype.invoke === 'function')) {
+        const wrapper: Invokable = Object.freeze({ invoke: value as Invokable['invoke'] });
+        functionInvokables.set(value, wrapper);
+        return wrapper;
+      }
+      functionInvokables.set(value, CONSTRUCT);
     }
-    return { invoke: value as Invokable['invoke'] };
+    let instance: unknown;
+    try {
+      instance = new (value as new () => unknown)();
+    } catch (error) {
+      throw new InvalidInvokableError(`constructing ${where} threw: ${toError(error).message}`, {
+        cause: error,
+      });
+    }
+    return toInvokable(instance, where);
   }
   if (typeof value === 'object' && value !== null && typeof (value as Invokable).invoke === 'function') {
     return value as Invokable;

@@ -1,11 +1,9 @@
-import { EventEmitter } from 'eventemitter3';
 import pino from 'pino';
 import type { DependencyContainer, InjectionToken } from 'tsyringe';
 import { Lifecycle, container as rootContainer } from 'tsyringe';
 import { DefaultCancellationStrategy } from '../cancellation/default-cancellation-strategy.js';
 import { ExitProcessFatalErrorHandler } from '../fatal/exit-process-fatal-error-handler.js';
 import { CancellationStrategyToken } from '../interfaces/cancellation-strategy.js';
-import type { RuntimeEvents } from '../interfaces/events.js';
 import { EventsToken } from '../interfaces/events.js';
 import type { Executor } from '../interfaces/executor.js';
 import type { FatalErrorHandler } from '../interfaces/fatal-error-handler.js';
@@ -20,6 +18,7 @@ import { TaskSlotTableToken } from '../interfaces/task-slot-table.js';
 import { SystemScheduler } from '../scheduler/system-scheduler.js';
 import { DefaultTaskSlotTable } from '../slots/default-task-slot-table.js';
 import { validateExecutors, validateRuntimeOptions } from './options.js';
+import { RuntimeEventEmitterImpl } from './runtime-event-emitter.js';
 import { TaskRuntimeImpl } from './task-runtime-impl.js';
 
 /**
@@ -82,7 +81,7 @@ export function createRuntime(options: RuntimeOptions): TaskRuntime {
   child.registerInstance(FatalErrorHandlerToken, fatalErrorHandler);
   child.registerInstance(ExecutorsToken, executors);
   child.registerInstance(RuntimeOptionsToken, { ...resolved, defaultExecutor });
-  child.registerInstance(EventsToken, new EventEmitter<RuntimeEvents>());
+  child.registerInstance(EventsToken, new RuntimeEventEmitterImpl());
   if (!parent.isRegistered(TaskSlotTableToken, true)) {
     child.register(
       TaskSlotTableToken,

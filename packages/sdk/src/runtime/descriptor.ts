@@ -2,20 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { ErrorCode, TaskSubmissionError } from '../errors.js';
 import type { CancellationTimings } from '../interfaces/cancellation-strategy.js';
 import type { Executor } from '../interfaces/executor.js';
-import type { InvokableReference, ModuleReference } from '../interfaces/invokable.js';
+import type { InvokableReference } from '../interfaces/invokable.js';
 import type { TaskDescriptor } from '../interfaces/task.js';
+import { isModuleReference } from '../internal/module-reference.js';
 import type { TaskInit } from '../task/task-impl.js';
 import { resolveTimings } from './options.js';
-
-/** True for `{ module, export? }`. */
-export function isModuleReference(value: unknown): value is ModuleReference {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as { module?: unknown }).module === 'string' &&
-    typeof (value as { invoke?: unknown }).invoke !== 'function'
-  );
-}
 
 // Execution ids: a random prefix per process plus a counter. As unique as a UUID for practical
 // purposes (the prefix has 64 random bits) and an order of magnitude cheaper per task.
@@ -120,7 +111,11 @@ export function resolveDescriptor(
     }
   }
   return {
-    info: { executionId, jobId, allocationId, name: descriptor.name ?? defaultName(invokable), attempt },
+    executionId,
+    jobId,
+    allocationId,
+    name: descriptor.name ?? defaultName(invokable),
+    attempt,
     executorKey,
     executor,
     invokable,
@@ -158,11 +153,21 @@ function validateInvokable(invokable: unknown, executor: Executor, executionId: 
   }
 }
 
+// Function#name is a slow accessor, read for every task submitted without a name.
+const functionNames = new WeakMap<object, string>();
+
 function defaultName(invokable: InvokableReference): string {
+  if (typeof invokable === 'function') {
+    let name = functionNames.get(invokable);
+    if (name === undefined) {
+      name = invokable.name || 'task';
+      functionNames.set(invokable, name);
+    }
+    return name;
+  }
   if (isModuleReference(invokable)) {
     const base = invokable.module.split(/[\\/]/).pop() ?? invokable.module;
     return invokable.export && invokable.export !== 'default' ? `${base}#${invokable.export}` : base;
   }
-  if (typeof invokable === 'function' && invokable.name) return invokable.name;
   return 'task';
 }

@@ -155,7 +155,9 @@ export function resolveTimings(
     // gracePeriodMs may be 0 (hard stop at once); a 0 interval or watchdog would spin or fire at once.
     const min = field === 'gracePeriodMs' ? 0 : 1;
     if (!Number.isFinite(value) || value < min || value > MAX_TIMER_MS) {
-      throw new RangeError(`${prefix}.${field} must be a number from ${min} to ${MAX_TIMER_MS} ms, got ${value}`);
+      throw new RangeError(
+        `${prefix}.${field} must be a number from ${min} to ${MAX_TIMER_MS} ms, got ${value}`,
+      );
     }
   }
   if (timings.timeoutMs <= timings.gracePeriodMs) {

@@ -28,13 +28,47 @@ import { resolveDescriptor } from './descriptor.js';
 import { emitSafely } from './emit-safely.js';
 import type { ResolvedRuntimeOptions } from './options.js';
 import { MAX_TIMER_MS } from './options.js';
+import { RuntimeEventEmitterImpl } from './runtime-event-emitter.js';
 
-interface JobRecord {
-  state: JobState;
-  readonly tasks: Set<TaskImpl>;
+/**
+ * One job and its live tasks, kept in submission order in a list that runs through the tasks
+ * themselves (`jobPrev`/`jobNext`): adding and removing a task costs no hashing.
+ */
+class JobRecord {
+  state: JobState = 'RUNNING';
+  size = 0;
+  #head: TaskImpl | undefined;
+  #tail: TaskImpl | undefined;
   /** Every task that belonged to the job since its cancellation began, for the report. */
   members?: Map<string, TaskImpl>;
   cancellation?: Promise<JobCancellationReport>;
+
+  add(task: TaskImpl): void {
+    task.jobRecord = this;
+    task.jobPrev = this.#tail;
+    if (this.#tail) this.#tail.jobNext = task;
+    else this.#head = task;
+    this.#tail = task;
+    this.size++;
+  }
+
+  remove(task: TaskImpl): void {
+    if (task.jobRecord !== this) return;
+    const { jobPrev: prev, jobNext: next } = task;
+    if (prev) prev.jobNext = next;
+    else this.#head = next;
+    if (next) next.jobPrev = prev;
+    else this.#tail = prev;
+    task.jobRecord = task.jobPrev = task.jobNext = undefined;
+    this.size--;
+  }
+
+  /** The live tasks, oldest first (a copy). */
+  tasks(): TaskImpl[] {
+    const tasks: TaskImpl[] = [];
+    for (let task = this.#head; task; task = task.jobNext) tasks.push(task);
+    return tasks;
+  }
 }
 
 /**
@@ -51,7 +85,8 @@ export class TaskRuntimeImpl implements TaskRuntime {
   readonly #fatalErrorHandler: FatalErrorHandler;
   readonly #scheduler: Scheduler;
   readonly #logger: Logger;
-  readonly #tasks = new Map<string, TaskImpl>();
+  /** Live tasks by execution id, only when the slot table cannot find them (no `findTask`). */
+  readonly #tasks: Map<string, TaskImpl> | undefined;
   readonly #jobs = new Map<string, JobRecord>();
   readonly #host: TaskHost;
   #toStart: TaskImpl[] = [];
@@ -72,27 +107,30 @@ export class TaskRuntimeImpl implements TaskRuntime {
     this.#options = options;
     this.#executors = executors;
     this.slotTable = slotTable;
+    this.#tasks = typeof slotTable.findTask === 'function' ? undefined : new Map();
     this.#fatalErrorHandler = fatalErrorHandler;
     this.#scheduler = scheduler;
     this.#logger = logger;
     this.events = events;
     // The level check is cached: it ran on every transition. pino announces level changes.
     const level = options.transitionLogLevel;
-    let logTransitions = logger.isLevelEnabled(level);
-    logger.on?.('level-change', () => {
-      logTransitions = logger.isLevelEnabled(level);
-    });
-    this.#host = {
+    const host = {
       events,
       logger,
       strategy,
       transitionLogLevel: level,
-      get logTransitions() {
-        return logTransitions;
-      },
-      onDone: (task) => this.#onTaskDone(task),
-      onFatal: (error, task) => this.#onFatal(error, task),
+      logTransitions: logger.isLevelEnabled(level),
+      hasStateListeners:
+        events instanceof RuntimeEventEmitterImpl
+          ? () => events.hasStateListeners
+          : () => events.listenerCount('taskStateChanged') > 0,
+      onDone: (task: TaskImpl) => this.#onTaskDone(task),
+      onFatal: (error: Error, task: TaskImpl) => this.#onFatal(error, task),
     };
+    logger.on?.('level-change', () => {
+      host.logTransitions = logger.isLevelEnabled(level);
+    });
+    this.#host = host;
   }
 
   /** The container to dispose on close. @internal */
@@ -115,8 +153,9 @@ export class TaskRuntimeImpl implements TaskRuntime {
       this.#options.defaultExecutor,
       this.#options.cancellation,
     );
-    const { executionId, jobId } = init.info;
-    if (this.#tasks.has(executionId)) {
+    const { executionId, jobId } = init;
+    const tasks = this.#tasks;
+    if (tasks?.has(executionId)) {
       throw new TaskSubmissionError(
         ErrorCode.DUPLICATE_EXECUTION_ID,
         `a live task already has execution id ${executionId}`,
@@ -124,15 +163,16 @@ export class TaskRuntimeImpl implements TaskRuntime {
       );
     }
     const task = new TaskImpl(init, this.#host);
-    // Throws NO_ACTIVE_SLOT unless the allocation is ACTIVE for this job; the task has no effects yet.
+    // Throws NO_ACTIVE_SLOT unless the allocation is ACTIVE for this job, DUPLICATE_EXECUTION_ID for
+    // an id the table already holds (when it has findTask); the task has no effects yet.
     this.slotTable.addTask(task);
-    this.#tasks.set(executionId, task);
+    tasks?.set(executionId, task);
     let job = this.#jobs.get(jobId);
     if (!job) {
-      job = { state: 'RUNNING', tasks: new Set() };
+      job = new JobRecord();
       this.#jobs.set(jobId, job);
     }
-    job.tasks.add(task);
+    job.add(task);
     if (job.state === 'CANCELING') {
       // Prefect semantics: work submitted to a cancelling job is born CANCELED, never invoked.
       job.members?.set(executionId, task);
@@ -160,7 +200,11 @@ export class TaskRuntimeImpl implements TaskRuntime {
   };
 
   getTask(executionId: string): Task | undefined {
-    return this.#tasks.get(executionId);
+    if (this.#tasks) return this.#tasks.get(executionId);
+    if (typeof executionId !== 'string') return undefined;
+    const task = this.slotTable.findTask?.(executionId);
+    // A slot table shared between runtimes holds the others' tasks too.
+    return task instanceof TaskImpl && task.isHostedBy(this.#host) ? task : undefined;
   }
 
   cancelJob(jobId: string): Promise<JobCancellationReport> {
@@ -172,11 +216,11 @@ export class TaskRuntimeImpl implements TaskRuntime {
     let job = this.#jobs.get(jobId);
     if (job?.cancellation) return job.cancellation;
     if (!job) {
-      job = { state: 'RUNNING', tasks: new Set() };
+      job = new JobRecord();
       this.#jobs.set(jobId, job);
     }
     const record = job;
-    record.members = new Map([...record.tasks].map((task) => [task.executionId, task]));
+    record.members = new Map(record.tasks().map((task) => [task.executionId, task]));
     this.#setJobState(jobId, record, 'CANCELING');
     record.cancellation = this.#runJobCancellation(jobId, record);
     return record.cancellation;
@@ -186,7 +230,7 @@ export class TaskRuntimeImpl implements TaskRuntime {
     // Work that has not started is withdrawn first: stopping a running task frees capacity at once
     // (a worker thread may claim its next task the moment the current one ends), and that capacity
     // must never go to work this job no longer wants.
-    const live = [...job.tasks];
+    const live = job.tasks();
     for (const task of live) if (task.state === 'CREATED' || task.state === 'DEPLOYING') task.cancel();
     for (const task of live) task.cancel();
     // Hooks run after the tasks are CANCELING, so work they drop ends CANCELED rather than FAILED.
@@ -199,7 +243,7 @@ export class TaskRuntimeImpl implements TaskRuntime {
     });
     await Promise.all(hooks);
     // Late submissions join `tasks` while CANCELING; wait until the job has none left.
-    while (job.tasks.size > 0) await Promise.all([...job.tasks].map((task) => task.done));
+    while (job.size > 0) await Promise.all(job.tasks().map((task) => task.done));
     const tasks = [...(job.members?.values() ?? [])].map((task) => ({
       executionId: task.executionId,
       name: task.name,
@@ -241,7 +285,7 @@ export class TaskRuntimeImpl implements TaskRuntime {
     if (graceMs !== undefined) {
       try {
         graceTimer = this.#scheduler.schedule(graceMs, () => {
-          for (const task of this.#tasks.values()) task.hardStop();
+          for (const job of this.#jobs.values()) for (const task of job.tasks()) task.hardStop();
         });
       } catch (error) {
         this.#logger.error(
@@ -271,11 +315,13 @@ export class TaskRuntimeImpl implements TaskRuntime {
   }
 
   #onTaskDone(task: TaskImpl): void {
-    this.#tasks.delete(task.executionId);
-    const job = this.#jobs.get(task.jobId);
+    this.#tasks?.delete(task.executionId);
+    const job = task.jobRecord as JobRecord | undefined;
     if (!job) return;
-    job.tasks.delete(task);
-    if (job.tasks.size === 0 && job.state === 'RUNNING') this.#jobs.delete(task.jobId);
+    job.remove(task);
+    if (job.size === 0 && job.state === 'RUNNING' && this.#jobs.get(task.jobId) === job) {
+      this.#jobs.delete(task.jobId);
+    }
   }
 
   #onFatal(error: Error, task: TaskImpl): void {

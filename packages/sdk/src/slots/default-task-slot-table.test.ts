@@ -646,6 +646,46 @@ describe('addTask', () => {
     await flush();
   });
 
+  it('execution ids are unique across the table; findTask finds a task until its done', async () => {
+    const { table } = setup({ numberOfSlots: 2 });
+    const [task] = activeSlotWithTasks(table, 1, 'a1', 0);
+    table.allocateSlot({ index: 1, jobId: 'job', allocationId: 'a2' });
+    table.markSlotActive('a2');
+    expect(table.findTask('a1-t0')).toBe(task);
+    const error = catchError(() => table.addTask(new FakeTask('a1-t0', 'job', 'a2')));
+    expect(error).toMatchObject({ code: ErrorCode.DUPLICATE_EXECUTION_ID });
+    expect(table.getTasks('a2')).toEqual([]);
+    table.checkInvariants();
+    task?.finish();
+    await flush();
+    expect(table.findTask('a1-t0')).toBeUndefined();
+    // Once detached, the id may be used again, in any slot.
+    const again = new FakeTask('a1-t0', 'job', 'a2');
+    table.addTask(again);
+    expect(table.findTask('a1-t0')).toBe(again);
+    table.checkInvariants();
+    again.finish();
+    await flush();
+  });
+
+  it("lists a slot's tasks oldest first and detaches from the middle, the ends and the only one", async () => {
+    const { table } = setup();
+    const tasks = activeSlotWithTasks(table, 4);
+    const ids = () => table.getTasks('a1').map((task) => task.executionId);
+    expect(ids()).toEqual(['a1-t0', 'a1-t1', 'a1-t2', 'a1-t3']);
+    for (const [index, expected] of [
+      [1, ['a1-t0', 'a1-t2', 'a1-t3']],
+      [3, ['a1-t0', 'a1-t2']],
+      [0, ['a1-t2']],
+      [2, []],
+    ] as const) {
+      tasks[index]?.finish();
+      await flush();
+      expect(ids()).toEqual(expected);
+      table.checkInvariants();
+    }
+  });
+
   it('keeps no reference to a finished task (100 000 tasks through one slot)', async () => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;

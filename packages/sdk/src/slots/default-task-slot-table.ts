@@ -35,6 +35,8 @@ import type {
   SlotState,
   TaskSlotTable,
 } from '../interfaces/task-slot-table.js';
+import type { DoneNotifier } from '../internal/fast-path.js';
+import { ON_DONE } from '../internal/fast-path.js';
 import { MAX_SLOTS, MAX_TIMER_MS } from '../runtime/options.js';
 
 /**
@@ -48,17 +50,31 @@ const SLOT_TRANSITIONS: Readonly<Record<SlotState, readonly SlotState[]>> = {
   RELEASING: ['FREE'],
 };
 
+/** A task attached to a slot: in the table's id index and in its slot's list. */
+interface Attachment {
+  readonly task: Task;
+  readonly slot: Slot;
+  prev: Attachment | undefined;
+  next: Attachment | undefined;
+}
+
+/** The tasks attached to `slot`, oldest first (a fresh array). */
+function tasksOf(slot: Slot): Task[] {
+  const tasks: Task[] = [];
+  for (let at = slot.head; at !== undefined; at = at.next) tasks.push(at.task);
+  return tasks;
+}
+
 /** One slot. Static slots live for the table's lifetime; dynamic ones only while held. */
 interface Slot {
   readonly index: number;
   state: SlotState;
   allocationId: string | undefined;
   jobId: string | undefined;
-  /**
-   * Attached tasks by execution id. Created on the first `addTask` so that a table of 100 000 idle
-   * static slots does not hold 100 000 empty maps.
-   */
-  tasks: Map<string, Task> | undefined;
+  /** Attached tasks, oldest first: a list through their attachments (no map per slot). */
+  head: Attachment | undefined;
+  tail: Attachment | undefined;
+  taskCount: number;
   /** The pending allocation timeout; only while ALLOCATED. */
   timer: ScheduledTimer | undefined;
   /**
@@ -114,6 +130,8 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
   #nextDynamicIndex: number;
 
   readonly #byAllocation = new Map<string, Slot>();
+  /** Every attached task by execution id: one index for the whole table (ids are unique in it). */
+  readonly #attached = new Map<string, Attachment>();
   readonly #byJob = new Map<string, Set<string>>();
 
   /** Monotonic: every armed timeout gets a ticket no other timeout ever had. */
@@ -291,8 +309,7 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
     }
     if (slot.state === 'RELEASING') return -1;
     this.#disarmTimeout(slot);
-    const tasks = slot.tasks;
-    if (tasks === undefined || tasks.size === 0) {
+    if (slot.taskCount === 0) {
       const index = slot.index;
       this.#release(slot);
       return index;
@@ -308,7 +325,7 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
         `slot ${slot.index} (allocation ${allocationId}) was freed while its tasks ran`,
       );
     // A snapshot: a task may finish, or a listener may react, while we iterate.
-    for (const task of Array.from(tasks.values())) {
+    for (const task of tasksOf(slot)) {
       try {
         task.fail(reason);
       } catch (error) {
@@ -346,8 +363,8 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
 
   /** Tasks attached to the allocation's slot; `[]` for an unknown allocation id. A fresh array. */
   getTasks(allocationId: string): Task[] {
-    const tasks = this.#byAllocation.get(allocationId)?.tasks;
-    return tasks === undefined ? [] : Array.from(tasks.values());
+    const slot = this.#byAllocation.get(allocationId);
+    return slot === undefined ? [] : tasksOf(slot);
   }
 
   /**
@@ -375,6 +392,7 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
     };
 
     let held = 0;
+    let attachedCount = 0;
     let releasing = 0;
     const visit = (slot: Slot, where: string): void => {
       const at = `${where} slot ${slot.index}`;
@@ -382,8 +400,8 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
         if (slot.allocationId !== undefined || slot.jobId !== undefined) {
           fail('a FREE slot has no allocation id', `${at} names ${slot.allocationId} of ${slot.jobId}`);
         }
-        if (slot.tasks !== undefined && slot.tasks.size > 0) {
-          fail('a FREE slot has no tasks', `${at} has ${slot.tasks.size}`);
+        if (slot.taskCount > 0 || slot.head !== undefined) {
+          fail('a FREE slot has no tasks', `${at} has ${slot.taskCount}`);
         }
       } else {
         held++;
@@ -405,7 +423,7 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
       }
       if (slot.state === 'RELEASING') {
         releasing++;
-        if (slot.tasks === undefined || slot.tasks.size === 0) {
+        if (slot.taskCount === 0) {
           fail('a RELEASING slot still has tasks', `${at} has none and should be FREE`);
         }
       }
@@ -415,13 +433,25 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
       if ((slot.timer === undefined) !== (slot.ticket === 0)) {
         fail('a timeout has exactly one ticket', `${at}`);
       }
-      for (const [executionId, task] of slot.tasks ?? []) {
-        if (task.executionId !== executionId || task.allocationId !== slot.allocationId) {
+      let listed = 0;
+      let previous: Attachment | undefined;
+      for (let entry = slot.head; entry !== undefined; entry = entry.next) {
+        listed++;
+        const { task } = entry;
+        if (entry.slot !== slot || entry.prev !== previous || task.allocationId !== slot.allocationId) {
           fail(
             'a task sits in the slot of its allocation',
-            `${at} holds ${executionId} of ${task.allocationId}`,
+            `${at} holds ${task.executionId} of ${task.allocationId}`,
           );
         }
+        if (this.#attached.get(task.executionId) !== entry) {
+          fail('the id index lists exactly the attached tasks', `${at} holds ${task.executionId}`);
+        }
+        previous = entry;
+      }
+      attachedCount += listed;
+      if (listed !== slot.taskCount || slot.tail !== previous) {
+        fail('a slot counts the tasks it lists', `${at} lists ${listed}, counts ${slot.taskCount}`);
       }
     };
 
@@ -447,6 +477,12 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
     }
     if (freeIndexes.size + this.#dynamicSlots.size !== this.#nextDynamicIndex - this.numberOfSlots) {
       fail('every dynamic index ever handed out is held or free', `next ${this.#nextDynamicIndex}`);
+    }
+    if (attachedCount !== this.#attached.size) {
+      fail(
+        'the id index lists exactly the attached tasks',
+        `${attachedCount} listed, ${this.#attached.size} indexed`,
+      );
     }
     if (held !== this.#byAllocation.size) {
       fail(
@@ -481,7 +517,7 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
    * table keeps no reference to a detached task. Attaching the same task object twice is a no-op.
    *
    * @throws TaskSubmissionError `NO_ACTIVE_SLOT` without such a slot, `DUPLICATE_EXECUTION_ID` if
-   *   another task with that execution id is attached, `RUNTIME_CLOSED` after
+   *   another task with that execution id is attached (to any slot), `RUNTIME_CLOSED` after
    *   {@link DefaultTaskSlotTable.close}.
    */
   addTask(task: Task): void {
@@ -498,25 +534,28 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
         { executionId },
       );
     }
-    let tasks = slot.tasks;
-    if (tasks === undefined) {
-      tasks = new Map();
-      slot.tasks = tasks;
-    }
-    const attached = tasks.get(executionId);
-    if (attached === task) return;
+    const attached = this.#attached.get(executionId);
     if (attached !== undefined) {
+      if (attached.task === task) return;
       throw new TaskSubmissionError(
         ErrorCode.DUPLICATE_EXECUTION_ID,
-        `a task with execution id ${executionId} is already in slot ${slot.index}`,
+        `a task with execution id ${executionId} is already in slot ${attached.slot.index}`,
         { executionId },
       );
     }
-    tasks.set(executionId, task);
-    // `done` never rejects (Task contract); the rejection handler only keeps a broken fake from
-    // leaking a slot or an unhandled rejection.
-    const detach = (): void => this.#detach(slot, task);
-    task.done.then(detach, detach);
+    const entry: Attachment = { task, slot, prev: slot.tail, next: undefined };
+    if (slot.tail === undefined) slot.head = entry;
+    else slot.tail.next = entry;
+    slot.tail = entry;
+    slot.taskCount++;
+    this.#attached.set(executionId, entry);
+    const detach = (): void => this.#detach(entry);
+    const onDone = (task as DoneNotifier)[ON_DONE];
+    // The runtime's tasks call back synchronously once `done` has resolved (one promise reaction
+    // less per task); any other Task is followed through `done`, which never rejects (Task
+    // contract): the rejection handler only keeps a broken fake from leaking a slot.
+    if (typeof onDone === 'function') onDone.call(task, detach);
+    else task.done.then(detach, detach);
   }
 
   /**
@@ -576,11 +615,25 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
     );
   }
 
-  #detach(slot: Slot, task: Task): void {
-    const tasks = slot.tasks;
-    if (tasks === undefined || tasks.get(task.executionId) !== task) return;
-    tasks.delete(task.executionId);
-    if (slot.state === 'RELEASING' && tasks.size === 0) this.#release(slot);
+  #detach(entry: Attachment): void {
+    const { task, slot, prev, next } = entry;
+    if (this.#attached.get(task.executionId) !== entry) return;
+    this.#attached.delete(task.executionId);
+    if (prev === undefined) slot.head = next;
+    else prev.next = next;
+    if (next === undefined) slot.tail = prev;
+    else next.prev = prev;
+    entry.prev = entry.next = undefined;
+    slot.taskCount--;
+    if (slot.state === 'RELEASING' && slot.taskCount === 0) this.#release(slot);
+  }
+
+  /**
+   * The attached task with this execution id, if any: every task of every slot, until its `done`.
+   * The runtime finds its live tasks here instead of keeping a second index.
+   */
+  findTask(executionId: string): Task | undefined {
+    return this.#attached.get(executionId)?.task;
   }
 
   /** Any held state → FREE: drops the slot from every index; a dynamic index goes to the free-list. */
@@ -647,7 +700,9 @@ function newSlot(index: number): Slot {
     state: 'FREE',
     allocationId: undefined,
     jobId: undefined,
-    tasks: undefined,
+    head: undefined,
+    tail: undefined,
+    taskCount: 0,
     timer: undefined,
     ticket: 0,
   };

@@ -5,7 +5,7 @@ import {
   TaskwardenError,
   toError,
 } from '../errors.js';
-import { assertTransition, ExecutionState, isTerminal } from '../execution-state.js';
+import { ExecutionState, isTerminal } from '../execution-state.js';
 import type {
   CancellationHandle,
   CancellationStrategy,
@@ -17,6 +17,7 @@ import type { Execution, Executor, LaunchSpec } from '../interfaces/executor.js'
 import type { InvokableReference, TaskInfo } from '../interfaces/invokable.js';
 import type { Logger } from '../interfaces/logger.js';
 import type { Task, TaskOutcome } from '../interfaces/task.js';
+import { ON_DONE, REPORT_OUTCOME } from '../internal/fast-path.js';
 import { emitSafely } from '../runtime/emit-safely.js';
 
 /** What a task needs from the runtime that owns it. @internal */
@@ -26,6 +27,8 @@ export interface TaskHost {
   readonly strategy: CancellationStrategy;
   /** Whether transitions are logged (the level check is hoisted out of the hot path). */
   readonly logTransitions: boolean;
+  /** Whether anyone listens to `taskStateChanged` (asked on every transition). */
+  hasStateListeners(): boolean;
   /** The level transitions are logged at. */
   readonly transitionLogLevel: 'info' | 'debug';
   /** Called once when `done` resolves. */
@@ -34,9 +37,8 @@ export interface TaskHost {
   onFatal(error: Error, task: TaskImpl): void;
 }
 
-/** Fields of a validated descriptor. @internal */
-export interface TaskInit {
-  readonly info: TaskInfo;
+/** Fields of a validated descriptor (flat: one object per task). @internal */
+export interface TaskInit extends TaskInfo {
   readonly executorKey: string;
   readonly executor: Executor;
   readonly invokable: InvokableReference;
@@ -64,6 +66,13 @@ export class TaskImpl implements Task {
   readonly executor: string;
   readonly done: Promise<TaskOutcome>;
 
+  /** The runtime's per-job list runs through these (intrusive: no hashing per task). @internal */
+  jobRecord: object | undefined = undefined;
+  /** @internal */
+  jobPrev: TaskImpl | undefined = undefined;
+  /** @internal */
+  jobNext: TaskImpl | undefined = undefined;
+
   #state: ExecutionState = CREATED;
   #failureCause: Error | undefined;
   #cancellationRequested = false;
@@ -82,14 +91,17 @@ export class TaskImpl implements Task {
   #abandoned = false;
   #settled = false;
   #onAbort: (() => void) | undefined;
+  /** Called synchronously once `done` has resolved (the slot table's detach, through {@link ON_DONE}). */
+  #doneCallback: (() => void) | undefined;
+  #moreDoneCallbacks: (() => void)[] | undefined;
 
   constructor(init: TaskInit, host: TaskHost) {
     this.#init = init;
     this.#host = host;
-    this.executionId = init.info.executionId;
-    this.jobId = init.info.jobId;
-    this.allocationId = init.info.allocationId;
-    this.name = init.info.name;
+    this.executionId = init.executionId;
+    this.jobId = init.jobId;
+    this.allocationId = init.allocationId;
+    this.name = init.name;
     this.executor = init.executorKey;
     this.done = new Promise((resolve) => {
       this.#resolveDone = resolve;
@@ -98,6 +110,11 @@ export class TaskImpl implements Task {
 
   get state(): ExecutionState {
     return this.#state;
+  }
+
+  /** Whether this task belongs to the runtime behind `host`. @internal */
+  isHostedBy(host: TaskHost): boolean {
+    return this.#host === host;
   }
 
   get failureCause(): Error | undefined {
@@ -158,6 +175,9 @@ export class TaskImpl implements Task {
       this.#workEnded(false, error);
       return;
     }
+    // The executor reported the outcome inside launch() (synchronous inline work): the task is done,
+    // and neither `started` nor `result` needs a reaction.
+    if (this.#workStopped) return;
     this.#execution = execution;
     execution.started.then(
       () => this.#transition(DEPLOYING, INITIALIZING),
@@ -237,6 +257,22 @@ export class TaskImpl implements Task {
   /** Called by the executor (through the launch spec) right before `invoke`. @internal */
   reportRunning(): void {
     this.#onRunning();
+  }
+
+  /** The executor knows the outcome (through the launch spec's {@link REPORT_OUTCOME}). @internal */
+  reportOutcome(ok: boolean, value: unknown): void {
+    this.#workEnded(ok, value);
+  }
+
+  /** {@link ON_DONE}: `callback` runs synchronously right after `done` resolves. @internal */
+  [ON_DONE](callback: () => void): void {
+    if (this.#settled) {
+      this.done.then(callback);
+      return;
+    }
+    if (this.#doneCallback === undefined) this.#doneCallback = callback;
+    else if (this.#moreDoneCallbacks) this.#moreDoneCallbacks.push(callback);
+    else this.#moreDoneCallbacks = [callback];
   }
 
   #onRunning(): void {
@@ -387,12 +423,29 @@ export class TaskImpl implements Task {
     this.#execution = undefined;
     this.#resolveDone(outcome);
     this.#host.onDone(this);
+    const callback = this.#doneCallback;
+    if (callback) {
+      this.#doneCallback = undefined;
+      this.#runDoneCallback(callback);
+      const more = this.#moreDoneCallbacks;
+      this.#moreDoneCallbacks = undefined;
+      if (more) for (const next of more) this.#runDoneCallback(next);
+    }
+  }
+
+  #runDoneCallback(callback: () => void): void {
+    try {
+      callback();
+    } catch (error) {
+      this.logger.error({ err: toError(error) }, 'a done callback threw');
+    }
   }
 
   /** Compare-and-set; logs and emits. Returns false when the state was not `expected`. */
   #transition(expected: ExecutionState, next: ExecutionState, cause?: Error): boolean {
+    // Every call site passes a pair TRANSITIONS allows (the model-based test checks every transition
+    // it observes against the table); no lookup here, this runs four times per task.
     if (this.#state !== expected) return false;
-    assertTransition(expected, next);
     this.#state = next;
     if (next === FAILED) this.#failureCause = cause;
     const host = this.#host;
@@ -402,7 +455,7 @@ export class TaskImpl implements Task {
         'task state changed',
       );
     }
-    if (host.events.listenerCount('taskStateChanged') > 0) {
+    if (host.hasStateListeners()) {
       emitSafely(
         host.events,
         'taskStateChanged',
@@ -418,6 +471,7 @@ export class TaskImpl implements Task {
 class TaskLaunchSpec implements LaunchSpec {
   readonly #task: TaskImpl;
   readonly #init: TaskInit;
+  #info: TaskInfo | undefined;
 
   constructor(task: TaskImpl, init: TaskInit) {
     this.#task = task;
@@ -425,7 +479,15 @@ class TaskLaunchSpec implements LaunchSpec {
   }
 
   get task(): TaskInfo {
-    return this.#init.info;
+    const init = this.#init;
+    this.#info ??= {
+      executionId: init.executionId,
+      jobId: init.jobId,
+      allocationId: init.allocationId,
+      name: init.name,
+      attempt: init.attempt,
+    };
+    return this.#info;
   }
 
   get invokable(): InvokableReference {
@@ -442,6 +504,10 @@ class TaskLaunchSpec implements LaunchSpec {
 
   onRunning(): void {
     this.#task.reportRunning();
+  }
+
+  [REPORT_OUTCOME](ok: boolean, value: unknown): void {
+    this.#task.reportOutcome(ok, value);
   }
 }
 
