@@ -37,6 +37,18 @@ describe('WorkerExecutor cooperative cancellation', () => {
     expect(h.executor.threadCount).toBe(1);
   });
 
+  it("the abort reason is a TaskCancelledError for task code that imports the SDK's classes itself", async () => {
+    const h = startHarness();
+    const task = h.submit(ref('abort-reason.mjs', 'inspectAbortReason'));
+    await until(() => task.state === 'RUNNING', 'RUNNING');
+    task.cancel();
+    expect(await task.done).toMatchObject({
+      state: 'FINISHED',
+      cancellationRequested: true,
+      result: { isTaskCancelledError: true, isTaskwardenError: true, code: ErrorCode.TASK_CANCELLED },
+    });
+  });
+
   it("calls the invokable's cancel() hook", async () => {
     const h = startHarness();
     const task = h.submit(ref('stubborn.mjs', 'stopsOnCancelHook'));
@@ -196,6 +208,27 @@ describe('WorkerExecutor hard stop', () => {
       result: 'next',
     });
     expect(h.executor.threadCount).toBe(1);
+  });
+
+  it('gracePeriodMs: 0 terminates at once; the waiting task gets a fresh thread once the old one has exited', async () => {
+    const h = startHarness({ executor: { maxThreads: 1 } });
+    const immediate = { ...TIMINGS, gracePeriodMs: 0 };
+    const task = h.submit(ref('stubborn.mjs', 'spinForever'), undefined, { cancellation: immediate });
+    const waiting = h.submit(ref('invokables.mjs'), 'next');
+    await until(() => task.state === 'RUNNING', 'RUNNING');
+    const seen: WorkerPoolStats[] = [];
+    const sampler = setInterval(() => seen.push(h.executor.stats), 1);
+    task.cancel();
+    // The hard stop is part of the cancel call: the thread is already being terminated.
+    expect(h.executor.stats).toMatchObject({ threads: 1, exiting: 1, queued: 1 });
+    const outcome = await task.done;
+    expect(outcome).toMatchObject({ state: 'CANCELED', cancellationRequested: true, abandoned: false });
+    expect(outcome.error?.message).toContain('terminating its worker thread');
+    expect(await waiting.done).toMatchObject({ state: 'FINISHED', result: 'next' });
+    clearInterval(sampler);
+    expect(Math.max(...seen.map((stats) => stats.threads))).toBe(1);
+    expect(h.stuck).toEqual([]);
+    expect(h.fatal.errors).toEqual([]);
   });
 
   it('terminates a task blocked in Atomics.wait', async () => {

@@ -4,8 +4,9 @@
  * has already ended is recognised and dropped.
  *
  * Per task: one `run` down, then `started` (only when the invokable has `restore`), `running`,
- * optional `log` records, and exactly one `result` or `error` up. `cancel` goes down at most once.
- * A `run` may be an offer (see {@link OFFER}); an offer taken back produces no message at all.
+ * optional `log` records, and exactly one `result`, `error` or `uncloneable` up. `cancel` goes down
+ * at most once. A `run` may be an offer (see {@link OFFER}); an offer taken back produces no message
+ * at all.
  *
  * Messages are tuples, `[kind, id, ...]`, not objects: structured clone writes and reads (and
  * interns) every property name of an object, which made up half the cost of copying a `run`
@@ -25,6 +26,7 @@ export const Kind = Object.freeze({
   result: 4,
   error: 5,
   log: 6,
+  uncloneable: 7,
 } as const);
 
 /**
@@ -59,8 +61,15 @@ export type RunningMessage = readonly [kind: typeof Kind.running, id: number];
 /** Worker → host: `invoke` returned this value. */
 export type ResultMessage = readonly [kind: typeof Kind.result, id: number, value: unknown];
 
-/** Worker → host: loading, `restore` or `invoke` threw, or the result could not be copied. */
+/** Worker → host: loading, `restore` or `invoke` threw. */
 export type ErrorMessage = readonly [kind: typeof Kind.error, id: number, error: SerializedError];
+
+/**
+ * Worker → host: `invoke` returned a value that structured clone cannot copy; `cause` is the
+ * `DataCloneError`. The host fails the task with `SerializationError('result')` (built there: the
+ * runner bundle does not carry the SDK's main entry).
+ */
+export type UncloneableMessage = readonly [kind: typeof Kind.uncloneable, id: number, cause: SerializedError];
 
 /**
  * Worker → host: a record of the task's logger, written on the host through the task's logger.
@@ -79,7 +88,13 @@ export type LogMessage = readonly [
 export type HostMessage = RunMessage | CancelMessage;
 
 /** What a worker sends. */
-export type WorkerMessage = StartedMessage | RunningMessage | ResultMessage | ErrorMessage | LogMessage;
+export type WorkerMessage =
+  | StartedMessage
+  | RunningMessage
+  | ResultMessage
+  | ErrorMessage
+  | UncloneableMessage
+  | LogMessage;
 
 /** The `workerData` of every pool thread. */
 export interface RunnerData {
@@ -130,7 +145,7 @@ export const LEVEL_NAMES: Readonly<Record<number, LevelName>> = Object.freeze({
   60: 'fatal',
 });
 
-const KIND_NAMES = ['run', 'cancel', 'started', 'running', 'result', 'error', 'log'];
+const KIND_NAMES = ['run', 'cancel', 'started', 'running', 'result', 'error', 'log', 'uncloneable'];
 
 /** The name of a message kind, for error messages. */
 export function kindName(kind: unknown): string {
@@ -149,12 +164,13 @@ export function checkWorkerMessage(message: unknown): string | undefined {
     kind !== Kind.running &&
     kind !== Kind.result &&
     kind !== Kind.error &&
+    kind !== Kind.uncloneable &&
     kind !== Kind.log
   ) {
     return `unknown message kind ${String(kind)}`;
   }
   if (typeof message[1] !== 'number') return `message ${kindName(kind)} has no numeric id`;
-  if (kind === Kind.error) {
+  if (kind === Kind.error || kind === Kind.uncloneable) {
     const error = message[2] as { message?: unknown } | null;
     if (typeof error !== 'object' || error === null || typeof error.message !== 'string') {
       return 'error message without a serialized error';

@@ -18,8 +18,9 @@ import { WorkerPool } from './worker-pool.js';
  * - At most `maxThreads` threads; further tasks wait in DEPLOYING, first come first served, and a
  *   waiting task that is cancelled is dropped without being invoked.
  * - Cancel: the task's `AbortSignal` is aborted inside the worker and its `cancel()` hook called.
- *   Hard stop: `worker.terminate()`; the thread counts against `maxThreads` until it has really
- *   exited, then the next waiting task gets a fresh thread. The task ends CANCELED.
+ *   Hard stop (after `gracePeriodMs`; with `0`, in the same call): `worker.terminate()`; the thread
+ *   counts against `maxThreads` until it has really exited, then the next waiting task gets a fresh
+ *   thread. The task ends CANCELED, and its `done` resolves only once the thread has exited.
  * - A thread that dies (uncaught exception, `process.exit()`, heap exhaustion under
  *   `resourceLimits`) fails only its own task, with `WorkerExitedError`; the pool replaces it.
  * - `diagnose()` returns the JavaScript stack of the task's thread, read through the inspector;

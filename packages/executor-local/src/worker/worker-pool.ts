@@ -35,7 +35,8 @@ import { WorkerExecution } from './worker-execution.js';
 import type { ResolvedWorkerExecutorOptions } from './worker-executor-options.js';
 import { captureWorkerStack } from './worker-stack.js';
 
-const RUNNER_URL = new URL('./worker-runner.js', import.meta.url);
+/** The runner and all it imports in one CommonJS file, made by the build (see worker-runner.ts). */
+const RUNNER_URL = new URL('./worker-runner.cjs', import.meta.url);
 const EXECUTOR_NAME = 'worker';
 /** The ladder bounds `diagnose()` too (2 s); this keeps a direct caller from waiting longer. */
 const DIAGNOSE_TIMEOUT_MS = 1_500;
@@ -511,6 +512,10 @@ export class WorkerPool implements ExecutionControl {
       case Kind.error:
         this.#ended(thread);
         execution.settle(false, deserializeError(message[2]));
+        return;
+      case Kind.uncloneable:
+        this.#ended(thread);
+        execution.settle(false, new SerializationError('result', { cause: deserializeError(message[2]) }));
         return;
       case Kind.started:
         execution.markStarted();

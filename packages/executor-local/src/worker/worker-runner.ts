@@ -1,7 +1,15 @@
 /**
- * The entry point of every pool thread (loaded as `dist/worker/worker-runner.js`). It runs one task
- * at a time: load the module (cached per module by the SDK helper), `restore`, `invoke`, and post
- * the outcome. Kept lean: this file is the per-task hot path inside the worker.
+ * The entry point of every pool thread. It runs one task at a time: load the module (cached per
+ * module by the SDK helper), `restore`, `invoke`, and post the outcome. Kept lean: this file is the
+ * per-task hot path inside the worker.
+ *
+ * Threads do not load this file as built (`dist/worker/worker-runner.js`, ESM) but as one CommonJS
+ * bundle of it and everything it imports (`dist/worker/worker-runner.cjs`, made by the package's
+ * build): a fresh thread then reads one file instead of resolving and linking a graph of ES modules,
+ * which shortens the start of every new thread — the replacement after a hard stop included. So:
+ * no `import.meta` here (empty in CommonJS), and nothing imported that the bundle would drag in
+ * whole (the SDK's main entry: its DI container and pino); the SDK's pieces come from
+ * `@taskwarden/sdk/internal`.
  * @internal
  * @module
  */
@@ -29,7 +37,7 @@ import type {
 import { CHANNEL_CLOSED, Kind, OFFER, TAKEN, WAKEUPS } from './protocol.js';
 import { createForwardingLogger } from './worker-logger.js';
 
-if (isMainThread) throw new Error('worker-runner.js must be loaded as a worker thread by WorkerExecutor');
+if (isMainThread) throw new Error('worker-runner must be loaded as a worker thread by WorkerExecutor');
 const { port, signals } = workerData as RunnerData;
 
 /** The task on this thread. */
@@ -106,9 +114,9 @@ async function run(message: RunMessage): Promise<void> {
     try {
       port.postMessage([Kind.result, id, outcome]);
     } catch (error) {
-      // DataCloneError: the value cannot cross; say so instead of leaving the host waiting.
-      const { SerializationError } = await import('@taskwarden/sdk');
-      postError(id, new SerializationError('result', { cause: error }));
+      // DataCloneError: the value cannot cross; say so instead of leaving the host waiting (the
+      // host wraps the cause in a SerializationError: that class is not imported here, see above).
+      postError(id, error, Kind.uncloneable);
     }
   }
   if (current === task) current = undefined;
@@ -137,7 +145,11 @@ function start(message: RunMessage): void {
   void run(message);
 }
 
-function postError(id: number, error: unknown): void {
+function postError(
+  id: number,
+  error: unknown,
+  kind: typeof Kind.error | typeof Kind.uncloneable = Kind.error,
+): void {
   let serialized: SerializedError;
   try {
     serialized = serializeError(error);
@@ -146,10 +158,10 @@ function postError(id: number, error: unknown): void {
     serialized = serializeError(new Error(`the thrown value could not be read: ${String(failure)}`));
   }
   try {
-    port.postMessage([Kind.error, id, serialized]);
+    port.postMessage([kind, id, serialized]);
   } catch {
     // Only a `code` that cannot be copied gets here (other fields are filtered when serializing).
-    port.postMessage([Kind.error, id, { ...serialized, code: String(serialized.code) }]);
+    port.postMessage([kind, id, { ...serialized, code: String(serialized.code) }]);
   }
 }
 
