@@ -199,6 +199,41 @@ describe('live tasks', () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it('an explicit id equal to a live generated one is a duplicate; getTask finds either form', async () => {
+    const runtime = runtimeWith(new ReportingExecutor());
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const executor: Executor = {
+      name: 'held',
+      capabilities: { hardStop: false, diagnostics: false, isolation: 'none' },
+      launch: () => ({ started: Promise.resolve(), result: held, cancel: () => undefined }),
+      close: async () => undefined,
+    };
+    const heldRuntime = runtimeWith(executor);
+    const task = heldRuntime.submit({ jobId: 'job', allocationId: 'slot', invokable: () => 1 });
+    const id = task.executionId;
+    expect(heldRuntime.getTask(id)).toBe(task);
+    expect(() =>
+      heldRuntime.submit({ jobId: 'job', allocationId: 'slot', executionId: id, invokable: () => 1 }),
+    ).toThrow(expect.objectContaining({ code: ErrorCode.DUPLICATE_EXECUTION_ID, executionId: id }));
+    expect(heldRuntime.getTask(`${id}x`)).toBeUndefined();
+    release();
+    await task.done;
+    // Once done, the same id may be given explicitly (a retry) and is found by it.
+    const retry = heldRuntime.submit({
+      jobId: 'job',
+      allocationId: 'slot',
+      executionId: id,
+      invokable: () => 1,
+    });
+    expect(retry.executionId).toBe(id);
+    expect(heldRuntime.getTask(id)).toBe(retry);
+    await retry.done;
+    await Promise.all([runtime.close(), heldRuntime.close()]);
+  });
+
   it('a slot table without findTask: the runtime keeps its own index', async () => {
     const parent = rootContainer.createChildContainer();
     const inner = new DefaultTaskSlotTable(

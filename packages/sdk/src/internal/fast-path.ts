@@ -19,10 +19,22 @@
 export const REPORT_OUTCOME: unique symbol = Symbol.for('taskwarden.launchSpec.reportOutcome');
 
 /**
- * On a `Task` made by the runtime: `(callback: () => void) => void`. Registers a callback called
- * synchronously right after `done` has resolved, instead of one promise reaction to `done`.
+ * On a `Task` made by the runtime: `(callback: (arg) => void, arg) => void`. Registers a callback
+ * called synchronously with `arg` right after `done` has resolved, instead of one promise reaction
+ * to `done` (and without a closure per task).
  */
 export const ON_DONE: unique symbol = Symbol.for('taskwarden.task.onDone');
+
+/**
+ * On a `Task` made by the runtime: a getter for the key the slot table indexes it by (the number of
+ * a generated execution id, which is only formatted as a string when someone reads it).
+ */
+export const EXECUTION_KEY: unique symbol = Symbol.for('taskwarden.task.executionKey');
+
+/** A task that may carry {@link EXECUTION_KEY}. */
+export interface KeyedTask {
+  readonly [EXECUTION_KEY]?: string | number;
+}
 
 /** A launch spec that may carry {@link REPORT_OUTCOME}. */
 export interface OutcomeReporter {
@@ -31,5 +43,5 @@ export interface OutcomeReporter {
 
 /** A task that may carry {@link ON_DONE}. */
 export interface DoneNotifier {
-  [ON_DONE]?: (callback: () => void) => void;
+  [ON_DONE]?: (callback: (arg: unknown) => void, arg: unknown) => void;
 }

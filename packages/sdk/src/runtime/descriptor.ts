@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { ErrorCode, TaskSubmissionError } from '../errors.js';
 import type { CancellationTimings } from '../interfaces/cancellation-strategy.js';
 import type { Executor } from '../interfaces/executor.js';
@@ -6,17 +5,8 @@ import type { InvokableReference } from '../interfaces/invokable.js';
 import type { TaskDescriptor } from '../interfaces/task.js';
 import { isModuleReference } from '../internal/module-reference.js';
 import type { TaskInit } from '../task/task-impl.js';
+import { executionKeyOf, formatExecutionId, nextExecutionNumber } from './execution-id.js';
 import { resolveTimings } from './options.js';
-
-// Execution ids: a random prefix per process plus a counter. As unique as a UUID for practical
-// purposes (the prefix has 64 random bits) and an order of magnitude cheaper per task.
-const ID_PREFIX = randomUUID().replaceAll('-', '').slice(0, 16);
-let idCounter = 0;
-
-/** A new execution id, `<16 hex digits>-<base-36 counter>`. @internal */
-export function newExecutionId(): string {
-  return `${ID_PREFIX}-${(idCounter++).toString(36)}`;
-}
 
 const DESCRIPTOR_KEYS = new Set([
   'jobId',
@@ -31,15 +21,17 @@ const DESCRIPTOR_KEYS = new Set([
   'attempt',
 ]);
 
-function invalid(message: string, executionId?: string): TaskSubmissionError {
+type Key = string | number;
+
+function invalid(message: string, key?: Key): TaskSubmissionError {
   return new TaskSubmissionError(ErrorCode.INVALID_DESCRIPTOR, `invalid task descriptor: ${message}`, {
-    executionId,
+    executionId: key === undefined ? undefined : formatExecutionId(key),
   });
 }
 
-function requireId(value: unknown, field: string, executionId?: string): string {
+function requireId(value: unknown, field: string, key?: Key): string {
   if (typeof value !== 'string' || value.length === 0) {
-    throw invalid(`${field} must be a non-empty string`, executionId);
+    throw invalid(`${field} must be a non-empty string`, key);
   }
   return value;
 }
@@ -57,46 +49,47 @@ export function resolveDescriptor(
 ): TaskInit {
   if (typeof descriptor !== 'object' || descriptor === null) throw invalid('a descriptor must be an object');
   // A misspelt key (`executer`) would otherwise be ignored silently, e.g. running work on the wrong executor.
-  for (const key in descriptor) {
-    if (!DESCRIPTOR_KEYS.has(key))
-      throw invalid(`unknown key '${key}' (known: ${[...DESCRIPTOR_KEYS].join(', ')})`);
+  for (const field in descriptor) {
+    if (!DESCRIPTOR_KEYS.has(field))
+      throw invalid(`unknown key '${field}' (known: ${[...DESCRIPTOR_KEYS].join(', ')})`);
   }
-  const executionId =
+  // A generated id stays a number until someone reads it (see execution-id.ts).
+  const key: Key =
     descriptor.executionId === undefined
-      ? newExecutionId()
-      : requireId(descriptor.executionId, 'executionId');
-  const jobId = requireId(descriptor.jobId, 'jobId', executionId);
-  const allocationId = requireId(descriptor.allocationId, 'allocationId', executionId);
+      ? nextExecutionNumber()
+      : executionKeyOf(requireId(descriptor.executionId, 'executionId'));
+  const jobId = requireId(descriptor.jobId, 'jobId', key);
+  const allocationId = requireId(descriptor.allocationId, 'allocationId', key);
 
   const executorKey = descriptor.executor ?? defaultExecutor;
   if (executorKey === undefined) {
     throw new TaskSubmissionError(
       ErrorCode.UNKNOWN_EXECUTOR,
       `the descriptor names no executor and the runtime has no defaultExecutor (executors: ${Object.keys(executors).join(', ')})`,
-      { executionId },
+      { executionId: formatExecutionId(key) },
     );
   }
   if (typeof executorKey !== 'string' || !Object.hasOwn(executors, executorKey)) {
     throw new TaskSubmissionError(
       ErrorCode.UNKNOWN_EXECUTOR,
       `unknown executor '${String(executorKey)}' (executors: ${Object.keys(executors).join(', ')})`,
-      { executionId },
+      { executionId: formatExecutionId(key) },
     );
   }
   const executor = executors[executorKey] as Executor;
 
   const invokable = descriptor.invokable;
-  validateInvokable(invokable, executor, executionId);
+  validateInvokable(invokable, executor, key);
 
   if (descriptor.name !== undefined && typeof descriptor.name !== 'string') {
-    throw invalid('name must be a string', executionId);
+    throw invalid('name must be a string', key);
   }
   if (descriptor.signal !== undefined && !(descriptor.signal instanceof AbortSignal)) {
-    throw invalid('signal must be an AbortSignal', executionId);
+    throw invalid('signal must be an AbortSignal', key);
   }
   const attempt = descriptor.attempt ?? 1;
   if (!Number.isSafeInteger(attempt) || attempt < 1) {
-    throw invalid('attempt must be an integer >= 1', executionId);
+    throw invalid('attempt must be an integer >= 1', key);
   }
   let timings = baseTimings;
   if (descriptor.cancellation !== undefined) {
@@ -106,12 +99,12 @@ export function resolveDescriptor(
       throw new TaskSubmissionError(
         ErrorCode.INVALID_DESCRIPTOR,
         `invalid task descriptor: ${(error as Error).message}`,
-        { executionId, cause: error },
+        { executionId: formatExecutionId(key), cause: error },
       );
     }
   }
   return {
-    executionId,
+    executionKey: key,
     jobId,
     allocationId,
     name: descriptor.name ?? defaultName(invokable),
@@ -125,12 +118,11 @@ export function resolveDescriptor(
   };
 }
 
-function validateInvokable(invokable: unknown, executor: Executor, executionId: string): void {
+function validateInvokable(invokable: unknown, executor: Executor, key: Key): void {
   if (isModuleReference(invokable)) {
-    if (invokable.module.length === 0)
-      throw invalid('invokable.module must be a non-empty string', executionId);
+    if (invokable.module.length === 0) throw invalid('invokable.module must be a non-empty string', key);
     if (invokable.export !== undefined && (typeof invokable.export !== 'string' || invokable.export === '')) {
-      throw invalid('invokable.export must be a non-empty string', executionId);
+      throw invalid('invokable.export must be a non-empty string', key);
     }
     return;
   }
@@ -140,15 +132,12 @@ function validateInvokable(invokable: unknown, executor: Executor, executionId: 
     invokable !== null &&
     typeof (invokable as { invoke?: unknown }).invoke === 'function';
   if (!isFunction && !isObject) {
-    throw invalid(
-      'invokable must be a function, an object with invoke(), or { module, export? }',
-      executionId,
-    );
+    throw invalid('invokable must be a function, an object with invoke(), or { module, export? }', key);
   }
   if (executor.capabilities.isolation !== 'none') {
     throw invalid(
       `executor '${executor.name}' runs tasks in a separate ${executor.capabilities.isolation}: the invokable must be { module, export? }`,
-      executionId,
+      key,
     );
   }
 }

@@ -26,6 +26,7 @@ import type { TaskHost } from '../task/task-impl.js';
 import { TaskImpl } from '../task/task-impl.js';
 import { resolveDescriptor } from './descriptor.js';
 import { emitSafely } from './emit-safely.js';
+import { formatExecutionId } from './execution-id.js';
 import type { ResolvedRuntimeOptions } from './options.js';
 import { MAX_TIMER_MS } from './options.js';
 import { RuntimeEventEmitterImpl } from './runtime-event-emitter.js';
@@ -153,9 +154,11 @@ export class TaskRuntimeImpl implements TaskRuntime {
       this.#options.defaultExecutor,
       this.#options.cancellation,
     );
-    const { executionId, jobId } = init;
+    const { jobId } = init;
     const tasks = this.#tasks;
-    if (tasks?.has(executionId)) {
+    // Only a table without findTask needs the id as a string here (a generated one is formatted lazily).
+    const executionId = tasks ? formatExecutionId(init.executionKey) : undefined;
+    if (executionId !== undefined && tasks?.has(executionId)) {
       throw new TaskSubmissionError(
         ErrorCode.DUPLICATE_EXECUTION_ID,
         `a live task already has execution id ${executionId}`,
@@ -166,7 +169,7 @@ export class TaskRuntimeImpl implements TaskRuntime {
     // Throws NO_ACTIVE_SLOT unless the allocation is ACTIVE for this job, DUPLICATE_EXECUTION_ID for
     // an id the table already holds (when it has findTask); the task has no effects yet.
     this.slotTable.addTask(task);
-    tasks?.set(executionId, task);
+    if (executionId !== undefined) tasks?.set(executionId, task);
     let job = this.#jobs.get(jobId);
     if (!job) {
       job = new JobRecord();
@@ -175,7 +178,7 @@ export class TaskRuntimeImpl implements TaskRuntime {
     job.add(task);
     if (job.state === 'CANCELING') {
       // Prefect semantics: work submitted to a cancelling job is born CANCELED, never invoked.
-      job.members?.set(executionId, task);
+      job.members?.set(task.executionId, task);
       task.cancel();
       return task as Task<unknown> as Task<TResult>;
     }

@@ -35,8 +35,9 @@ import type {
   SlotState,
   TaskSlotTable,
 } from '../interfaces/task-slot-table.js';
-import type { DoneNotifier } from '../internal/fast-path.js';
-import { ON_DONE } from '../internal/fast-path.js';
+import type { DoneNotifier, KeyedTask } from '../internal/fast-path.js';
+import { EXECUTION_KEY, ON_DONE } from '../internal/fast-path.js';
+import { executionKeyOf } from '../runtime/execution-id.js';
 import { MAX_SLOTS, MAX_TIMER_MS } from '../runtime/options.js';
 
 /**
@@ -53,6 +54,9 @@ const SLOT_TRANSITIONS: Readonly<Record<SlotState, readonly SlotState[]>> = {
 /** A task attached to a slot: in the table's id index and in its slot's list. */
 interface Attachment {
   readonly task: Task;
+  /** The execution id's index key (see execution-id.ts). */
+  readonly key: string | number;
+  attached: boolean;
   readonly slot: Slot;
   prev: Attachment | undefined;
   next: Attachment | undefined;
@@ -130,8 +134,8 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
   #nextDynamicIndex: number;
 
   readonly #byAllocation = new Map<string, Slot>();
-  /** Every attached task by execution id: one index for the whole table (ids are unique in it). */
-  readonly #attached = new Map<string, Attachment>();
+  /** Every attached task by execution id key: one index for the whole table (ids are unique in it). */
+  readonly #attached = new Map<string | number, Attachment>();
   readonly #byJob = new Map<string, Set<string>>();
 
   /** Monotonic: every armed timeout gets a ticket no other timeout ever had. */
@@ -444,7 +448,7 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
             `${at} holds ${task.executionId} of ${task.allocationId}`,
           );
         }
-        if (this.#attached.get(task.executionId) !== entry) {
+        if (this.#attached.get(entry.key) !== entry || !entry.attached) {
           fail('the id index lists exactly the attached tasks', `${at} holds ${task.executionId}`);
         }
         previous = entry;
@@ -521,9 +525,12 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
    *   {@link DefaultTaskSlotTable.close}.
    */
   addTask(task: Task): void {
-    const { executionId, allocationId, jobId } = task;
+    // `task.executionId` is read only where needed: the runtime's tasks format a generated id lazily.
+    const { allocationId, jobId } = task;
     if (this.#closed) {
-      throw new TaskSubmissionError(ErrorCode.RUNTIME_CLOSED, 'the slot table is closed', { executionId });
+      throw new TaskSubmissionError(ErrorCode.RUNTIME_CLOSED, 'the slot table is closed', {
+        executionId: task.executionId,
+      });
     }
     const slot = this.#byAllocation.get(allocationId);
     if (slot === undefined || slot.state !== 'ACTIVE' || slot.jobId !== jobId) {
@@ -531,31 +538,37 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
         ErrorCode.NO_ACTIVE_SLOT,
         `no ACTIVE slot for allocation ${allocationId} of job ${jobId}` +
           (slot === undefined ? '' : ` (slot ${slot.index} is ${slot.state} for job ${slot.jobId})`),
-        { executionId },
+        { executionId: task.executionId },
       );
     }
-    const attached = this.#attached.get(executionId);
+    const own = (task as KeyedTask)[EXECUTION_KEY];
+    const key = own === undefined ? executionKeyOf(task.executionId) : own;
+    const attached = this.#attached.get(key);
     if (attached !== undefined) {
       if (attached.task === task) return;
+      const { executionId } = task;
       throw new TaskSubmissionError(
         ErrorCode.DUPLICATE_EXECUTION_ID,
         `a task with execution id ${executionId} is already in slot ${attached.slot.index}`,
         { executionId },
       );
     }
-    const entry: Attachment = { task, slot, prev: slot.tail, next: undefined };
+    const entry: Attachment = { task, key, attached: true, slot, prev: slot.tail, next: undefined };
     if (slot.tail === undefined) slot.head = entry;
     else slot.tail.next = entry;
     slot.tail = entry;
     slot.taskCount++;
-    this.#attached.set(executionId, entry);
-    const detach = (): void => this.#detach(entry);
+    this.#attached.set(key, entry);
     const onDone = (task as DoneNotifier)[ON_DONE];
     // The runtime's tasks call back synchronously once `done` has resolved (one promise reaction
     // less per task); any other Task is followed through `done`, which never rejects (Task
     // contract): the rejection handler only keeps a broken fake from leaking a slot.
-    if (typeof onDone === 'function') onDone.call(task, detach);
-    else task.done.then(detach, detach);
+    if (typeof onDone === 'function') {
+      onDone.call(task, this.#detachEntry, entry);
+    } else {
+      const detach = (): void => this.#detach(entry);
+      task.done.then(detach, detach);
+    }
   }
 
   /**
@@ -615,10 +628,13 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
     );
   }
 
+  readonly #detachEntry = (entry: unknown): void => this.#detach(entry as Attachment);
+
   #detach(entry: Attachment): void {
-    const { task, slot, prev, next } = entry;
-    if (this.#attached.get(task.executionId) !== entry) return;
-    this.#attached.delete(task.executionId);
+    if (!entry.attached) return;
+    entry.attached = false;
+    const { slot, prev, next } = entry;
+    this.#attached.delete(entry.key);
     if (prev === undefined) slot.head = next;
     else prev.next = next;
     if (next === undefined) slot.tail = prev;
@@ -633,7 +649,8 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
    * The runtime finds its live tasks here instead of keeping a second index.
    */
   findTask(executionId: string): Task | undefined {
-    return this.#attached.get(executionId)?.task;
+    if (typeof executionId !== 'string') return undefined;
+    return this.#attached.get(executionKeyOf(executionId))?.task;
   }
 
   /** Any held state → FREE: drops the slot from every index; a dynamic index goes to the free-list. */

@@ -17,8 +17,9 @@ import type { Execution, Executor, LaunchSpec } from '../interfaces/executor.js'
 import type { InvokableReference, TaskInfo } from '../interfaces/invokable.js';
 import type { Logger } from '../interfaces/logger.js';
 import type { Task, TaskOutcome } from '../interfaces/task.js';
-import { ON_DONE, REPORT_OUTCOME } from '../internal/fast-path.js';
+import { EXECUTION_KEY, ON_DONE, REPORT_OUTCOME } from '../internal/fast-path.js';
 import { emitSafely } from '../runtime/emit-safely.js';
+import { formatExecutionId } from '../runtime/execution-id.js';
 
 /** What a task needs from the runtime that owns it. @internal */
 export interface TaskHost {
@@ -38,7 +39,9 @@ export interface TaskHost {
 }
 
 /** Fields of a validated descriptor (flat: one object per task). @internal */
-export interface TaskInit extends TaskInfo {
+export interface TaskInit extends Omit<TaskInfo, 'executionId'> {
+  /** The execution id's index key: a number for a generated id (formatted on first read). */
+  readonly executionKey: string | number;
   readonly executorKey: string;
   readonly executor: Executor;
   readonly invokable: InvokableReference;
@@ -59,7 +62,6 @@ const { CREATED, DEPLOYING, INITIALIZING, RUNNING, FINISHED, CANCELING, CANCELED
  * @internal
  */
 export class TaskImpl implements Task {
-  readonly executionId: string;
   readonly jobId: string;
   readonly allocationId: string;
   readonly name: string;
@@ -74,6 +76,7 @@ export class TaskImpl implements Task {
   jobNext: TaskImpl | undefined = undefined;
 
   #state: ExecutionState = CREATED;
+  #executionId: string | undefined;
   #failureCause: Error | undefined;
   #cancellationRequested = false;
   #diagnostic: Error | undefined;
@@ -92,13 +95,13 @@ export class TaskImpl implements Task {
   #settled = false;
   #onAbort: (() => void) | undefined;
   /** Called synchronously once `done` has resolved (the slot table's detach, through {@link ON_DONE}). */
-  #doneCallback: (() => void) | undefined;
+  #doneCallback: ((arg: unknown) => void) | undefined;
+  #doneCallbackArg: unknown;
   #moreDoneCallbacks: (() => void)[] | undefined;
 
   constructor(init: TaskInit, host: TaskHost) {
     this.#init = init;
     this.#host = host;
-    this.executionId = init.executionId;
     this.jobId = init.jobId;
     this.allocationId = init.allocationId;
     this.name = init.name;
@@ -106,6 +109,16 @@ export class TaskImpl implements Task {
     this.done = new Promise((resolve) => {
       this.#resolveDone = resolve;
     });
+  }
+
+  get executionId(): string {
+    this.#executionId ??= formatExecutionId(this.#init.executionKey);
+    return this.#executionId;
+  }
+
+  /** {@link EXECUTION_KEY}: what the slot table indexes this task by. @internal */
+  get [EXECUTION_KEY](): string | number {
+    return this.#init.executionKey;
   }
 
   get state(): ExecutionState {
@@ -264,15 +277,17 @@ export class TaskImpl implements Task {
     this.#workEnded(ok, value);
   }
 
-  /** {@link ON_DONE}: `callback` runs synchronously right after `done` resolves. @internal */
-  [ON_DONE](callback: () => void): void {
+  /** {@link ON_DONE}: `callback(arg)` runs synchronously right after `done` resolves. @internal */
+  [ON_DONE](callback: (arg: unknown) => void, arg: unknown): void {
     if (this.#settled) {
-      this.done.then(callback);
+      this.done.then(() => callback(arg));
       return;
     }
-    if (this.#doneCallback === undefined) this.#doneCallback = callback;
-    else if (this.#moreDoneCallbacks) this.#moreDoneCallbacks.push(callback);
-    else this.#moreDoneCallbacks = [callback];
+    if (this.#doneCallback === undefined) {
+      this.#doneCallback = callback;
+      this.#doneCallbackArg = arg;
+    } else if (this.#moreDoneCallbacks) this.#moreDoneCallbacks.push(() => callback(arg));
+    else this.#moreDoneCallbacks = [() => callback(arg)];
   }
 
   #onRunning(): void {
@@ -425,17 +440,18 @@ export class TaskImpl implements Task {
     this.#host.onDone(this);
     const callback = this.#doneCallback;
     if (callback) {
-      this.#doneCallback = undefined;
-      this.#runDoneCallback(callback);
+      const arg = this.#doneCallbackArg;
+      this.#doneCallback = this.#doneCallbackArg = undefined;
+      this.#runDoneCallback(callback, arg);
       const more = this.#moreDoneCallbacks;
       this.#moreDoneCallbacks = undefined;
-      if (more) for (const next of more) this.#runDoneCallback(next);
+      if (more) for (const next of more) this.#runDoneCallback(next, undefined);
     }
   }
 
-  #runDoneCallback(callback: () => void): void {
+  #runDoneCallback(callback: (arg: unknown) => void, arg: unknown): void {
     try {
-      callback();
+      callback(arg);
     } catch (error) {
       this.logger.error({ err: toError(error) }, 'a done callback threw');
     }
@@ -481,7 +497,7 @@ class TaskLaunchSpec implements LaunchSpec {
   get task(): TaskInfo {
     const init = this.#init;
     this.#info ??= {
-      executionId: init.executionId,
+      executionId: this.#task.executionId,
       jobId: init.jobId,
       allocationId: init.allocationId,
       name: init.name,
