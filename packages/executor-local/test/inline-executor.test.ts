@@ -165,6 +165,42 @@ describe('InlineExecutor', () => {
     ]);
   });
 
+  it('a cancel, fail or freed slot while synchronous code runs reaches it (signal, cancel hook)', async () => {
+    const submit = setup();
+    const rt = runtime as TaskRuntime;
+    const hooks: string[] = [];
+    const signalAware = (label: string) =>
+      defineInvokable({
+        invoke: ({ signal }) => {
+          if (signal.aborted) throw signal.reason;
+          return `${label} ran`;
+        },
+        cancel: () => {
+          hooks.push(label);
+        },
+      });
+    rt.events.on('taskStateChanged', ({ task, to }) => {
+      if (to !== 'RUNNING') return;
+      if (task.name === 'cancel') task.cancel();
+      if (task.name === 'fail') task.fail(new Error('failed from outside'));
+    });
+    const cancelled = await submit(signalAware('cancel'), { name: 'cancel' }).done;
+    expect(cancelled).toMatchObject({ state: 'CANCELED', cancellationRequested: true });
+    const failed = await submit(signalAware('fail'), { name: 'fail' }).done;
+    expect(failed).toMatchObject({ state: 'FAILED', error: { message: 'failed from outside' } });
+    expect(hooks).toEqual(['cancel', 'fail']);
+
+    // The task frees its own slot while it runs: it is failed, and the slot is FREE once it ended.
+    const freeing = await submit({
+      invoke: ({ signal }: InvocationContext) => {
+        expect(rt.slotTable.freeSlot('slot')).toBe(-1);
+        return signal.aborted ? 'saw the abort' : 'missed it';
+      },
+    }).done;
+    expect(freeing).toMatchObject({ state: 'FAILED', error: { code: ErrorCode.SLOT_RELEASED } });
+    expect(rt.slotTable.getSlotReport()).toEqual([{ index: 0, state: 'FREE' }]);
+  });
+
   it('launched outside a runtime, a cancel right after launch still comes before any user code', async () => {
     let invoked = false;
     const log: string[] = [];

@@ -21,7 +21,7 @@ import {
   Tokens,
 } from '../src/index.js';
 import type { OutcomeReporter } from '../src/internal/index.js';
-import { REPORT_OUTCOME } from '../src/internal/index.js';
+import { ATTACH_EXECUTION, REPORT_OUTCOME } from '../src/internal/index.js';
 import { FakeTask, ManualScheduler } from '../src/testing/index.js';
 
 const silent = pino({ level: 'silent' });
@@ -31,15 +31,32 @@ class ReportingExecutor implements Executor {
   readonly name = 'reporting';
   readonly capabilities = { hardStop: false, diagnostics: false, isolation: 'none' } as const;
   resultReads = 0;
+  /** What cancel() does: nothing, or report the work as ended at once (cancel-aware work). */
+  onCancel: 'ignore' | 'report' = 'ignore';
 
   launch(spec: LaunchSpec): Execution {
-    const report = (spec as OutcomeReporter)[REPORT_OUTCOME];
-    if (typeof report !== 'function') throw new Error('the runtime offers no outcome report');
+    const reporter = spec as OutcomeReporter;
+    const report = reporter[REPORT_OUTCOME];
+    const attach = reporter[ATTACH_EXECUTION];
+    if (typeof report !== 'function' || typeof attach !== 'function') {
+      throw new Error('the runtime offers no outcome report');
+    }
     const executor = this;
     const invoke = spec.invokable as (input: unknown) => unknown;
-    spec.onRunning();
     let ok = true;
     let value: unknown;
+    const execution: Execution = {
+      started: Promise.resolve(),
+      get result() {
+        executor.resultReads++;
+        return ok ? Promise.resolve(value) : Promise.reject(value);
+      },
+      cancel: (reason) => {
+        if (executor.onCancel === 'report') report.call(spec, false, reason);
+      },
+    };
+    attach.call(spec, execution);
+    spec.onRunning();
     try {
       value = invoke(spec.input);
     } catch (error) {
@@ -47,14 +64,7 @@ class ReportingExecutor implements Executor {
       value = error;
     }
     report.call(spec, ok, value);
-    return {
-      started: Promise.resolve(),
-      get result() {
-        executor.resultReads++;
-        return ok ? Promise.resolve(value) : Promise.reject(value);
-      },
-      cancel: () => undefined,
-    };
+    return execution;
   }
 
   async close(): Promise<void> {}
@@ -118,6 +128,106 @@ describe('outcome reported inside launch()', () => {
       result: 'done anyway',
       cancellationRequested: true,
     });
+    await runtime.close();
+  });
+});
+
+describe('outcome reported by another execution than the one returned', () => {
+  it('a wrapper returning its own execution is followed as usual: no unhandled rejection', async () => {
+    const inner = new ReportingExecutor();
+    const wrapper: Executor = {
+      name: 'wrapper',
+      capabilities: inner.capabilities,
+      launch(spec) {
+        const execution = inner.launch(spec);
+        // A tracing wrapper: its own promises, derived from the inner ones.
+        return {
+          started: execution.started.then(() => undefined),
+          result: execution.result.finally(() => undefined),
+          cancel: (reason) => execution.cancel(reason),
+        };
+      },
+      close: async () => undefined,
+    };
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const runtime = runtimeWith(wrapper);
+      const boom = new Error('boom');
+      const task = runtime.submit({
+        jobId: 'job',
+        allocationId: 'slot',
+        invokable: () => {
+          throw boom;
+        },
+      });
+      expect(await task.done).toMatchObject({ state: 'FAILED', error: boom });
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+      await runtime.close();
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+});
+
+describe('work that ends while the ladder is being armed', () => {
+  it('leaves no timer armed', async () => {
+    const executor = new ReportingExecutor();
+    executor.onCancel = 'report';
+    const scheduler = new ManualScheduler();
+    const runtime = createRuntime({
+      numberOfSlots: 1,
+      executors: { main: executor },
+      fatalErrorHandler: new EmitOnlyFatalErrorHandler(),
+      logger: silent,
+      scheduler,
+    });
+    runtime.slotTable.allocateSlot({ index: 0, jobId: 'job', allocationId: 'slot' });
+    runtime.slotTable.markSlotActive('slot');
+    // Cancelled from its own RUNNING transition: the ladder is armed while invoke has not run yet,
+    // and the executor's cancel() reports the work ended before arm() returns.
+    runtime.events.on('taskStateChanged', ({ task, to }) => {
+      if (to === 'RUNNING') task.cancel();
+    });
+    const task = runtime.submit({ jobId: 'job', allocationId: 'slot', invokable: () => 'ignored' });
+    expect(await task.done).toMatchObject({ state: 'CANCELED', cancellationRequested: true });
+    expect(scheduler.pendingCount).toBe(0);
+    await runtime.close();
+  });
+});
+
+describe('freeing a slot whose tasks end at once', () => {
+  it('listeners see RELEASING before FREE, and freeSlot returns the index of the FREE slot', async () => {
+    const runtime = runtimeWith(new ReportingExecutor());
+    const first: string[] = [];
+    const second: string[] = [];
+    runtime.events.on('slotStateChanged', ({ from, to }) => {
+      first.push(`${from}->${to}`);
+      // A RELEASING listener that cancels a task that has not started: it ends synchronously.
+      if (to === 'RELEASING') for (const task of runtime.slotTable.getTasks('slot')) task.cancel();
+    });
+    runtime.events.on('slotStateChanged', ({ from, to }) => second.push(`${from}->${to}`));
+    const tasks = [1, 2].map(() =>
+      runtime.submit({ jobId: 'job', allocationId: 'slot', invokable: () => 1 }),
+    );
+    expect(runtime.slotTable.freeSlot('slot')).toBe(0);
+    expect(first).toEqual(['ACTIVE->RELEASING', 'RELEASING->FREE']);
+    expect(second).toEqual(['ACTIVE->RELEASING', 'RELEASING->FREE']);
+    for (const task of tasks) expect((await task.done).state).toBe('CANCELED');
+    runtime.slotTable.checkInvariants();
+    await runtime.close();
+  });
+
+  it('tasks failed by freeSlot before they started: FREE at once, the index returned', async () => {
+    const runtime = runtimeWith(new ReportingExecutor());
+    const seen: string[] = [];
+    runtime.events.on('slotStateChanged', ({ from, to }) => seen.push(`${from}->${to}`));
+    const task = runtime.submit({ jobId: 'job', allocationId: 'slot', invokable: () => 1 });
+    expect(runtime.slotTable.freeSlot('slot')).toBe(0);
+    expect(seen).toEqual(['ACTIVE->RELEASING', 'RELEASING->FREE']);
+    expect(await task.done).toMatchObject({ state: 'FAILED', error: { code: ErrorCode.SLOT_RELEASED } });
     await runtime.close();
   });
 });

@@ -11,6 +11,7 @@ import type {
 import { ExecutorClosedError } from '@taskwarden/sdk';
 import type { OutcomeReporter } from '@taskwarden/sdk/internal';
 import {
+  ATTACH_EXECUTION,
   callCancelHook,
   LazyAbort,
   REPORT_OUTCOME,
@@ -73,14 +74,17 @@ class InlineExecution implements Execution {
     this.#invokable = resolved;
     this.started = RESOLVED;
     const report = (spec as OutcomeReporter)[REPORT_OUTCOME];
-    if (typeof report !== 'function') {
+    const attach = (spec as OutcomeReporter)[ATTACH_EXECUTION];
+    if (typeof report !== 'function' || typeof attach !== 'function') {
       // Launched by something other than the runtime: a microtask's delay, so a cancel() right
       // after launch is seen before any user code runs.
       this.#result = RESOLVED.then(() => this.#run());
       return;
     }
     // Launched by the runtime, which launches a microtask after submit (a cancel() right after
-    // submit never reaches here): run now, and report a synchronous outcome without a promise.
+    // submit never reaches here): run now, and report a synchronous outcome without a promise. The
+    // task gets this execution first, so a cancel while the code runs aborts its signal as usual.
+    attach.call(spec, this);
     let value: unknown;
     try {
       value = this.#run();

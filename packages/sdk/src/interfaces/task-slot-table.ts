@@ -32,7 +32,10 @@ export interface TaskSlotTable {
   markSlotActive(allocationId: string): boolean;
   /** ACTIVE → ALLOCATED with a new timeout; false while RELEASING. */
   markSlotInactive(allocationId: string, timeoutMs: number): boolean;
-  /** FREE at once (returns the index) or RELEASING while tasks run (returns -1; they are failed with `cause`). */
+  /**
+   * FREE at once (returns the index) or RELEASING while tasks run (returns -1; they are failed with
+   * `cause`). When every task ends while being failed (tasks that had not started), FREE: the index.
+   */
   freeSlot(allocationId: string, cause?: Error): number;
   isAllocated(index: number, jobId: string, allocationId: string): boolean;
   /** True when the allocation is ACTIVE for that job. */

@@ -9,7 +9,7 @@
  */
 
 export type { DoneNotifier, OutcomeReporter } from './fast-path.js';
-export { ON_DONE, REPORT_OUTCOME } from './fast-path.js';
+export { ATTACH_EXECUTION, ON_DONE, REPORT_OUTCOME } from './fast-path.js';
 export { LazyAbort } from './lazy-abort.js';
 export { importModule, loadModuleInvokable, resolveInvokable, toInvokable } from './load-invokable.js';
 export { isModuleReference } from './module-reference.js';

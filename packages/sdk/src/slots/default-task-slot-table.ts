@@ -79,6 +79,11 @@ interface Slot {
   head: Attachment | undefined;
   tail: Attachment | undefined;
   taskCount: number;
+  /**
+   * True while `freeSlot` fails the slot's tasks: tasks that end synchronously meanwhile (the
+   * runtime's do) leave the release to `freeSlot`, so FREE never overtakes RELEASING for listeners.
+   */
+  freeing: boolean;
   /** The pending allocation timeout; only while ALLOCATED. */
   timer: ScheduledTimer | undefined;
   /**
@@ -291,7 +296,9 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
    * - No tasks attached: the slot becomes FREE and its index is returned.
    * - Tasks attached: the slot becomes RELEASING, every task is failed with `cause` (default: a
    *   {@link TaskwardenError} with code `SLOT_RELEASED`) and -1 is returned; the slot becomes FREE
-   *   when the last task's `done` resolves.
+   *   when the last task's `done` resolves. If every task ended while being failed (tasks that had
+   *   not started end at once), the slot is FREE when `freeSlot` returns, which returns its index;
+   *   listeners always see RELEASING before FREE.
    * - Already RELEASING: -1; tasks are not failed twice.
    * - Unknown allocation id: a no-op returning -1 (logged at debug level). Freeing is idempotent
    *   because frees arrive late and twice in the races this table is built for (as in Flink).
@@ -321,23 +328,35 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
 
     const jobId = slot.jobId as string;
     this.#releasingCount++;
-    this.#setState(slot, 'RELEASING', allocationId, jobId);
-    const reason =
-      cause ??
-      new TaskwardenError(
-        ErrorCode.SLOT_RELEASED,
-        `slot ${slot.index} (allocation ${allocationId}) was freed while its tasks ran`,
-      );
-    // A snapshot: a task may finish, or a listener may react, while we iterate.
-    for (const task of tasksOf(slot)) {
-      try {
-        task.fail(reason);
-      } catch (error) {
-        this.#logger.error(
-          { err: error, executionId: task.executionId, allocationId },
-          'task.fail threw while its slot was released',
+    slot.freeing = true;
+    try {
+      this.#setState(slot, 'RELEASING', allocationId, jobId);
+      const reason =
+        cause ??
+        new TaskwardenError(
+          ErrorCode.SLOT_RELEASED,
+          `slot ${slot.index} (allocation ${allocationId}) was freed while its tasks ran`,
         );
+      // A snapshot: a task may finish, or a listener may react, while we iterate.
+      for (const task of tasksOf(slot)) {
+        try {
+          task.fail(reason);
+        } catch (error) {
+          this.#logger.error(
+            { err: error, executionId: task.executionId, allocationId },
+            'task.fail threw while its slot was released',
+          );
+        }
       }
+    } finally {
+      slot.freeing = false;
+    }
+    // Every task ended while it was being failed (tasks that had not started end at once).
+    // (A listener may have moved the slot meanwhile; the compiler cannot know, hence the widening.)
+    if ((slot.state as SlotState) === 'RELEASING' && slot.taskCount === 0) {
+      const index = slot.index;
+      this.#release(slot);
+      return index;
     }
     return -1;
   }
@@ -427,7 +446,7 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
       }
       if (slot.state === 'RELEASING') {
         releasing++;
-        if (slot.taskCount === 0) {
+        if (slot.taskCount === 0 && !slot.freeing) {
           fail('a RELEASING slot still has tasks', `${at} has none and should be FREE`);
         }
       }
@@ -542,7 +561,8 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
       );
     }
     const own = (task as KeyedTask)[EXECUTION_KEY];
-    const key = own === undefined ? executionKeyOf(task.executionId) : own;
+    const id = task.executionId;
+    const key = own !== undefined ? own : typeof id === 'string' ? executionKeyOf(id) : id;
     const attached = this.#attached.get(key);
     if (attached !== undefined) {
       if (attached.task === task) return;
@@ -641,7 +661,7 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
     else next.prev = prev;
     entry.prev = entry.next = undefined;
     slot.taskCount--;
-    if (slot.state === 'RELEASING' && slot.taskCount === 0) this.#release(slot);
+    if (slot.state === 'RELEASING' && slot.taskCount === 0 && !slot.freeing) this.#release(slot);
   }
 
   /**
@@ -720,6 +740,7 @@ function newSlot(index: number): Slot {
     head: undefined,
     tail: undefined,
     taskCount: 0,
+    freeing: false,
     timer: undefined,
     ticket: 0,
   };

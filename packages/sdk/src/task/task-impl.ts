@@ -17,7 +17,7 @@ import type { Execution, Executor, LaunchSpec } from '../interfaces/executor.js'
 import type { InvokableReference, TaskInfo } from '../interfaces/invokable.js';
 import type { Logger } from '../interfaces/logger.js';
 import type { Task, TaskOutcome } from '../interfaces/task.js';
-import { EXECUTION_KEY, ON_DONE, REPORT_OUTCOME } from '../internal/fast-path.js';
+import { ATTACH_EXECUTION, EXECUTION_KEY, ON_DONE, REPORT_OUTCOME } from '../internal/fast-path.js';
 import { emitSafely } from '../runtime/emit-safely.js';
 import { formatExecutionId } from '../runtime/execution-id.js';
 
@@ -90,6 +90,8 @@ export class TaskImpl implements Task {
   #ladder: CancellationHandle | undefined;
   /** Work must be stopped but there is no execution yet (cancelled while launching). */
   #stopPending = false;
+  /** The execution handed over through {@link ATTACH_EXECUTION} during `launch()`, if any. */
+  #attached: Execution | undefined;
   #workStopped = false;
   #abandoned = false;
   #settled = false;
@@ -188,10 +190,13 @@ export class TaskImpl implements Task {
       this.#workEnded(false, error);
       return;
     }
-    // The executor reported the outcome inside launch() (synchronous inline work): the task is done,
-    // and neither `started` nor `result` needs a reaction.
-    if (this.#workStopped) return;
-    this.#execution = execution;
+    const attached = this.#attached;
+    this.#attached = undefined;
+    // The execution that reported the outcome inside launch() (synchronous inline work): the task is
+    // done, and neither `started` nor `result` needs a reaction. Any other execution (a wrapper, say)
+    // is followed as usual, so its promises never go unhandled.
+    if (this.#workStopped && execution === attached) return;
+    if (!this.#workStopped) this.#execution = execution;
     execution.started.then(
       () => this.#transition(DEPLOYING, INITIALIZING),
       () => undefined, // `result` carries the same failure.
@@ -277,6 +282,17 @@ export class TaskImpl implements Task {
     this.#workEnded(ok, value);
   }
 
+  /** The executor's execution, before task code runs inside `launch()` ({@link ATTACH_EXECUTION}). @internal */
+  attachExecution(execution: Execution): void {
+    if (this.#workStopped || this.#state === CREATED) return;
+    this.#attached = execution;
+    this.#execution = execution;
+    if (this.#stopPending) {
+      this.#stopPending = false;
+      this.#stopWork();
+    }
+  }
+
   /** {@link ON_DONE}: `callback(arg)` runs synchronously right after `done` resolves. @internal */
   [ON_DONE](callback: (arg: unknown) => void, arg: unknown): void {
     if (this.#settled) {
@@ -310,6 +326,9 @@ export class TaskImpl implements Task {
     }
     try {
       this.#ladder = this.#host.strategy.arm(this.#cancellationTarget(execution));
+      // The work may have ended while the ladder was being armed (an executor reporting its outcome
+      // from cancel() or a synchronous hard stop): nothing may stay armed after that.
+      if (this.#workStopped || this.#settled) this.#ladder.disarm();
     } catch (error) {
       this.#abandon(
         new CancellationArmingError({ executionId: this.executionId, taskName: this.name }, error),
@@ -524,6 +543,10 @@ class TaskLaunchSpec implements LaunchSpec {
 
   [REPORT_OUTCOME](ok: boolean, value: unknown): void {
     this.#task.reportOutcome(ok, value);
+  }
+
+  [ATTACH_EXECUTION](execution: Execution): void {
+    this.#task.attachExecution(execution);
   }
 }
 
