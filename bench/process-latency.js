@@ -5,9 +5,10 @@
  * every task gets a fresh child and `done` waits until that child and its group are gone; with
  * `reuse` the child stays and later tasks skip the spawn.
  *
- * A third contender, "fork + import @taskwarden/sdk/internal", is the bare fork plus the import
- * our child runner needs before it can load a task: it separates what the executor adds from
- * what importing the SDK's helpers costs in a fresh process.
+ * A third contender, "fork + import @taskwarden/sdk/internal", is the bare fork plus an ES module
+ * import of the SDK helpers our child runner needs before it can load a task: what they would cost
+ * a fresh process unbundled. (The runner ships as one CommonJS bundle that includes them, which
+ * costs a fresh process far less; see the executor-process README, "Start-up".)
  *
  * Targets: fresh process <= 1.1x the bare fork; with reuse >= 10x faster than without.
  * Each round measures SAMPLES tasks per contender and keeps their median; contenders alternate
@@ -35,7 +36,7 @@ function fixtures() {
   const peerWithSdk = join(dir, 'trivial-peer-sdk.mjs');
   writeFileSync(task, 'export default function trivial({ input }) { return input; }\n');
   writeFileSync(peer, "process.on('message', (input) => process.send(input));\n");
-  // Resolved from the repository (where this benchmark runs), like the child runner resolves it.
+  // Resolved from the repository, where this benchmark runs.
   const internal = import.meta.resolve('@taskwarden/sdk/internal');
   writeFileSync(
     peerWithSdk,

@@ -155,6 +155,8 @@ describe('InlineExecutor', () => {
         throw boom;
       }).done,
       submit(() => Promise.reject(boom)).done,
+      // A thenable that is not a Promise, on purpose.
+      // biome-ignore lint/suspicious/noThenProperty: the executor must adopt any thenable
       submit({ invoke: () => ({ then: (resolve: (value: string) => void) => resolve('thenable') }) }).done,
     ]);
     expect(outcomes.map((outcome) => [outcome.state, outcome.result ?? outcome.error])).toEqual([

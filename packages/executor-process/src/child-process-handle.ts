@@ -19,7 +19,8 @@ import { checkChildMessage, encodeFrame, FrameDecoder } from './protocol.js';
 /** The signature of `child_process.spawn`, injectable for fault-injection tests. */
 export type SpawnFunction = typeof nodeSpawn;
 
-const RUNNER_PATH = fileURLToPath(new URL('./child/child-runner.js', import.meta.url));
+/** The child runner as one CommonJS bundle (made by the build): see `child/child-runner.ts`. */
+const RUNNER_PATH = fileURLToPath(new URL('./child/child-runner.cjs', import.meta.url));
 const STDERR_TAIL_BYTES = 4096;
 /** How long to wait for the pipes to drain once the group is gone (a stray holder may keep them open). */
 const STDIO_DRAIN_MS = 100;

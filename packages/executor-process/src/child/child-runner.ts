@@ -1,22 +1,49 @@
 /**
- * Entry point of every child process the `ProcessExecutor` starts (`node child-runner.js <config>`),
- * the leader of its own process group.
+ * Entry point of every child process the `ProcessExecutor` starts, the leader of its own process
+ * group. Children do not run this file as built (`dist/child/child-runner.js`, ESM) but as one
+ * CommonJS bundle of it and everything it imports (`dist/child/child-runner.cjs`, made by the
+ * package's build; `node child-runner.cjs <config>`): a fresh process then reads and compiles one
+ * file instead of resolving and linking a graph of ES modules, which is on the latency path of every
+ * task that gets a fresh process. So: no `import.meta` here (empty in CommonJS; `__dirname` names
+ * the bundle's folder), and nothing imported that the bundle would drag in whole (the SDK's main
+ * entry: its DI container and pino); the SDK's pieces come from `@taskwarden/sdk/internal`.
  *
- * Order matters for start-up time and safety. The no-orphan watchdog thread starts right before the
- * first task's module is imported: before any task code runs, but after the SDK helpers are loaded,
- * so its boot does not compete with that import (measured: ~10 ms of a fresh task's latency on two
- * cores). Until then only the runner's own code runs, and it yields to the event loop, where EOF on
- * the control pipe ends a child whose host died. Run messages may already be waiting in the control
- * pipe; nothing is lost because nothing is read before the handlers are in place.
+ * Order, for safety and start-up time (a fresh child's main thread is the critical path of its
+ * task's latency; measured steps below are on 2 cores, Node 20):
+ *
+ * 1. The no-orphan watchdog thread (itself a bundle, `watchdog-thread.cjs`) is started first, before
+ *    the control pipe is read, so it guards the child before any task code can run (the module's
+ *    top level included). Its boot runs on its own thread, in parallel with the main thread's work;
+ *    the main thread pays ~1.5 ms for `new Worker`.
+ * 2. The first task is read with one synchronous read(2) (the host writes it right after the spawn)
+ *    and handled at once: its module is loaded synchronously where that is safe
+ *    (`require-es-module.ts`: ~1.6 ms instead of ~4.5 ms for `import()`), and its frames are written
+ *    with write(2).
+ * 3. Only then, from `setImmediate`, is the control pipe opened as a socket (`node:net` and the
+ *    socket cost ~2 ms), for later messages (a cancel, the next task with reuse) and end-of-file. A
+ *    quick task has sent its result by then; any other task yields to the event loop, and the
+ *    socket opens at its first turn. Messages are never reordered: what the first read did not
+ *    take stays in the pipe for the socket, and the decoder is shared.
  * @internal
  * @module
  */
+import { readSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { join } from 'node:path';
 import { SHARE_ENV, Worker } from 'node:worker_threads';
 import type { InvocationContext, Invokable, Logger } from '@taskwarden/sdk';
+import {
+  callCancelHook,
+  deserializeError,
+  loadModuleInvokable,
+  runInvokable,
+  serializeError,
+  toInvokable,
+} from '@taskwarden/sdk/internal';
 import type { ChildMessage, HostMessage } from '../protocol.js';
 import { CONTROL_FD, DIAGNOSTICS_FD, encodeFrame, FrameDecoder, isHostMessage } from '../protocol.js';
+import { requireEsModule } from './require-es-module.js';
 import type { WatchdogData } from './watchdog-thread.js';
 
 /** What the host passes as the runner's only argument (JSON). @internal */
@@ -27,8 +54,6 @@ export interface RunnerConfig {
   /** The largest control message either side accepts (`maxMessageBytes`). */
   readonly maxMessageBytes: number;
 }
-
-type Internal = typeof import('@taskwarden/sdk/internal');
 
 interface CurrentTask {
   readonly id: number;
@@ -55,58 +80,90 @@ if (typeof config.hostPid !== 'number' || process.ppid !== config.hostPid) {
   killOwnGroup();
 }
 
-const internalLoading: Promise<Internal> = import('@taskwarden/sdk/internal');
-let internal: Internal | undefined;
-let current: CurrentTask | undefined;
+startWatchdog();
 
-const control = new Socket({ fd: CONTROL_FD, readable: true, writable: true });
-// EOF or an error on the control pipe means the host is gone: do not outlive it.
-control.on('end', killOwnGroup);
-control.on('error', killOwnGroup);
+let current: CurrentTask | undefined;
 const decoder = new FrameDecoder(config.maxMessageBytes);
-let inbox: Promise<unknown> = internalLoading.then((loaded) => {
-  internal = loaded;
+/** The control pipe as a socket: opened by {@link openControl}, after the first read. */
+let control: Socket | undefined;
+
+process.on('uncaughtExceptionMonitor', (error) => {
+  try {
+    send({ type: 'uncaught', error: serializeError(error) });
+  } catch {
+    /* the child is dying anyway; stderr still has the stack */
+  }
 });
-control.on('data', (chunk: Buffer) => {
+
+readFirstFrames();
+// After the first task has gone as far as it goes without I/O: a quick task's result need not wait
+// for `node:net` and the socket (~2 ms of a fresh child's start-up).
+setImmediate(openControl);
+
+/**
+ * Reads what the host has sent so far with one read(2) and handles it. The host writes the first
+ * task right after the spawn, so it is there (or, for a large input, its beginning is: the socket
+ * reads the rest). Until the socket is opened the pipe is blocking: should nothing be there yet,
+ * the main thread waits here, and end-of-file (the host is gone) ends the wait and the child.
+ */
+function readFirstFrames(): void {
+  const buffer = Buffer.allocUnsafe(64 * 1024);
+  let bytes: number;
+  try {
+    bytes = readSync(CONTROL_FD, buffer, 0, buffer.length, null);
+  } catch {
+    return; // EAGAIN, EINTR: the socket reads it
+  }
+  if (bytes === 0) killOwnGroup();
+  receive(buffer.subarray(0, bytes));
+}
+
+/**
+ * Opens the control pipe as a socket for everything after the first read (later messages, such as a
+ * cancel or, with reuse, the next task) and for writes that do not fit the pipe. Idempotent.
+ */
+function openControl(): void {
+  if (control) return;
+  try {
+    // Required here, not imported: the bundle would load `node:net` before the first task.
+    const { Socket: SocketClass } = require('node:net') as typeof import('node:net');
+    const socket = new SocketClass({ fd: CONTROL_FD, readable: true, writable: true });
+    control = socket;
+    // EOF or an error on the control pipe means the host is gone: do not outlive it.
+    socket.on('end', killOwnGroup);
+    socket.on('error', killOwnGroup);
+    socket.on('data', receive);
+  } catch (error) {
+    // Task code closed fd 3 (the host sees its end, and stops a child that lives on without it).
+    process.stderr.write(`taskwarden child: cannot open the control pipe: ${(error as Error).message}\n`);
+  }
+}
+
+function receive(chunk: Buffer): void {
   const { messages, error } = decoder.push(chunk);
   for (const message of messages) {
     if (!isHostMessage(message)) {
       process.stderr.write('taskwarden child: ignoring a malformed message from the host\n');
       continue;
     }
-    // Keep arrival order even while the SDK helpers are still loading.
-    if (internal) handleSafely(internal, message);
-    else inbox = inbox.then(() => handleSafely(internal as Internal, message));
+    handleSafely(message);
   }
   if (error) {
     process.stderr.write(`taskwarden child: the host broke the protocol: ${error.message}\n`);
     killOwnGroup();
   }
-});
+}
 
-function handleSafely(sdk: Internal, message: HostMessage): void {
+function handleSafely(message: HostMessage): void {
   try {
-    handle(sdk, message);
+    handle(message);
   } catch (error) {
-    // Never break the inbox chain: later messages (a cancel) must still be handled.
+    // Never stop handling: later messages (a cancel) must still be handled.
     process.stderr.write(`taskwarden child: handling '${message.type}' failed: ${(error as Error).stack}\n`);
   }
 }
 
-process.on('uncaughtExceptionMonitor', (error) => {
-  if (!internal) return;
-  try {
-    send({ type: 'uncaught', error: internal.serializeError(error) });
-  } catch {
-    /* the child is dying anyway; stderr still has the stack */
-  }
-});
-
-let watchdogStarted = false;
-
 function startWatchdog(): void {
-  if (watchdogStarted) return;
-  watchdogStarted = true;
   const workerData: WatchdogData = {
     pgid: process.pid,
     ppid: config.hostPid,
@@ -115,10 +172,14 @@ function startWatchdog(): void {
     pauseTimeoutMs: config.pauseTimeoutMs,
   };
   try {
-    const worker = new Worker(new URL('./watchdog-thread.js', import.meta.url), {
+    const worker = new Worker(join(__dirname, 'watchdog-thread.cjs'), {
       workerData,
       // The task's execArgv may hold options a worker refuses; the watchdog needs none.
       execArgv: [],
+      // Its stdout and stderr are not piped into the child's: creating those streams costs the main
+      // thread start-up time, and the watchdog writes nothing (its failures arrive as 'error').
+      stdout: true,
+      stderr: true,
       // Not a copy of the environment: cheaper to start, and the watchdog reads none of it.
       env: SHARE_ENV,
       resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 4 },
@@ -137,21 +198,41 @@ function startWatchdog(): void {
 
 /** Throws, before writing, what encoding throws: a value that cannot be cloned, or one above `maxMessageBytes`. */
 function send(message: ChildMessage): void {
-  control.write(encodeFrame(message, config.maxMessageBytes));
+  writeFrame(encodeFrame(message, config.maxMessageBytes));
 }
 
-function handle(sdk: Internal, message: HostMessage): void {
+/**
+ * Writes a frame with one write(2) when nothing is queued on the socket, or there is no socket yet
+ * (the first frames of a fresh child then skip the stream machinery: measured ~0.1 ms instead of
+ * ~0.5 ms for a task's three frames); whatever the pipe does not take, and every frame while
+ * something is queued, goes through the socket, which keeps the order.
+ */
+function writeFrame(frame: Buffer): void {
+  let rest = frame;
+  if (!control || (control.writableLength === 0 && !control.destroyed)) {
+    try {
+      rest = frame.subarray(writeSync(CONTROL_FD, frame));
+    } catch {
+      // EAGAIN (the pipe is full), EPIPE (the host is gone: the socket reports it): the socket's turn.
+    }
+  }
+  if (rest.length === 0) return;
+  openControl();
+  control?.write(rest);
+}
+
+function handle(message: HostMessage): void {
   if (message.type === 'run') {
-    void run(sdk, message);
+    void run(message);
     return;
   }
   const task = current;
   if (!task || task.id !== message.id || task.controller.signal.aborted) return; // already done: a late cancel
-  task.controller.abort(sdk.deserializeError(message.reason));
-  sdk.callCancelHook(task.invokable, task.context);
+  task.controller.abort(deserializeError(message.reason));
+  callCancelHook(task.invokable, task.context);
 }
 
-async function run(sdk: Internal, message: Extract<HostMessage, { type: 'run' }>): Promise<void> {
+async function run(message: Extract<HostMessage, { type: 'run' }>): Promise<void> {
   const { id } = message;
   if (current) {
     process.stderr.write(`taskwarden child: the host sent task ${id} while task ${current.id} runs\n`);
@@ -171,43 +252,54 @@ async function run(sdk: Internal, message: Extract<HostMessage, { type: 'run' }>
   };
   const task: CurrentTask = { id, controller, context, invokable: undefined };
   current = task;
-  // Before any task code runs (the module's top level included). Until now only our own code ran,
-  // which yields to the event loop, where EOF on the control pipe already ends an orphaned child.
-  startWatchdog();
   let ok = false;
   let outcome: unknown;
   try {
-    const invokable = await sdk.loadModuleInvokable({ module: message.module, export: message.export });
+    // Awaited either way: a cancel that came with the run message is seen before restore or invoke.
+    const invokable = await (loadSync(message.module, message.export) ??
+      loadModuleInvokable({ module: message.module, export: message.export }));
     task.invokable = invokable;
     send({ type: 'started', id });
-    outcome = await sdk.runInvokable(invokable, context, () => send({ type: 'running', id }));
+    outcome = await runInvokable(invokable, context, () => send({ type: 'running', id }));
     ok = true;
   } catch (error) {
     outcome = error;
   }
   if (current === task) current = undefined;
-  sendResult(sdk, id, ok, outcome);
+  sendResult(id, ok, outcome);
 }
 
-function sendResult(sdk: Internal, id: number, ok: boolean, outcome: unknown): void {
+/**
+ * The invokable from an ES module loaded synchronously (faster in a fresh child: see
+ * `require-es-module.ts`), or undefined to leave loading, and reporting what fails, to the SDK.
+ */
+function loadSync(module: string, exportName = 'default'): Invokable | undefined {
+  const namespace = requireEsModule(module);
+  // require() adds `__esModule` to the namespace; the SDK's import() has the true list of exports.
+  if (!namespace || exportName === '__esModule' || namespace[exportName] === undefined) return undefined;
+  // The same description as the SDK's loadModuleInvokable gives a bad export.
+  return toInvokable(namespace[exportName], `export '${exportName}' of module '${module}'`);
+}
+
+function sendResult(id: number, ok: boolean, outcome: unknown): void {
   if (ok) {
     try {
       send({ type: 'result', id, ok: true, value: outcome });
       return;
     } catch (error) {
       // Encoding failed before anything was written: report why instead of the value.
-      send({ type: 'result', id, ok: false, error: sdk.serializeError(error), unserializable: 'result' });
+      send({ type: 'result', id, ok: false, error: serializeError(error), unserializable: 'result' });
       return;
     }
   }
   try {
-    send({ type: 'result', id, ok: false, error: sdk.serializeError(outcome) });
+    send({ type: 'result', id, ok: false, error: serializeError(outcome) });
   } catch {
     const error = outcome instanceof Error ? outcome : new Error(String(outcome));
     const plain = new Error(error.message);
     plain.name = error.name;
     plain.stack = error.stack ?? plain.stack;
-    send({ type: 'result', id, ok: false, error: sdk.serializeError(plain) });
+    send({ type: 'result', id, ok: false, error: serializeError(plain) });
   }
 }
 
@@ -218,7 +310,7 @@ type PinoFactory = (
 
 function createLogger(id: number, level: string): Logger {
   // pino is a dependency of the SDK; resolve it from there rather than rely on hoisting.
-  const sdkPackage = createRequire(import.meta.url).resolve('@taskwarden/sdk/package.json');
+  const sdkPackage = createRequire(__filename).resolve('@taskwarden/sdk/package.json');
   const pino = createRequire(sdkPackage)('pino') as PinoFactory;
   return pino(
     { level, base: null, timestamp: false },

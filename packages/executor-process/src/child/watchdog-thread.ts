@@ -13,6 +13,9 @@
  *
  * Wire format on fd 4: one JSON object per line; request `{ "id": n }`, reply `{ "id": n, "stack" }`
  * or `{ "id": n, "error" }`.
+ *
+ * Like the runner, threads load it as one CommonJS bundle (`dist/child/watchdog-thread.cjs`, made by
+ * the package's build); its stdout and stderr go nowhere, so it writes to neither.
  * @internal
  * @module
  */
