@@ -23,7 +23,10 @@
  * real, and the task's slot is free), so "settled" equals "stopped" for us and is compared with an
  * earlier event on piscina's side. The comparable figures are "stopped" and "next done". A
  * terminated thread counts against `maxThreads` until its 'exit' (both pools); then a fresh thread
- * boots for the next task, so "next done" is mostly Node's worker start-up (~20 ms here).
+ * boots for the next task, so "next done" is mostly Node's worker start-up (~19 ms here). Ours then
+ * loads the next task's module with a synchronous `require()` (see `requireEsModule` in
+ * `@taskwarden/sdk/internal`), ~3 ms sooner than a fresh thread's first `import()`: that is what
+ * makes up for starting the replacement only after the old thread's 'exit' (~2 ms later than piscina).
  *
  *   npm run build && node bench/worker-cancel-latency.js [rounds]
  */

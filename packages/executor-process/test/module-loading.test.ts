@@ -3,7 +3,7 @@ import { fixture, useProcessHarness } from './helpers.js';
 
 /**
  * A fresh child loads an ES module task with a synchronous `require()` (faster than `import()` in a
- * process that has not built its ES module loader yet; see `src/child/require-es-module.ts`). These
+ * process that has not built its ES module loader yet; see `requireEsModule` in `@taskwarden/sdk/internal`). These
  * prove that a task cannot tell: each module is evaluated once, failures are reported as the SDK's
  * `import()` reports them, and module customization hooks still apply.
  */

@@ -1,7 +1,8 @@
 /**
  * The entry point of every pool thread. It runs one task at a time: load the module (cached per
- * module by the SDK helper), `restore`, `invoke`, and post the outcome. Kept lean: this file is the
- * per-task hot path inside the worker.
+ * module by the SDK helpers; an ES module synchronously where that is safe, see `loadModuleInvokableSync`),
+ * `restore`, `invoke`, and post the outcome. Kept lean: this file is the per-task hot path inside
+ * the worker.
  *
  * Threads do not load this file as built (`dist/worker/worker-runner.js`, ESM) but as one CommonJS
  * bundle of it and everything it imports (`dist/worker/worker-runner.cjs`, made by the package's
@@ -23,6 +24,7 @@ import {
   deserializeError,
   LazyAbort,
   loadModuleInvokable,
+  loadModuleInvokableSync,
   runInvokable,
   serializeError,
 } from '@taskwarden/sdk/internal';
@@ -97,9 +99,9 @@ async function run(message: RunMessage): Promise<void> {
   let ok = true;
   let outcome: unknown;
   try {
-    const invokable = await loadModuleInvokable(
-      exportName === undefined ? { module: message[2] } : { module: message[2], export: exportName },
-    );
+    const ref =
+      exportName === undefined ? { module: message[2] } : { module: message[2], export: exportName };
+    const invokable = await (loadModuleInvokableSync(ref) ?? loadModuleInvokable(ref));
     task.invokable = invokable;
     // Without `restore`, loading and running are one step; `running` implies `started`.
     if (invokable.restore) post([Kind.started, id]);

@@ -17,8 +17,8 @@
  *    the main thread pays ~1.5 ms for `new Worker`.
  * 2. The first task is read with one synchronous read(2) (the host writes it right after the spawn)
  *    and handled at once: its module is loaded synchronously where that is safe
- *    (`require-es-module.ts`: ~1.6 ms instead of ~4.5 ms for `import()`), and its frames are written
- *    with write(2).
+ *    (`requireEsModule`, from `@taskwarden/sdk/internal`: ~1.6 ms instead of ~4.5 ms for
+ *    `import()`), and its frames are written with write(2).
  * 3. Only then, from `setImmediate`, is the control pipe opened as a socket (`node:net` and the
  *    socket cost ~2 ms), for later messages (a cancel, the next task with reuse) and end-of-file. A
  *    quick task has sent its result by then; any other task yields to the event loop, and the
@@ -37,13 +37,12 @@ import {
   callCancelHook,
   deserializeError,
   loadModuleInvokable,
+  loadModuleInvokableSync,
   runInvokable,
   serializeError,
-  toInvokable,
 } from '@taskwarden/sdk/internal';
 import type { ChildMessage, HostMessage } from '../protocol.js';
 import { CONTROL_FD, DIAGNOSTICS_FD, encodeFrame, FrameDecoder, isHostMessage } from '../protocol.js';
-import { requireEsModule } from './require-es-module.js';
 import type { WatchdogData } from './watchdog-thread.js';
 
 /** What the host passes as the runner's only argument (JSON). @internal */
@@ -256,8 +255,8 @@ async function run(message: Extract<HostMessage, { type: 'run' }>): Promise<void
   let outcome: unknown;
   try {
     // Awaited either way: a cancel that came with the run message is seen before restore or invoke.
-    const invokable = await (loadSync(message.module, message.export) ??
-      loadModuleInvokable({ module: message.module, export: message.export }));
+    const ref = { module: message.module, export: message.export };
+    const invokable = await (loadModuleInvokableSync(ref) ?? loadModuleInvokable(ref));
     task.invokable = invokable;
     send({ type: 'started', id });
     outcome = await runInvokable(invokable, context, () => send({ type: 'running', id }));
@@ -267,18 +266,6 @@ async function run(message: Extract<HostMessage, { type: 'run' }>): Promise<void
   }
   if (current === task) current = undefined;
   sendResult(id, ok, outcome);
-}
-
-/**
- * The invokable from an ES module loaded synchronously (faster in a fresh child: see
- * `require-es-module.ts`), or undefined to leave loading, and reporting what fails, to the SDK.
- */
-function loadSync(module: string, exportName = 'default'): Invokable | undefined {
-  const namespace = requireEsModule(module);
-  // require() adds `__esModule` to the namespace; the SDK's import() has the true list of exports.
-  if (!namespace || exportName === '__esModule' || namespace[exportName] === undefined) return undefined;
-  // The same description as the SDK's loadModuleInvokable gives a bad export.
-  return toInvokable(namespace[exportName], `export '${exportName}' of module '${module}'`);
 }
 
 function sendResult(id: number, ok: boolean, outcome: unknown): void {

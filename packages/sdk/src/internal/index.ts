@@ -13,6 +13,7 @@ export { ATTACH_EXECUTION, ON_DONE, REPORT_OUTCOME } from './fast-path.js';
 export { LazyAbort } from './lazy-abort.js';
 export { importModule, loadModuleInvokable, resolveInvokable, toInvokable } from './load-invokable.js';
 export { isModuleReference } from './module-reference.js';
+export { isCertainlyEsm, loadModuleInvokableSync, requireEsModule } from './require-es-module.js';
 export type { AbortState } from './run-invokable.js';
 export { callCancelHook, runInvokable } from './run-invokable.js';
 export type { SerializedError } from './serialized-error.js';
