@@ -1,7 +1,10 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
 import { fixture } from './worker-harness.js';
 
 /**
@@ -54,6 +57,20 @@ async function runInChild(
 const probe = (name: string): Step => ({ module: 'probe', input: name });
 
 describe('WorkerExecutor: loading a task module', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** `link` in a fresh temporary directory whose package.json says `"type": "module"`, linked to `target`. */
+  function symlinkInEsmScope(link: string, target: string): string {
+    const dir = mkdtempSync(join(tmpdir(), 'taskwarden-symlink-'));
+    dirs.push(dir);
+    writeFileSync(join(dir, 'package.json'), '{ "type": "module" }');
+    symlinkSync(target, join(dir, link));
+    return join(dir, link);
+  }
+
   it('evaluates an ES module once, synchronously, and finds its exports by name', async () => {
     const [byDefault, named, probed] = await runInChild([
       { module: 'esm.mjs', input: 'in' },
@@ -116,6 +133,58 @@ describe('WorkerExecutor: loading a task module', () => {
     expect(probedFailed?.result).toMatchObject({ evaluations: 1 });
   });
 
+  it('reports a module that fails to link as import() does, on every attempt', async () => {
+    const outcomes = await runInChild([{ module: 'link-error.mjs' }, { module: 'link-error.mjs' }]);
+    for (const outcome of outcomes) {
+      expect(outcome).toMatchObject({ state: 'FAILED', error: { name: 'InvalidInvokableError' } });
+      expect(outcome.error?.message).toBe(
+        `cannot load module '${fixturePath('link-error.mjs')}': The requested module './esm.mjs' does not provide an export named 'nope'`,
+      );
+    }
+  });
+
+  it('loads a symlink to CommonJS in an ES module scope as CommonJS, evaluated once though it throws', async () => {
+    const link = symlinkInEsmScope('link.js', fixturePath('cjs/throws.js'));
+    const [failed, probed] = await runInChild([{ module: link }, probe('cjs/throws.js')]);
+    expect(failed).toMatchObject({ state: 'FAILED' });
+    expect(failed?.error?.message).toContain('the CommonJS top level threw');
+    expect(probed?.result).toMatchObject({ evaluations: 1 });
+  });
+
+  it.each([
+    ['its target’s URL', [], false],
+    ['its own URL under --preserve-symlinks', ['--preserve-symlinks'], true],
+  ])('loads a symlinked ES module under %s', async (_, execArgv, preserved) => {
+    const link = symlinkInEsmScope('link.mjs', fixturePath('where.mjs'));
+    const [loaded] = await runInChild([{ module: link }], { execArgv });
+    expect(loaded).toMatchObject({
+      state: 'FINISHED',
+      result: pathToFileURL(preserved ? link : fixturePath('where.mjs')).href,
+    });
+  });
+
+  it('gives a file: URL with a query or a hash its own instance of the module, as import() does', async () => {
+    const url = pathToFileURL(fixturePath('esm.mjs')).href;
+    const modules = [`${url}?v=1`, `${url}#h`, fixturePath('esm.mjs')];
+    const outcomes = await runInChild([
+      ...modules.map((module) => ({ module, input: module })),
+      probe('esm.mjs'),
+    ]);
+    modules.forEach((module, index) => {
+      expect(outcomes[index]).toMatchObject({ state: 'FINISHED', result: module });
+    });
+    expect(outcomes[3]?.result).toMatchObject({ evaluations: 3 });
+  });
+
+  it('loads later modules through the hooks a task registered at run time', async () => {
+    const [registered, hooked] = await runInChild([
+      { module: 'registers-hooks.mjs' },
+      { module: 'hooked.mjs' },
+    ]);
+    expect(registered).toMatchObject({ state: 'FINISHED', result: 'registered' });
+    expect(hooked).toMatchObject({ state: 'FINISHED', result: 'hooked' });
+  });
+
   // Hooks that the process's options register apply to its worker threads too.
   it.each([
     ['execArgv', { execArgv: ['--import', fileURLToPath(hooksUrl())] }],
@@ -128,4 +197,11 @@ describe('WorkerExecutor: loading a task module', () => {
 
 function hooksUrl(): URL {
   return new URL('../../executor-process/test/fixtures/module-loading/register-hooks.mjs', import.meta.url);
+}
+
+/** The absolute path of one of the process executor's `module-loading/` fixtures. */
+function fixturePath(name: string): string {
+  return fileURLToPath(
+    new URL(`../../executor-process/test/fixtures/module-loading/${name}`, import.meta.url),
+  );
 }

@@ -1,11 +1,18 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
 import { fixture, useProcessHarness } from './helpers.js';
 
 /**
  * A fresh child loads an ES module task with a synchronous `require()` (faster than `import()` in a
  * process that has not built its ES module loader yet; see `requireEsModule` in `@taskwarden/sdk/internal`). These
  * prove that a task cannot tell: each module is evaluated once, failures are reported as the SDK's
- * `import()` reports them, and module customization hooks still apply.
+ * `import()` reports them, and module customization hooks still apply. The children start with
+ * the executor's `execArgv` (none here), not the vitest worker's (whose `--require` would turn the
+ * synchronous load off), and the probe task says which way a module was loaded, so a test cannot
+ * pass by never taking the synchronous path.
  */
 const moduleLoading = (name: string) => fixture(`module-loading/${name}`);
 
@@ -17,13 +24,29 @@ describe('ProcessExecutor: loading a task module', () => {
   });
   const { setup, submit } = harness;
 
-  async function evaluations(name: string): Promise<{ pid: number; evaluations: number }> {
+  async function evaluations(
+    name: string,
+  ): Promise<{ pid: number; evaluations: number; byRequire: boolean }> {
     const outcome = await submit(moduleLoading('probe.mjs'), name).done;
     expect(outcome.state).toBe('FINISHED');
-    return outcome.result as { pid: number; evaluations: number };
+    return outcome.result as { pid: number; evaluations: number; byRequire: boolean };
   }
 
-  it('evaluates an ES module once and finds its exports by name', async () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** `link` in a fresh temporary directory whose package.json says `"type": "module"`, linked to `target`. */
+  function symlinkInEsmScope(link: string, target: string): string {
+    const dir = mkdtempSync(join(tmpdir(), 'taskwarden-symlink-'));
+    dirs.push(dir);
+    writeFileSync(join(dir, 'package.json'), '{ "type": "module" }');
+    symlinkSync(target, join(dir, link));
+    return join(dir, link);
+  }
+
+  it('evaluates an ES module once, synchronously, and finds its exports by name', async () => {
     setup();
     expect(await submit(moduleLoading('esm.mjs'), 'in').done).toMatchObject({
       state: 'FINISHED',
@@ -33,7 +56,7 @@ describe('ProcessExecutor: loading a task module', () => {
       state: 'FINISHED',
       result: 'named',
     });
-    expect((await evaluations('esm.mjs')).evaluations).toBe(1);
+    expect(await evaluations('esm.mjs')).toMatchObject({ evaluations: 1, byRequire: true });
   });
 
   it('reports a missing export with the module’s own exports, and an export that is not invokable', async () => {
@@ -69,13 +92,67 @@ describe('ProcessExecutor: loading a task module', () => {
     expect((await evaluations('throws.mjs')).evaluations).toBe(1);
   });
 
-  it('loads a .js ES module of a "type": "module" package once', async () => {
+  it('loads a .js ES module of a "type": "module" package once, synchronously', async () => {
     setup();
     expect(await submit(moduleLoading('typed/esm.js')).done).toMatchObject({
       state: 'FINISHED',
       result: 'an ES module in a .js file',
     });
-    expect((await evaluations('typed/esm.js')).evaluations).toBe(1);
+    expect(await evaluations('typed/esm.js')).toMatchObject({ evaluations: 1, byRequire: true });
+  });
+
+  it('reports a module that fails to link as import() does, on every attempt', async () => {
+    setup();
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const outcome = await submit(moduleLoading('link-error.mjs')).done;
+      expect(outcome.state).toBe('FAILED');
+      expect(outcome.error).toMatchObject({ name: 'InvalidInvokableError' });
+      expect(outcome.error?.message).toBe(
+        `cannot load module '${moduleLoading('link-error.mjs')}': The requested module './esm.mjs' does not provide an export named 'nope'`,
+      );
+    }
+  });
+
+  it('loads a symlink to CommonJS in an ES module scope as CommonJS, evaluated once though it throws', async () => {
+    setup();
+    const link = symlinkInEsmScope('link.js', moduleLoading('cjs/throws.js'));
+    const failed = await submit(link).done;
+    expect(failed.state).toBe('FAILED');
+    expect(failed.error?.message).toContain('the CommonJS top level threw');
+    expect((await evaluations('cjs/throws.js')).evaluations).toBe(1);
+  });
+
+  it.each([
+    ['its target’s URL', [], false],
+    ['its own URL under --preserve-symlinks', ['--preserve-symlinks'], true],
+  ])('loads a symlinked ES module under %s', async (_, execArgv, preserved) => {
+    setup({ execArgv });
+    const link = symlinkInEsmScope('link.mjs', moduleLoading('where.mjs'));
+    expect(await submit(link).done).toMatchObject({
+      state: 'FINISHED',
+      result: pathToFileURL(preserved ? link : moduleLoading('where.mjs')).href,
+    });
+  });
+
+  it('gives a file: URL with a query or a hash its own instance of the module, as import() does', async () => {
+    setup();
+    const url = pathToFileURL(moduleLoading('esm.mjs')).href;
+    for (const module of [`${url}?v=1`, `${url}#h`, moduleLoading('esm.mjs')]) {
+      expect(await submit(module, module).done).toMatchObject({ state: 'FINISHED', result: module });
+    }
+    expect((await evaluations('esm.mjs')).evaluations).toBe(3);
+  });
+
+  it('loads later modules through the hooks a task registered at run time', async () => {
+    setup();
+    expect(await submit(moduleLoading('registers-hooks.mjs')).done).toMatchObject({
+      state: 'FINISHED',
+      result: 'registered',
+    });
+    expect(await submit(moduleLoading('hooked.mjs')).done).toMatchObject({
+      state: 'FINISHED',
+      result: 'hooked',
+    });
   });
 
   it('loads CommonJS as import() does: once, also when its top level throws', async () => {
