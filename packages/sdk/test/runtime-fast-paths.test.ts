@@ -3,12 +3,14 @@
 import 'reflect-metadata';
 import { EventEmitter } from 'eventemitter3';
 import pino from 'pino';
+import type { DependencyContainer } from 'tsyringe';
 import { container as rootContainer } from 'tsyringe';
 import { describe, expect, it } from 'vitest';
 import type {
   Execution,
   Executor,
   LaunchSpec,
+  RuntimeOptions,
   Task,
   TaskSlotTable,
   TaskStateChangedEvent,
@@ -70,16 +72,28 @@ class ReportingExecutor implements Executor {
   async close(): Promise<void> {}
 }
 
-function runtimeWith(executor: Executor) {
+/** A runtime over `executor` whose slot table has slot 0 ACTIVE for `job` as `slot` (a repeat is a no-op). */
+function runtimeWith(executor: Executor, extra: Partial<RuntimeOptions> = {}) {
   const runtime = createRuntime({
     numberOfSlots: 1,
     executors: { main: executor },
     fatalErrorHandler: new EmitOnlyFatalErrorHandler(),
     logger: silent,
+    ...extra,
   });
   runtime.slotTable.allocateSlot({ index: 0, jobId: 'job', allocationId: 'slot' });
   runtime.slotTable.markSlotActive('slot');
   return runtime;
+}
+
+const newTable = (): DefaultTaskSlotTable =>
+  new DefaultTaskSlotTable({ numberOfSlots: 1 }, new ManualScheduler(), new EventEmitter(), silent);
+
+/** A parent container whose slot table is `table`: every runtime made with it shares that table. */
+function sharing(table: TaskSlotTable): { container: DependencyContainer } {
+  const container = rootContainer.createChildContainer();
+  container.registerInstance<TaskSlotTable>(Tokens.TaskSlotTable, table);
+  return { container };
 }
 
 describe('outcome reported inside launch()', () => {
@@ -177,15 +191,7 @@ describe('work that ends while the ladder is being armed', () => {
     const executor = new ReportingExecutor();
     executor.onCancel = 'report';
     const scheduler = new ManualScheduler();
-    const runtime = createRuntime({
-      numberOfSlots: 1,
-      executors: { main: executor },
-      fatalErrorHandler: new EmitOnlyFatalErrorHandler(),
-      logger: silent,
-      scheduler,
-    });
-    runtime.slotTable.allocateSlot({ index: 0, jobId: 'job', allocationId: 'slot' });
-    runtime.slotTable.markSlotActive('slot');
+    const runtime = runtimeWith(executor, { scheduler });
     // Cancelled from its own RUNNING transition: the ladder is armed while invoke has not run yet,
     // and the executor's cancel() reports the work ended before arm() returns.
     runtime.events.on('taskStateChanged', ({ task, to }) => {
@@ -273,26 +279,9 @@ describe('taskStateChanged listeners', () => {
 
 describe('live tasks', () => {
   it('with a slot table shared by two runtimes, each finds only its own tasks; ids stay unique', async () => {
-    const parent = rootContainer.createChildContainer();
-    const table = new DefaultTaskSlotTable(
-      { numberOfSlots: 2 },
-      new ManualScheduler(),
-      new EventEmitter(),
-      silent,
-    );
-    parent.registerInstance<TaskSlotTable>(Tokens.TaskSlotTable, table);
-    const make = () =>
-      createRuntime({
-        numberOfSlots: 2,
-        executors: { main: new ReportingExecutor() },
-        fatalErrorHandler: new EmitOnlyFatalErrorHandler(),
-        logger: silent,
-        container: parent,
-      });
-    const a = make();
-    const b = make();
-    table.allocateSlot({ index: 0, jobId: 'job', allocationId: 'slot' });
-    table.markSlotActive('slot');
+    const shared = sharing(newTable());
+    const a = runtimeWith(new ReportingExecutor(), shared);
+    const b = runtimeWith(new ReportingExecutor(), shared);
     const task = a.submit({
       jobId: 'job',
       allocationId: 'slot',
@@ -310,7 +299,6 @@ describe('live tasks', () => {
   });
 
   it('an explicit id equal to a live generated one is a duplicate; getTask finds either form', async () => {
-    const runtime = runtimeWith(new ReportingExecutor());
     let release: () => void = () => undefined;
     const held = new Promise<void>((resolve) => {
       release = resolve;
@@ -341,17 +329,11 @@ describe('live tasks', () => {
     expect(retry.executionId).toBe(id);
     expect(heldRuntime.getTask(id)).toBe(retry);
     await retry.done;
-    await Promise.all([runtime.close(), heldRuntime.close()]);
+    await heldRuntime.close();
   });
 
   it('a slot table without findTask: the runtime keeps its own index', async () => {
-    const parent = rootContainer.createChildContainer();
-    const inner = new DefaultTaskSlotTable(
-      { numberOfSlots: 1 },
-      new ManualScheduler(),
-      new EventEmitter(),
-      silent,
-    );
+    const inner = newTable();
     // Everything but findTask, as a custom table written against the interface would be.
     const custom: TaskSlotTable = {
       numberOfSlots: inner.numberOfSlots,
@@ -368,16 +350,7 @@ describe('live tasks', () => {
       addTask: (task: Task) => inner.addTask(task),
       close: (cause) => inner.close(cause),
     };
-    parent.registerInstance<TaskSlotTable>(Tokens.TaskSlotTable, custom);
-    const runtime = createRuntime({
-      numberOfSlots: 1,
-      executors: { main: new ReportingExecutor() },
-      fatalErrorHandler: new EmitOnlyFatalErrorHandler(),
-      logger: silent,
-      container: parent,
-    });
-    custom.allocateSlot({ index: 0, jobId: 'job', allocationId: 'slot' });
-    custom.markSlotActive('slot');
+    const runtime = runtimeWith(new ReportingExecutor(), sharing(custom));
     const task = runtime.submit({
       jobId: 'job',
       allocationId: 'slot',
@@ -393,23 +366,31 @@ describe('live tasks', () => {
     await runtime.close();
   });
 
-  it("a foreign task in the shared table is not the runtime's", () => {
-    const parent = rootContainer.createChildContainer();
-    const table = new DefaultTaskSlotTable(
-      { numberOfSlots: 1 },
-      new ManualScheduler(),
-      new EventEmitter(),
-      silent,
-    );
-    parent.registerInstance<TaskSlotTable>(Tokens.TaskSlotTable, table);
-    const runtime = createRuntime({
-      numberOfSlots: 1,
-      executors: { main: new ReportingExecutor() },
-      logger: silent,
-      container: parent,
+  it('a task also attached to a second table leaves both when it is done', async () => {
+    const runtime = runtimeWith(new ReportingExecutor());
+    const second = newTable();
+    second.allocateSlot({ index: 0, jobId: 'job', allocationId: 'slot' });
+    second.markSlotActive('slot');
+    let release: (value: unknown) => void = () => undefined;
+    const task = runtime.submit({
+      jobId: 'job',
+      allocationId: 'slot',
+      invokable: () => new Promise((resolve) => (release = resolve)),
     });
-    table.allocateSlot({ index: 0, jobId: 'job', allocationId: 'slot' });
-    table.markSlotActive('slot');
+    second.addTask(task);
+    await Promise.resolve(); // launched
+    release('done');
+    await task.done;
+    await Promise.resolve(); // the second table follows through `done`, one reaction later
+    expect(runtime.slotTable.getTasks('slot')).toEqual([]);
+    expect(second.getTasks('slot')).toEqual([]);
+    second.checkInvariants();
+    await Promise.all([runtime.close(), second.close()]);
+  });
+
+  it("a foreign task in the shared table is not the runtime's", () => {
+    const table = newTable();
+    const runtime = runtimeWith(new ReportingExecutor(), sharing(table));
     const fake = new FakeTask('fake', 'job', 'slot');
     table.addTask(fake);
     expect(table.findTask('fake')).toBe(fake);

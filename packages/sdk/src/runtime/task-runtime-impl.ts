@@ -26,10 +26,9 @@ import type { TaskHost } from '../task/task-impl.js';
 import { TaskImpl } from '../task/task-impl.js';
 import { resolveDescriptor } from './descriptor.js';
 import { emitSafely } from './emit-safely.js';
-import { formatExecutionId } from './execution-id.js';
 import type { ResolvedRuntimeOptions } from './options.js';
 import { MAX_TIMER_MS } from './options.js';
-import { RuntimeEventEmitterImpl } from './runtime-event-emitter.js';
+import type { RuntimeEventEmitterImpl } from './runtime-event-emitter.js';
 
 /**
  * One job and its live tasks, kept in submission order in a list that runs through the tasks
@@ -103,7 +102,8 @@ export class TaskRuntimeImpl implements TaskRuntime {
     @inject(FatalErrorHandlerToken) fatalErrorHandler: FatalErrorHandler,
     @inject(SchedulerToken) scheduler: Scheduler,
     @inject(LoggerToken) logger: Logger,
-    @inject(EventsToken) events: RuntimeEventEmitter,
+    // createRuntime registers its own emitter in the runtime's container; a parent cannot replace it.
+    @inject(EventsToken) events: RuntimeEventEmitterImpl,
   ) {
     this.#options = options;
     this.#executors = executors;
@@ -121,10 +121,6 @@ export class TaskRuntimeImpl implements TaskRuntime {
       strategy,
       transitionLogLevel: level,
       logTransitions: logger.isLevelEnabled(level),
-      hasStateListeners:
-        events instanceof RuntimeEventEmitterImpl
-          ? () => events.hasStateListeners
-          : () => events.listenerCount('taskStateChanged') > 0,
       onDone: (task: TaskImpl) => this.#onTaskDone(task),
       onFatal: (error: Error, task: TaskImpl) => this.#onFatal(error, task),
     };
@@ -154,22 +150,21 @@ export class TaskRuntimeImpl implements TaskRuntime {
       this.#options.defaultExecutor,
       this.#options.cancellation,
     );
-    const { jobId } = init;
-    const tasks = this.#tasks;
+    const task = new TaskImpl(init, this.#host);
     // Only a table without findTask needs the id as a string here (a generated one is formatted lazily).
-    const executionId = tasks ? formatExecutionId(init.executionKey) : undefined;
-    if (executionId !== undefined && tasks?.has(executionId)) {
+    const tasks = this.#tasks;
+    if (tasks?.has(task.executionId)) {
       throw new TaskSubmissionError(
         ErrorCode.DUPLICATE_EXECUTION_ID,
-        `a live task already has execution id ${executionId}`,
-        { executionId },
+        `a live task already has execution id ${task.executionId}`,
+        { executionId: task.executionId },
       );
     }
-    const task = new TaskImpl(init, this.#host);
     // Throws NO_ACTIVE_SLOT unless the allocation is ACTIVE for this job, DUPLICATE_EXECUTION_ID for
     // an id the table already holds (when it has findTask); the task has no effects yet.
     this.slotTable.addTask(task);
-    if (executionId !== undefined) tasks?.set(executionId, task);
+    tasks?.set(task.executionId, task);
+    const { jobId } = task;
     let job = this.#jobs.get(jobId);
     if (!job) {
       job = new JobRecord();
@@ -204,7 +199,6 @@ export class TaskRuntimeImpl implements TaskRuntime {
 
   getTask(executionId: string): Task | undefined {
     if (this.#tasks) return this.#tasks.get(executionId);
-    if (typeof executionId !== 'string') return undefined;
     const task = this.slotTable.findTask?.(executionId);
     // A slot table shared between runtimes holds the others' tasks too.
     return task instanceof TaskImpl && task.isHostedBy(this.#host) ? task : undefined;

@@ -12,7 +12,6 @@ import type {
   CancellationTarget,
   CancellationTimings,
 } from '../interfaces/cancellation-strategy.js';
-import type { RuntimeEventEmitter } from '../interfaces/events.js';
 import type { Execution, Executor, LaunchSpec } from '../interfaces/executor.js';
 import type { InvokableReference, TaskInfo } from '../interfaces/invokable.js';
 import type { Logger } from '../interfaces/logger.js';
@@ -20,16 +19,16 @@ import type { Task, TaskOutcome } from '../interfaces/task.js';
 import { ATTACH_EXECUTION, EXECUTION_KEY, ON_DONE, REPORT_OUTCOME } from '../internal/fast-path.js';
 import { emitSafely } from '../runtime/emit-safely.js';
 import { formatExecutionId } from '../runtime/execution-id.js';
+import type { RuntimeEventEmitterImpl } from '../runtime/runtime-event-emitter.js';
 
 /** What a task needs from the runtime that owns it. @internal */
 export interface TaskHost {
-  readonly events: RuntimeEventEmitter;
+  /** The runtime's emitter, which knows whether `taskStateChanged` has listeners (asked per transition). */
+  readonly events: RuntimeEventEmitterImpl;
   readonly logger: Logger;
   readonly strategy: CancellationStrategy;
   /** Whether transitions are logged (the level check is hoisted out of the hot path). */
   readonly logTransitions: boolean;
-  /** Whether anyone listens to `taskStateChanged` (asked on every transition). */
-  hasStateListeners(): boolean;
   /** The level transitions are logged at. */
   readonly transitionLogLevel: 'info' | 'debug';
   /** Called once when `done` resolves. */
@@ -99,7 +98,6 @@ export class TaskImpl implements Task {
   /** Called synchronously once `done` has resolved (the slot table's detach, through {@link ON_DONE}). */
   #doneCallback: ((arg: unknown) => void) | undefined;
   #doneCallbackArg: unknown;
-  #moreDoneCallbacks: (() => void)[] | undefined;
 
   constructor(init: TaskInit, host: TaskHost) {
     this.#init = init;
@@ -293,17 +291,18 @@ export class TaskImpl implements Task {
     }
   }
 
-  /** {@link ON_DONE}: `callback(arg)` runs synchronously right after `done` resolves. @internal */
+  /**
+   * {@link ON_DONE}: `callback(arg)` runs synchronously right after `done` resolves. One slot table
+   * registers per task; anyone else (a task attached to a second table) is served through `done`.
+   * @internal
+   */
   [ON_DONE](callback: (arg: unknown) => void, arg: unknown): void {
-    if (this.#settled) {
+    if (this.#settled || this.#doneCallback !== undefined) {
       this.done.then(() => callback(arg));
       return;
     }
-    if (this.#doneCallback === undefined) {
-      this.#doneCallback = callback;
-      this.#doneCallbackArg = arg;
-    } else if (this.#moreDoneCallbacks) this.#moreDoneCallbacks.push(() => callback(arg));
-    else this.#moreDoneCallbacks = [() => callback(arg)];
+    this.#doneCallback = callback;
+    this.#doneCallbackArg = arg;
   }
 
   #onRunning(): void {
@@ -461,18 +460,11 @@ export class TaskImpl implements Task {
     if (callback) {
       const arg = this.#doneCallbackArg;
       this.#doneCallback = this.#doneCallbackArg = undefined;
-      this.#runDoneCallback(callback, arg);
-      const more = this.#moreDoneCallbacks;
-      this.#moreDoneCallbacks = undefined;
-      if (more) for (const next of more) this.#runDoneCallback(next, undefined);
-    }
-  }
-
-  #runDoneCallback(callback: (arg: unknown) => void, arg: unknown): void {
-    try {
-      callback(arg);
-    } catch (error) {
-      this.logger.error({ err: toError(error) }, 'a done callback threw');
+      try {
+        callback(arg);
+      } catch (error) {
+        this.logger.error({ err: toError(error) }, 'a done callback threw');
+      }
     }
   }
 
@@ -490,7 +482,7 @@ export class TaskImpl implements Task {
         'task state changed',
       );
     }
-    if (host.hasStateListeners()) {
+    if (host.events.hasStateListeners) {
       emitSafely(
         host.events,
         'taskStateChanged',
