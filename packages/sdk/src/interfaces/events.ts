@@ -27,6 +27,12 @@ export interface TaskStuckEvent {
   diagnostics?: string;
 }
 
+/** `taskProgress` payload: the work reported `progress` (`ctx.reportProgress`). */
+export interface TaskProgressEvent {
+  task: Task;
+  progress: unknown;
+}
+
 /** States of a job; a CANCELING job still counts as running. */
 export type JobState = 'RUNNING' | 'CANCELING' | 'CANCELED';
 
@@ -48,6 +54,7 @@ export interface RuntimeEvents {
   taskStateChanged: (event: TaskStateChangedEvent) => void;
   slotStateChanged: (event: SlotStateChangedEvent) => void;
   taskStuck: (event: TaskStuckEvent) => void;
+  taskProgress: (event: TaskProgressEvent) => void;
   jobStateChanged: (event: JobStateChangedEvent) => void;
   fatalError: (event: FatalErrorEvent) => void;
 }

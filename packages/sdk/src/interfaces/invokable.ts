@@ -2,12 +2,22 @@ import type { Logger } from './logger.js';
 
 /** Identity of a task, as the invokable sees it. */
 export interface TaskInfo {
+  /** Unique among the runtime's live tasks. */
   readonly executionId: string;
+  /** The job the task belongs to. */
   readonly jobId: string;
+  /** The slot allocation the task runs in. */
   readonly allocationId: string;
+  /** The task's name (for logs and events). */
   readonly name: string;
   /** 1 for the first attempt; set by the integrator through the descriptor. */
   readonly attempt: number;
+  /**
+   * Set by executors that may reassign work (the cluster executor): a number that grows with every
+   * (re)assignment of the task. Work that writes to outside systems can pass it along, so that a
+   * stale holder is refused there.
+   */
+  readonly fencingToken?: number;
 }
 
 /** What an invokable receives. */

@@ -42,20 +42,20 @@ export interface TaskSlotTable {
   isActive(allocationId: string, jobId: string): boolean;
   getAllocationIds(jobId: string): string[];
   getTasks(allocationId: string): Task[];
-  /**
-   * Optional: the attached task with this execution id, across all slots. A table that has it must
-   * also refuse a second task with an attached execution id (`DUPLICATE_EXECUTION_ID`); the runtime
-   * then uses it for `getTask` and keeps no index of its own.
-   */
-  findTask?(executionId: string): Task | undefined;
   getSlotReport(): SlotReportEntry[];
   /** Throws naming the broken invariant if the indexes disagree. */
   checkInvariants(): void;
   /**
-   * Attaches a task to its ACTIVE slot; it stays there until its `done` resolves. Throws
-   * `TaskSubmissionError` (`NO_ACTIVE_SLOT`) otherwise.
+   * Attaches a task to its ACTIVE slot (the runtime calls it in `submit`); it stays there until
+   * {@link TaskSlotTable.removeTask}. Throws `NoActiveSlotError` (`NO_ACTIVE_SLOT`) without an ACTIVE
+   * slot of the task's allocation and job.
    */
   addTask(task: Task): void;
+  /**
+   * Detaches a task whose `done` resolved (the runtime calls it); the last task of a RELEASING slot
+   * leaves it FREE. A no-op for a task that is not attached.
+   */
+  removeTask(task: Task): void;
   /** Frees every slot, failing running tasks; resolves when every slot is FREE. */
   close(cause?: Error): Promise<void>;
 }

@@ -1,4 +1,4 @@
-import type { ExecutionState, TerminalState } from '../execution-state.js';
+import type { ExecutionState } from '../execution-state.js';
 import type { InvokableReference } from './invokable.js';
 
 /** Cancellation ladder timings; see the README's "Cancellation semantics". */
@@ -22,7 +22,10 @@ export interface TaskDescriptor<TInput = unknown, TResult = unknown> {
   invokable: InvokableReference<TInput, TResult>;
   /** Defaults to the invokable's name or `'task'`. */
   name?: string;
-  /** Unique among live tasks; a random UUID by default. */
+  /**
+   * Unique among the runtime's live tasks (until `done`); may be reused after. Default: generated,
+   * `<16 random hex digits per process>-<base-36 counter>`.
+   */
   executionId?: string;
   /** A key of `RuntimeOptions.executors`; defaults to `defaultExecutor`. */
   executor?: string;
@@ -35,18 +38,45 @@ export interface TaskDescriptor<TInput = unknown, TResult = unknown> {
   attempt?: number;
 }
 
-/** How a task ended. `done` resolves to it; it never rejects. */
-export interface TaskOutcome<TResult = unknown> {
-  state: TerminalState;
-  /** The work's return value (FINISHED only). */
-  result?: TResult;
-  /** FAILED: the failure cause. CANCELED: what the work threw while stopping, kept as a diagnostic. */
-  error?: Error;
+/** Fields every {@link TaskOutcome} has. */
+interface OutcomeBase {
   /** Whether `cancel()` was requested before the task ended. */
-  cancellationRequested: boolean;
-  /** True when the watchdog or eager escalation gave up on stopping the work. */
-  abandoned: boolean;
+  readonly cancellationRequested: boolean;
 }
+
+/** The work returned: `result` is its value. */
+export interface FinishedOutcome<TResult = unknown> extends OutcomeBase {
+  readonly state: typeof ExecutionState.FINISHED;
+  /** The work's return value. */
+  readonly result: TResult;
+  readonly error?: undefined;
+  readonly abandoned: false;
+}
+
+/** The task was cancelled and its work stopped (or never started). */
+export interface CanceledOutcome extends OutcomeBase {
+  readonly state: typeof ExecutionState.CANCELED;
+  readonly result?: undefined;
+  /** What the work threw while it stopped, kept as a diagnostic (absent when it threw nothing). */
+  readonly error?: Error;
+  readonly abandoned: false;
+}
+
+/** The task failed: its work threw, could not run, was failed from outside, or was given up on. */
+export interface FailedOutcome extends OutcomeBase {
+  readonly state: typeof ExecutionState.FAILED;
+  readonly result?: undefined;
+  /** The failure cause (also `task.failureCause`). */
+  readonly error: Error;
+  /** True when the watchdog or eager escalation gave up on stopping the work. */
+  readonly abandoned: boolean;
+}
+
+/**
+ * How a task ended. `done` resolves to it; it never rejects. Discriminated by `state`:
+ * `if (outcome.state === 'FINISHED') outcome.result` is typed without `undefined`.
+ */
+export type TaskOutcome<TResult = unknown> = FinishedOutcome<TResult> | CanceledOutcome | FailedOutcome;
 
 /** A submitted task. */
 export interface Task<TResult = unknown> {
@@ -60,6 +90,8 @@ export interface Task<TResult = unknown> {
   /** Set when the task is FAILED. */
   readonly failureCause: Error | undefined;
   readonly cancellationRequested: boolean;
+  /** The last value the work reported with `ctx.reportProgress(value)`; `undefined` until then. */
+  readonly progress: unknown;
   /** Resolves once the task is terminal and its work has stopped (or was abandoned). Never rejects. */
   readonly done: Promise<TaskOutcome<TResult>>;
   /** Ask the task to stop. Idempotent, returns at once, never throws. */
