@@ -72,9 +72,14 @@ export type { TerminalState } from './execution-state.js';
 export { ExecutionState, isTerminal } from './execution-state.js';
 export { EmitOnlyFatalErrorHandler } from './fatal/emit-only-fatal-error-handler.js';
 export type { ExitProcessFatalErrorHandlerOptions } from './fatal/exit-process-fatal-error-handler.js';
-export { ExitProcessFatalErrorHandler, FATAL_EXIT_CODE } from './fatal/exit-process-fatal-error-handler.js';
+export {
+  ExitProcessFatalErrorHandler,
+  FATAL_EXIT_CODE,
+  FATAL_EXIT_DEADLINE_MS,
+} from './fatal/exit-process-fatal-error-handler.js';
 export type {
   CancellationHandle,
+  CancellationStage,
   CancellationStrategy,
   CancellationTarget,
   CancellationTimings,

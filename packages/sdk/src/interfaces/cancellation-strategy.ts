@@ -24,7 +24,16 @@ export interface CancellationTarget {
   reportStuck(elapsedMs: number, diagnostics: string | undefined): void;
   /** Give up on the work: fatal handler, task FAILED, `done` with `abandoned: true`. */
   abandon(error: Error): void;
+  /**
+   * Tells the runtime a stage of the ladder was reached (for the inspector, metrics and traces):
+   * `'signal'` (the work was asked to stop), `'interrupt'` (each interrupter round), `'hard_stop'`,
+   * `'watchdog'` (given up). Optional for strategies; never throws.
+   */
+  reportStage?(stage: CancellationStage): void;
 }
+
+/** A stage of the cancellation ladder, as {@link CancellationTarget.reportStage} reports it. */
+export type CancellationStage = 'signal' | 'interrupt' | 'hard_stop' | 'watchdog';
 
 /** Returned by {@link CancellationStrategy.arm}; disarmed when the work stops. */
 export interface CancellationHandle {
