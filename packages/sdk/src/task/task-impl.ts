@@ -399,7 +399,8 @@ export class TaskImpl implements Task {
 
   #reportStage(stage: CancellationStage): void {
     const now = Date.now();
-    const ladder = (this.#ladderState ??= { stage, requestedAt: now, interrupts: 0 });
+    this.#ladderState ??= { stage, requestedAt: now, interrupts: 0 };
+    const ladder = this.#ladderState;
     ladder.stage = stage;
     if (stage === 'interrupt') ladder.interrupts++;
     const host = this.#host;
