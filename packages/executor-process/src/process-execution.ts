@@ -3,7 +3,7 @@
  * @internal
  * @module
  */
-import type { LaunchSpec } from '@taskwarden/sdk';
+import type { LaunchSpec, Logger } from '@taskwarden/sdk';
 import {
   BaseExecution,
   ProtocolError,
@@ -11,7 +11,8 @@ import {
   TaskCancelledError,
   toError,
 } from '@taskwarden/sdk';
-import { deserializeError, serializeError } from '@taskwarden/sdk/internal';
+import type { SerializedError } from '@taskwarden/sdk/internal';
+import { deserializeError, logSafely, serializeError } from '@taskwarden/sdk/internal';
 import type { ChildGoneInfo, ChildProcessHandle, ChildSink } from './child-process-handle.js';
 import { ProcessExitedError } from './errors.js';
 import type { ChildMessage } from './protocol.js';
@@ -26,6 +27,9 @@ import type { ChildMessage } from './protocol.js';
  * - `done`: `result` has settled.
  */
 type Phase = 'queued' | 'launching' | 'started' | 'running' | 'stopping' | 'done';
+
+/** The longest name and message a cancel reason keeps when it is too large to be sent whole. */
+const MAX_SHORT_REASON_CHARS = 4096;
 
 type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: Error };
 
@@ -99,19 +103,12 @@ export class ProcessExecution extends BaseExecution implements ChildSink {
   }
 
   protected onCancel(reason: Error): void {
-    try {
-      if (this.#cancelled || this.#phase === 'done') return;
-      this.#cancelled = true;
-      if (this.dropQueued(reason)) return;
-      if (this.#phase === 'stopping') return;
-      this.#handle?.send({ type: 'cancel', id: this.id, reason: serializeError(reason) });
-    } catch (error) {
-      // cancel() never throws; a child that cannot be told is stopped by the ladder's hard stop.
-      this.spec.logger.warn(
-        { err: toError(error) },
-        'could not send the cancel request to the child process',
-      );
-    }
+    if (this.#cancelled || this.#phase === 'done') return;
+    this.#cancelled = true;
+    if (this.dropQueued(reason)) return;
+    if (this.#phase === 'stopping') return;
+    const handle = this.#handle;
+    if (handle) sendCancel(handle, this.id, reason, this.spec.logger);
   }
 
   kill(): Promise<void> {
@@ -168,6 +165,9 @@ export class ProcessExecution extends BaseExecution implements ChildSink {
         }
         this.#phase = 'running';
         this.markRunning();
+        return;
+      case 'progress':
+        this.reportProgress(message.value);
         return;
       case 'result': {
         // A value means invoke ran, which the child announces first ('running'): a value before that
@@ -254,5 +254,37 @@ export class ProcessExecution extends BaseExecution implements ChildSink {
     this.#runFrame = undefined;
     if (outcome.ok) this.resolve(outcome.value);
     else this.reject(outcome.error);
+  }
+}
+
+/**
+ * Tells the child to cancel task `id`. Any reason reaches it, whatever its shape: `serializeError`
+ * never throws (getters and Proxy traps that throw read as missing), and a reason too large for the
+ * control pipe is sent cut to its name and the start of its message. Never throws; a child that
+ * cannot be told at all is stopped by the ladder's hard stop.
+ */
+function sendCancel(handle: ChildProcessHandle, id: number, reason: unknown, logger: Logger): void {
+  const serialized = serializeError(reason);
+  try {
+    handle.send({ type: 'cancel', id, reason: serialized });
+    return;
+  } catch {
+    // Larger than maxMessageBytes (a huge message, stack or field): the short form below.
+  }
+  const short: SerializedError = {
+    __taskwardenError: 1,
+    name: serialized.name.slice(0, MAX_SHORT_REASON_CHARS),
+    message: serialized.message.slice(0, MAX_SHORT_REASON_CHARS),
+    props: {},
+  };
+  try {
+    handle.send({ type: 'cancel', id, reason: short });
+  } catch (error) {
+    logSafely(
+      logger,
+      'warn',
+      { err: toError(error) },
+      'could not send the cancel request to the child process',
+    );
   }
 }

@@ -64,6 +64,8 @@ export type ChildMessage =
       /** Set when the work returned a value that cannot be copied to the host. */
       readonly unserializable?: 'result';
     }
+  /** The task's latest `ctx.reportProgress(value)` (earlier ones not yet sent are dropped). */
+  | { readonly type: 'progress'; readonly id: number; readonly value: unknown }
   /** One pino record written through the task's `ctx.logger`. */
   | { readonly type: 'log'; readonly id: number; readonly line: string }
   /** Best effort, from `uncaughtExceptionMonitor`: why the child is about to die. */
@@ -227,6 +229,10 @@ export function checkChildMessage(value: unknown): ChildMessage | string {
         return value as ChildMessage;
       }
       return `'result' with ok neither true nor false`;
+    case 'progress':
+      return isId(value.id) && 'value' in value
+        ? (value as ChildMessage)
+        : `'progress' without a valid id and value`;
     case 'log':
       return isId(value.id) && typeof value.line === 'string'
         ? (value as ChildMessage)

@@ -147,7 +147,13 @@ describe('ProcessExecutor: running tasks in child processes', () => {
   it('exposes capabilities and refuses plain invokables and work after close()', async () => {
     const { executor } = setup();
     expect(executor.name).toBe('process');
-    expect(executor.capabilities).toEqual({ hardStop: true, diagnostics: true, isolation: 'process' });
+    // hardStopMs: the default killGraceMs (2 000) plus the 500 ms the rest of a hard stop takes at most.
+    expect(executor.capabilities).toEqual({
+      hardStop: true,
+      diagnostics: true,
+      isolation: 'process',
+      hardStopMs: 2_500,
+    });
     expect(() => launch(executor, { invokable: { invoke: () => 1 } })).toThrow(
       /must be \{ module, export\? \}/,
     );
