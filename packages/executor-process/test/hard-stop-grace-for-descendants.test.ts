@@ -1,7 +1,8 @@
 import { ProcessExecutor, ProcessExitedError } from '@taskwarden/executor-process';
 import { TaskCancelledError } from '@taskwarden/sdk';
+import { isGone } from '@taskwarden/sdk/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fixture, isGone, launch, PidLedger, untilRecorded } from './helpers.js';
+import { fixture, launch, PidLedger, untilRecorded } from './helpers.js';
 
 // Regression: the group was SIGKILLed as soon as its leader exited. Node's default SIGTERM handling
 // ends the leader at once, so grandchildren went from SIGTERM straight to SIGKILL with no grace.

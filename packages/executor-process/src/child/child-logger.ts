@@ -6,7 +6,7 @@
  */
 import { createRequire } from 'node:module';
 import type { Logger } from '@taskwarden/sdk';
-import { describe } from '@taskwarden/sdk/internal';
+import { describe, safeString } from '@taskwarden/sdk/internal';
 
 type LogMethod = (this: Logger, ...args: unknown[]) => void;
 
@@ -37,6 +37,8 @@ export function createChildLogger(level: string, send: (line: string) => void): 
       timestamp: false,
       hooks: {
         logMethod(args, method) {
+          // pino drops a record whose message is a Symbol; it is written as its description instead.
+          if (typeof args[0] === 'symbol') args[0] = safeString(args[0]);
           try {
             method.apply(this, args);
           } catch (error) {

@@ -9,6 +9,9 @@ import { SerializationError } from '@taskwarden/sdk/internal';
 import { encodeFrame } from '../protocol.js';
 import { onceControlWritable, writeFrame, writeFrameIfFree } from './control-pipe.js';
 
+/** How long after finding the pipe full a later report tries again. */
+const RETRY_AFTER_MS = 5;
+
 /** One task's progress reports. @internal */
 export class ProgressChannel {
   readonly #id: number;
@@ -17,6 +20,8 @@ export class ProgressChannel {
   #pending: Buffer | undefined;
   #waiting = false;
   #closed = false;
+  /** When a write last found the pipe full. */
+  #blockedAt: number | undefined;
 
   constructor(id: number, maxMessageBytes: number) {
     this.#id = id;
@@ -48,16 +53,21 @@ export class ProgressChannel {
   #flush(): void {
     const pending = this.#pending;
     if (pending === undefined) return;
-    // Tried on every report, not only when woken: a task whose JavaScript never yields still gets
-    // its reports through whenever the host has read the pipe.
+    // While the pipe is full, a report is not worth a write(2) of its own: retried once the socket
+    // drains or a few ms later, and meanwhile by a report that comes after that (a task whose
+    // JavaScript never yields still gets its reports through whenever the host has read the pipe).
+    if (this.#blockedAt !== undefined && performance.now() - this.#blockedAt < RETRY_AFTER_MS) return;
     if (writeFrameIfFree(pending)) {
       this.#pending = undefined;
+      this.#blockedAt = undefined;
       return;
     }
+    this.#blockedAt = performance.now();
     if (this.#waiting) return;
     this.#waiting = true;
     onceControlWritable(() => {
       this.#waiting = false;
+      this.#blockedAt = undefined;
       if (!this.#closed) this.#flush();
     });
   }

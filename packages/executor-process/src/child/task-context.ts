@@ -40,9 +40,10 @@ export class TaskContext implements InvocationContext {
 
   /**
    * Sends progress to the host (`task.progress`). Throws a `SerializationError` (`what: 'message'`)
-   * for a value that cannot be cloned or is larger than `maxMessageBytes`.
+   * for a value that cannot be cloned or is larger than `maxMessageBytes`. A bound function, so
+   * that `({ reportProgress }) => ...` works.
    */
-  reportProgress(value: unknown): void {
+  readonly reportProgress = (value: unknown): void => {
     this.#progress.report(value);
-  }
+  };
 }
