@@ -159,10 +159,8 @@ describe('scanTree', () => {
 
   it('finds live members by group, session and cookie, not zombies, kernel threads or strangers', async () => {
     const proc = fakeProc(table);
-    expect(await scanTree({ pgid: 10, sid: 10, cookie }, { proc })).toEqual({
-      pids: [10, 11, 12, 16],
-      uncertain: false,
-    });
+    const scan = await scanTree({ pgid: 10, sid: 10, cookie }, { proc });
+    expect({ ...scan, pids: scan.pids.sort() }).toEqual({ pids: [10, 11, 12, 16], uncertain: false });
     expect(scanTreeSync({ pgid: 10, sid: 10, cookie }, syncProc(table)).sort()).toEqual([10, 11, 12, 16]);
     expect(await scanTree({ pgid: 10 }, { proc })).toEqual({ pids: [10], uncertain: false });
   });
@@ -170,7 +168,7 @@ describe('scanTree', () => {
   it('leaves out the caller, and does not read the environment of processes older than the tree', async () => {
     const proc = fakeProc(table);
     const scan = await scanTree({ pgid: 10, sid: 10, cookie, bornAfterTicks: 4_000, exclude: 10 }, { proc });
-    expect(scan.pids).toEqual([11, 12]);
+    expect(scan.pids.sort()).toEqual([11, 12]);
     // 12 and 13 only: 15 is a kernel thread, 16 is older than the tree, the rest matched by stat.
     expect(proc.reads).toBe(2);
   });
