@@ -105,6 +105,8 @@ export interface TreeIdentity {
   readonly bornAfterTicks?: number;
   /** Never matches (the caller itself). */
   readonly exclude?: number;
+  /** Members of this process group never match (the caller signals that group itself). */
+  readonly outsideGroup?: number;
 }
 
 /** What a scan found. @internal */
@@ -120,7 +122,7 @@ export interface TreeScan {
 
 /** Whether pid's stat alone decides; undefined when its environment must be read. */
 function matchByStat(stat: ProcStat, identity: TreeIdentity): boolean | undefined {
-  if (!isLiveState(stat.state) || stat.kernelThread) return false;
+  if (!isLiveState(stat.state) || stat.kernelThread || stat.pgrp === identity.outsideGroup) return false;
   if (identity.pgid !== undefined && stat.pgrp === identity.pgid) return true;
   if (identity.sid !== undefined && stat.session === identity.sid) return true;
   if (identity.cookie === undefined) return false;

@@ -4,9 +4,10 @@
  * @internal
  * @module
  */
+import { readFileSync } from 'node:fs';
 import { cgroupMembers, isCgroupPopulated, killCgroup, placeInCgroup, removeCgroup } from './cgroup.js';
 import type { ProcFs, TreeIdentity } from './proc-table.js';
-import { bornAfterTicks, errnoOf, scanTree } from './proc-table.js';
+import { bornAfterTicks, errnoOf, parseStat, scanTree } from './proc-table.js';
 import type { TreeKillMode } from './tree-kill-mode.js';
 
 /** Sends a signal to one process, like `process.kill`; a seam for tests. @internal */
@@ -30,6 +31,15 @@ export interface ProcessTreeOptions {
 }
 
 const defaultKill: SignalFunction = (pid, signal) => process.kill(pid, signal);
+
+/** The process group of `pid`, or undefined when it cannot be read (it then counts as outside). */
+function groupOf(pid: number): number | undefined {
+  try {
+    return parseStat(readFileSync(`/proc/${pid}/stat`, 'latin1')).pgrp;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * The members of a process tree that its root's process group may not hold (the caller signals and
@@ -128,11 +138,15 @@ export class ProcessTree {
     }
   }
 
+  /** The members outside the root's process group (that group is the caller's to signal). */
   async #members(): Promise<number[]> {
+    const { root } = this.#options;
     const cgroup = this.cgroup;
-    if (cgroup !== undefined) return cgroupMembers(cgroup);
+    if (cgroup !== undefined)
+      return cgroupMembers(cgroup).filter((pid) => root === undefined || groupOf(pid) !== root);
     const identity = this.#identity();
-    return identity === undefined ? [] : (await scanTree(identity, { proc: this.#options.proc })).pids;
+    if (identity === undefined) return [];
+    return (await scanTree({ ...identity, outsideGroup: root }, { proc: this.#options.proc })).pids;
   }
 
   #identity(): TreeIdentity | undefined {
