@@ -52,19 +52,20 @@ async function expectOnlyDocumentedEscapes(
 }
 
 describe.each(treeKillModesHere())('tree kill by %s: descendants that leave the group or session', (mode) => {
+  let host: ChildProcess | undefined;
+  // Registered before the harness, so it runs after the harness has closed everything and killed
+  // whatever a failed test left (after-each hooks run last-registered first).
+  afterEach(() => {
+    if (host?.pid !== undefined && !isGone(host.pid)) host.kill('SIGKILL');
+    host = undefined;
+    // The cgroups of the executors this test process made are all removed.
+    expect(cgroupsLeftBy(process.pid)).toEqual([]);
+  });
   const harness = useProcessHarness({
     executor: { treeKill: mode, killGraceMs: 200 },
     expectNoProcesses: true,
   });
   const { setup, submit } = harness;
-  let host: ChildProcess | undefined;
-
-  afterEach(() => {
-    // The cgroups of the executors this test process made are all removed.
-    expect(cgroupsLeftBy(process.pid)).toEqual([]);
-    if (host?.pid !== undefined && !isGone(host.pid)) host.kill('SIGKILL');
-    host = undefined;
-  });
 
   it('reports its mode', () => {
     const { executor } = setup();
