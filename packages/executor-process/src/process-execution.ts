@@ -11,7 +11,6 @@ import {
   TaskCancelledError,
   toError,
 } from '@taskwarden/sdk';
-import type { SerializedError } from '@taskwarden/sdk/internal';
 import { deserializeError, logSafely, serializeError } from '@taskwarden/sdk/internal';
 import type { ChildGoneInfo, ChildProcessHandle, ChildSink } from './child-process-handle.js';
 import { ProcessExitedError } from './errors.js';
@@ -27,9 +26,6 @@ import type { ChildMessage } from './protocol.js';
  * - `done`: `result` has settled.
  */
 type Phase = 'queued' | 'launching' | 'started' | 'running' | 'stopping' | 'done';
-
-/** The longest name and message a cancel reason keeps when it is too large to be sent whole. */
-const MAX_SHORT_REASON_CHARS = 4096;
 
 type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: Error };
 
@@ -260,25 +256,12 @@ export class ProcessExecution extends BaseExecution implements ChildSink {
 /**
  * Tells the child to cancel task `id`. Any reason reaches it, whatever its shape: `serializeError`
  * never throws (getters and Proxy traps that throw read as missing), and a reason too large for the
- * control pipe is sent cut to its name and the start of its message. Never throws; a child that
- * cannot be told at all is stopped by the ladder's hard stop.
+ * control pipe is sent cut (see `encodeFrame`). Never throws; a child that cannot be told at all is
+ * stopped by the ladder's hard stop.
  */
 function sendCancel(handle: ChildProcessHandle, id: number, reason: unknown, logger: Logger): void {
-  const serialized = serializeError(reason);
   try {
-    handle.send({ type: 'cancel', id, reason: serialized });
-    return;
-  } catch {
-    // Larger than maxMessageBytes (a huge message, stack or field): the short form below.
-  }
-  const short: SerializedError = {
-    __taskwardenError: 1,
-    name: serialized.name.slice(0, MAX_SHORT_REASON_CHARS),
-    message: serialized.message.slice(0, MAX_SHORT_REASON_CHARS),
-    props: {},
-  };
-  try {
-    handle.send({ type: 'cancel', id, reason: short });
+    handle.send({ type: 'cancel', id, reason: serializeError(reason) });
   } catch (error) {
     logSafely(
       logger,

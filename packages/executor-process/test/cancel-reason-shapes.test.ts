@@ -1,8 +1,7 @@
-import { ProcessExecutor } from '@taskwarden/executor-process';
 import { ProtocolError, TaskCancelledError } from '@taskwarden/sdk';
 import { captureLogger, launchDirectly } from '@taskwarden/sdk/testing';
-import { afterEach, describe, expect, it } from 'vitest';
-import { fixture, PidLedger, untilRecorded } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { executorHarness, fixture, untilRecorded } from './helpers.js';
 
 // Regression (issue 14.11): a cancel reason that was a plain Error named 'TaskCancelledError' (as a
 // reason rebuilt from a message is) made the child log "handling 'cancel' failed: Cannot set
@@ -72,32 +71,23 @@ const REASONS: Array<[string, () => unknown, string | undefined]> = [
 ];
 
 describe('any cancel reason reaches the task’s signal and cancel() hook', () => {
-  let ledger: PidLedger;
-  let executor: ProcessExecutor | undefined;
-
-  afterEach(async () => {
-    await executor?.close();
-    executor = undefined;
-    expect(ledger.cleanup()).toEqual([]);
-  });
-
   it.each(REASONS)('%s', async (_, make, name) => {
-    ledger = new PidLedger();
     // 64 KiB: the large reason does not fit and is sent cut.
-    executor = new ProcessExecutor({ spawn: ledger.spawn, maxMessageBytes: 64 * 1024 });
+    await using run = executorHarness({ maxMessageBytes: 64 * 1024 });
+    const { ledger, executor } = run;
     const { logger, lines } = captureLogger('debug');
     const pidFile = ledger.pidFile();
-    const run = launchDirectly(executor, {
+    const launched = launchDirectly(executor, {
       invokable: { module: fixture('cooperative.mjs') },
       input: { pidFile },
       logger,
     });
     await untilRecorded(ledger, pidFile, 'invoked');
-    run.execution.cancel(make() as Error);
+    launched.execution.cancel(make() as Error);
     await untilRecorded(ledger, pidFile, 'cancel-hook');
     await untilRecorded(ledger, pidFile, `aborted:${name}`);
     // The task rejected with its signal's reason: the child is gone, nothing was logged as failing.
-    expect((await run.outcome).ok).toBe(false);
+    expect((await launched.outcome).ok).toBe(false);
     expect(lines.filter((line) => String(line.msg).includes('failed'))).toEqual([]);
   });
 });

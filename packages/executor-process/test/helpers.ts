@@ -118,6 +118,30 @@ export class PidLedger {
   }
 }
 
+/** A {@link ProcessExecutor} spawning through its own {@link PidLedger}, disposable. */
+export interface ExecutorHarness extends AsyncDisposable {
+  readonly ledger: PidLedger;
+  readonly executor: ProcessExecutor;
+}
+
+/**
+ * `await using run = executorHarness({ killGraceMs: 200 })`: an executor spawning through a fresh
+ * ledger; disposing it closes the executor and expects that no pid the test caused survived (it
+ * kills survivors first, by pid and group).
+ */
+export function executorHarness(options: ProcessExecutorOptions = {}): ExecutorHarness {
+  const ledger = new PidLedger();
+  const executor = new ProcessExecutor({ spawn: ledger.spawn, ...options });
+  return {
+    ledger,
+    executor,
+    async [Symbol.asyncDispose]() {
+      await executor.close();
+      expect(ledger.cleanup()).toEqual([]);
+    },
+  };
+}
+
 /** The ways `fixtures/escapes.mjs` has of leaving the child's process group or session. */
 export const ESCAPE_WAYS = ['timeout-job', 'bash-m-job', 'setsid-daemon', 'detached', 'env-cleared-daemon'];
 

@@ -1,8 +1,7 @@
-import { ProcessExecutor } from '@taskwarden/executor-process';
 import type { DirectLaunch } from '@taskwarden/sdk/testing';
 import { launchDirectly, sleep } from '@taskwarden/sdk/testing';
-import { afterEach, describe, expect, it } from 'vitest';
-import { fixture, PidLedger, startRuntime, untilRecorded } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { executorHarness, fixture, startRuntime, untilRecorded } from './helpers.js';
 
 // Issue 18: `ctx.reportProgress(value)` in a child reaches `spec.report.progress` in the host,
 // coalesced when reported faster than it can be delivered (the latest wins), the last report
@@ -25,23 +24,12 @@ function blockHost(ms: number): void {
 }
 
 describe('progress from a child process', () => {
-  let ledger: PidLedger;
-  let executor: ProcessExecutor | undefined;
-
-  afterEach(async () => {
-    await executor?.close();
-    executor = undefined;
-    expect(ledger.cleanup()).toEqual([]);
-  });
-
-  function start(options: { reuse?: boolean } = {}): ProcessExecutor {
-    ledger = new PidLedger();
-    executor = new ProcessExecutor({ spawn: ledger.spawn, ...options });
-    return executor;
-  }
-
   it('reaches spec.report.progress in order, the last report before the outcome', async () => {
-    const run = launchDirectly(start(), { invokable: { module: progress }, input: { how: 'steps' } });
+    await using harness = executorHarness();
+    const run = launchDirectly(harness.executor, {
+      invokable: { module: progress },
+      input: { how: 'steps' },
+    });
     expect(await run.result).toBe('done');
     expect(run.progress).toEqual([0.25, 0.5, 1]);
     const { lastProgress, outcome } = order(run);
@@ -49,16 +37,21 @@ describe('progress from a child process', () => {
   });
 
   it('carries any cloneable value', async () => {
-    const run = launchDirectly(start(), { invokable: { module: progress }, input: { how: 'object' } });
+    await using harness = executorHarness();
+    const run = launchDirectly(harness.executor, {
+      invokable: { module: progress },
+      input: { how: 'object' },
+    });
     expect(await run.result).toBe('done');
     expect(run.progress).toEqual([{ stage: 'resize', done: 3, of: 10, at: new Date(0) }]);
   });
 
   it('coalesces reports made faster than they are delivered; the latest arrives, before the outcome', async () => {
     const count = 50_000;
-    const bursting = start();
+    await using harness = executorHarness();
+    const { ledger, executor } = harness;
     const pidFile = ledger.pidFile();
-    const run = launchDirectly(bursting, {
+    const run = launchDirectly(executor, {
       invokable: { module: progress },
       input: { how: 'burst', count, afterMs: 100, pidFile },
     });
@@ -75,7 +68,11 @@ describe('progress from a child process', () => {
   });
 
   it('refuses an uncloneable value in the child with a SerializationError thrown from reportProgress', async () => {
-    const run = launchDirectly(start(), { invokable: { module: progress }, input: { how: 'uncloneable' } });
+    await using harness = executorHarness();
+    const run = launchDirectly(harness.executor, {
+      invokable: { module: progress },
+      input: { how: 'uncloneable' },
+    });
     expect(await run.result).toEqual({
       name: 'SerializationError',
       code: 'SERIALIZATION_FAILED',
@@ -85,7 +82,8 @@ describe('progress from a child process', () => {
   });
 
   it('drops a report made after the outcome; the process serves the next task undisturbed', async () => {
-    const reusing = start({ reuse: true });
+    await using harness = executorHarness({ reuse: true });
+    const reusing = harness.executor;
     const late = launchDirectly(reusing, { invokable: { module: progress }, input: { how: 'late' } });
     expect(await late.result).toBe('done');
     await sleep(60);
@@ -97,7 +95,8 @@ describe('progress from a child process', () => {
   });
 
   it('sets task.progress and emits taskProgress through the runtime', async () => {
-    const runtime = startRuntime(start());
+    await using harness = executorHarness();
+    const runtime = startRuntime(harness.executor);
     const events: unknown[] = [];
     runtime.events.on('taskProgress', ({ progress: value }) => events.push(value));
     const task = runtime.submit({

@@ -70,9 +70,6 @@ interface CurrentTask {
   invokable: Invokable | undefined;
 }
 
-/** The longest name and message an error keeps when it is too large to be sent whole. */
-const MAX_SHORT_ERROR_CHARS = 4096;
-
 const config = JSON.parse(process.argv[2] ?? '{}') as RunnerConfig;
 
 /** Ends the child and everything it started: the host is gone or the protocol is broken. */
@@ -243,8 +240,8 @@ async function run(message: Extract<HostMessage, { type: 'run' }>): Promise<void
 /**
  * Reports the outcome; never throws, whatever the task returned or threw. A value that cannot be
  * cloned is reported as why (the host makes it a `SerializationError`); an error is flattened by
- * `serializeError`, which never throws, and one too large for the pipe is cut to its name and the
- * start of its message.
+ * `serializeError`, which never throws, and one too large for the pipe is sent cut (see
+ * `encodeFrame`).
  */
 function sendResult(id: number, ok: boolean, outcome: unknown): void {
   if (ok) {
@@ -261,21 +258,8 @@ function sendResult(id: number, ok: boolean, outcome: unknown): void {
 }
 
 function sendFailure(id: number, error: SerializedError, unserializable: boolean): void {
-  const extra = unserializable ? { unserializable: 'result' as const } : {};
   try {
-    send({ type: 'result', id, ok: false, error, ...extra });
-    return;
-  } catch {
-    // Larger than maxMessageBytes (a huge message, stack or field): the short form below.
-  }
-  const short: SerializedError = {
-    __taskwardenError: 1,
-    name: error.name.slice(0, MAX_SHORT_ERROR_CHARS),
-    message: error.message.slice(0, MAX_SHORT_ERROR_CHARS),
-    props: {},
-  };
-  try {
-    send({ type: 'result', id, ok: false, error: short, ...extra });
+    send({ type: 'result', id, ok: false, error, ...(unserializable ? { unserializable: 'result' } : {}) });
   } catch (failure) {
     // Nothing can be reported: the host learns of the task's end from the child's exit.
     process.stderr.write(`taskwarden child: cannot report task ${id}: ${describeForStderr(failure)}\n`);
