@@ -27,8 +27,8 @@ const SCAN_PASSES = 4;
  *
  * - `'cgroup'`: a remover process is started outside the cgroup (it deletes the cgroup once it is
  *   empty), then `cgroup.kill` ends every process of the tree and the caller in one step, so
- *   nothing the task forks in the meantime can escape. Falls back to the cookie scan when the
- *   cgroup cannot be killed.
+ *   nothing the task forks in the meantime can escape. Goes on as in `'cookie'` mode when the
+ *   cgroup cannot be killed or the caller was not in it.
  * - `'cookie'`: scans /proc for the caller's session members and cookie bearers and SIGKILLs them
  *   (up to four passes, until one finds nothing), then SIGKILLs the caller's process group.
  * - `'process-group'`: SIGKILLs the caller's process group.
@@ -39,8 +39,10 @@ export function killOwnTree(tree: OwnTree): void {
   if (tree.mode === 'cgroup' && tree.cgroup !== undefined) {
     startCgroupRemover(tree.cgroup, dirname(tree.cgroup));
     try {
+      // A caller inside the cgroup never returns from this write: the SIGKILL is delivered to it on
+      // the way back from the kernel. One that is still here was never moved into its cgroup (the
+      // host fell back to the cookie for it), so the cookie scan below is what finds its tree.
       killCgroup(tree.cgroup);
-      return; // the signal is on its way to this process as well
     } catch {
       // Not killable (removed, EACCES): find the tree by the cookie instead.
     }
