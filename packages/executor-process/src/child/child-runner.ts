@@ -38,7 +38,6 @@ import type { OwnTree, SerializedError } from '@taskwarden/sdk/internal';
 import {
   callCancelHook,
   deserializeError,
-  killOwnTree,
   loadModuleInvokable,
   loadModuleInvokableSync,
   runInvokable,
@@ -47,6 +46,7 @@ import {
 import type { ChildMessage, HostMessage } from '../protocol.js';
 import { DIAGNOSTICS_FD, encodeFrame, FrameDecoder, isHostMessage } from '../protocol.js';
 import { listenToControl, openControl, readFirstFrames, writeFrame } from './control-pipe.js';
+import { killOwnTreeNow } from './load-host-death.js';
 import { ProgressChannel } from './progress-channel.js';
 import { TaskContext } from './task-context.js';
 import type { WatchdogData } from './watchdog-thread.js';
@@ -74,11 +74,8 @@ const config = JSON.parse(process.argv[2] ?? '{}') as RunnerConfig;
 
 /** Ends the child and everything it started: the host is gone or the protocol is broken. */
 function die(): never {
-  try {
-    killOwnTree(config.tree ?? { mode: 'process-group' });
-  } catch {
-    // Every way failed: at least do not outlive the host.
-  }
+  killOwnTreeNow(__dirname, config.tree);
+  // Still here: every way of killing the tree failed; at least do not outlive the host.
   process.kill(process.pid, 'SIGKILL');
   throw new Error('unreachable');
 }

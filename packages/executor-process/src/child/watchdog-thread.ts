@@ -25,7 +25,7 @@
 import { Socket } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { OwnTree } from '@taskwarden/sdk/internal';
-import { killOwnTree } from '@taskwarden/sdk/internal';
+import { killOwnTreeNow } from './load-host-death.js';
 
 /** What the runner passes in `workerData`. @internal */
 export interface WatchdogData {
@@ -45,11 +45,7 @@ export interface WatchdogData {
 const data = workerData as WatchdogData;
 
 function killTree(): void {
-  try {
-    killOwnTree(data.tree ?? { mode: 'process-group' });
-  } catch {
-    // Fall through to the last resort.
-  }
+  killOwnTreeNow(__dirname, data.tree);
   // Still here: the tree could not be killed as a whole (the child does not lead a group, EPERM).
   // At least this process must not outlive the host: process.exit() here would end only this
   // thread and leave the child unguarded, so SIGKILL the whole process instead.
