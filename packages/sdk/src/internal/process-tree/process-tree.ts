@@ -98,8 +98,10 @@ export class ProcessTree {
   async sweep(): Promise<boolean> {
     const cgroup = this.cgroup;
     if (cgroup !== undefined) {
+      // Usually nothing is left by the time the root is reaped: then there is nothing to kill.
+      if (!isCgroupPopulated(cgroup)) return false;
       await this.signal('SIGKILL');
-      return isCgroupPopulated(cgroup);
+      return true;
     }
     const identity = this.#identity();
     if (identity === undefined) return false;
