@@ -214,7 +214,7 @@ export class ProcessExecution extends BaseExecution implements ChildSink {
       this.#settle(outcome);
       return;
     }
-    // The process is being retired (still attached): onGone() settles once it and its group are gone.
+    // The process is being retired (still attached): onGone() settles once it and its tree are gone.
   }
 
   onGone(info: ChildGoneInfo): void {

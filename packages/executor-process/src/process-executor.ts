@@ -225,7 +225,7 @@ export class ProcessExecutor implements Executor {
   /** The start-up line, until it is logged (on the first task's logger when there is no executor logger). */
   #startupLine: { fields: object; message: string } | undefined;
   readonly #queue: ProcessExecution[] = [];
-  /** Every process that exists, until it and its group are gone. */
+  /** Every process that exists, until it and its tree are gone. */
   readonly #processes = new Set<ChildProcessHandle>();
   readonly #busy = new Map<ChildProcessHandle, ProcessExecution>();
   /** Idle processes, most recently used last. */
@@ -276,7 +276,7 @@ export class ProcessExecutor implements Executor {
     };
   }
 
-  /** Pids of the child processes that exist now (each is also its process group id). */
+  /** Pids of the child processes that exist now (each is also its process group and session id). */
   get pids(): number[] {
     return [...this.#processes].flatMap((handle) => (handle.pid === undefined ? [] : [handle.pid]));
   }
@@ -288,7 +288,7 @@ export class ProcessExecutor implements Executor {
    *
    * @param spec - The task; `spec.invokable` must be a `{ module, export? }` reference.
    * @returns The execution; it reports `started` through `spec.report` once the child has imported
-   * the module, and its outcome once the child (and its process group) is gone.
+   * the module, and its outcome once the child (and its process tree) is gone.
    * @throws ExecutorClosedError after {@link close}.
    * @throws InvalidInvokableError when the invokable is not a module reference.
    * @throws SerializationError (`what: 'input'`) when the input cannot be cloned or is larger than
@@ -345,7 +345,7 @@ export class ProcessExecutor implements Executor {
 
   /**
    * Drops queued tasks, hard-stops running ones (SIGTERM, SIGKILL after `killGraceMs`), stops idle
-   * processes, and resolves once every process group is gone. Idempotent.
+   * processes, and resolves once every child's tree is gone and its cgroup removed. Idempotent.
    */
   close(): Promise<void> {
     if (this.#closing) return this.#closing;
@@ -407,7 +407,7 @@ export class ProcessExecutor implements Executor {
   #spawn(): ChildProcessHandle {
     const handle: ChildProcessHandle = new ChildProcessHandle(this.#handleOptions, {
       // Dead or dying (it exited, broke the protocol, is being stopped): out of the idle pool at once,
-      // although it counts against maxProcesses until its group is gone.
+      // although it counts against maxProcesses until its tree is gone.
       onUnusable: () => this.#removeIdle(handle),
       onGone: () => {
         this.#processes.delete(handle);

@@ -17,6 +17,12 @@ import {
   newTreeCookie,
 } from '@taskwarden/sdk/internal';
 
+/**
+ * How a child's descendants are found and killed: `'cgroup'` (a cgroup v2 per child),
+ * `'cookie'` (its process group, its session and its environment cookie) or `'process-group'`.
+ */
+export type { TreeKillMode };
+
 /** The tree-kill modes an executor accepts, `'auto'` for the strongest available. */
 export type TreeKillOption = 'auto' | TreeKillMode;
 
