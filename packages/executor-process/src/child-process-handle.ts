@@ -1,6 +1,9 @@
 /**
- * One child process as the host sees it: spawning, the framed control pipe, stdout/stderr lines,
- * the diagnostics pipe, and the stop machinery for its whole process group.
+ * One child process as the host sees it: spawning it (in its own process group, session, cgroup,
+ * with its tree's cookie and the parent-death signal) and its pipes: the framed control pipe, whose
+ * messages it routes to the running task. Output lines go through a {@link LogRelay}, stack
+ * requests through a {@link DiagnosticsChannel}, and stopping the child's whole tree is the
+ * {@link TreeReaper}'s.
  * @internal
  * @module
  */
@@ -8,26 +11,26 @@ import type { ChildProcess, spawn as nodeSpawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '@taskwarden/sdk';
 import { ProtocolError, toError } from '@taskwarden/sdk';
+import type { ProcessTreeOptions } from '@taskwarden/sdk/internal';
+import { errnoOf, logSafely, ProcessTree, removeCgroup, withTreeCookie } from '@taskwarden/sdk/internal';
 import type { RunnerConfig } from './child/child-runner.js';
+import { DiagnosticsChannel } from './diagnostics-channel.js';
 import { ProcessSpawnError } from './errors.js';
-import { LineSplitter, TailBuffer } from './line-splitter.js';
+import { LogRelay } from './log-relay.js';
 import type { KillFunction } from './process-group.js';
-import { groupExists, hasLiveMember, isLiveProcess, signalGroup } from './process-group.js';
+import { isLiveProcess } from './process-group.js';
 import type { ChildMessage, HostMessage } from './protocol.js';
 import { checkChildMessage, encodeFrame, FrameDecoder } from './protocol.js';
+import type { TreeKillPlan } from './tree-kill-plan.js';
+import { TreeReaper } from './tree-reaper.js';
 
 /** The signature of `child_process.spawn`, injectable for fault-injection tests. */
 export type SpawnFunction = typeof nodeSpawn;
 
 /** The child runner as one CommonJS bundle (made by the build): see `child/child-runner.ts`. */
 const RUNNER_PATH = fileURLToPath(new URL('./child/child-runner.cjs', import.meta.url));
-const STDERR_TAIL_BYTES = 4096;
-/** How long to wait for the pipes to drain once the group is gone (a stray holder may keep them open). */
+/** How long to wait for the pipes to drain once the tree is gone (a stray holder may keep them open). */
 const STDIO_DRAIN_MS = 100;
-const GROUP_POLL_MAX_MS = 100;
-const TASK_LOGGERS_KEPT = 4;
-/** After this long, a group that still exists is checked for zombies-only membership. */
-const ZOMBIE_SCAN_AFTER_MS = 10;
 /**
  * How long end-of-file on the control pipe waits for the child's 'exit' before the child's
  * liveness is checked: a child that exits closes the pipe too, and its end may be read first.
@@ -46,6 +49,8 @@ export interface ChildProcessHandleOptions {
   readonly pauseTimeoutMs: number;
   /** The largest control message either side accepts. */
   readonly maxMessageBytes: number;
+  /** How the child's tree is set up and killed. */
+  readonly treeKill: TreeKillPlan;
 }
 
 /** What a handle tells its executor. @internal */
@@ -55,7 +60,7 @@ export interface ChildProcessHandleEvents {
    * called once, synchronously, as soon as that is known, long before `onGone`.
    */
   onUnusable?(): void;
-  /** The child and its group are gone; called before the attached sink hears of it. */
+  /** The child and its tree are gone; called before the attached sink hears of it. */
   onGone?(info: ChildGoneInfo): void;
 }
 
@@ -64,11 +69,11 @@ export interface ChildSink {
   /** A message of valid shape; if handling it throws (content the host cannot rebuild), that is a protocol error. */
   onMessage(message: Exclude<ChildMessage, { type: 'log' }>): void;
   onProtocolError(error: ProtocolError): void;
-  /** The child and its whole group are gone (called if the sink is still attached then). */
+  /** The child and its whole tree are gone (called if the sink is still attached then). */
   onGone(info: ChildGoneInfo): void;
 }
 
-/** How a child ended; `gone` resolves with it once the child and its whole group are gone. @internal */
+/** How a child ended; `gone` resolves with it once the child and its whole tree are gone. @internal */
 export interface ChildGoneInfo {
   readonly pid: number | undefined;
   readonly exitCode: number | null;
@@ -78,50 +83,47 @@ export interface ChildGoneInfo {
   readonly spawnError: ProcessSpawnError | undefined;
 }
 
+type Stream<T> = T & { unref?(): void; ref?(): void; destroy(): void };
+
 interface Stdio {
-  readonly stdout: NodeJS.ReadableStream & { unref?(): void; ref?(): void; destroy(): void };
-  readonly stderr: NodeJS.ReadableStream & { unref?(): void; ref?(): void; destroy(): void };
-  readonly control: NodeJS.ReadWriteStream & { unref?(): void; ref?(): void; destroy(): void };
-  readonly diagnostics: NodeJS.ReadWriteStream & { unref?(): void; ref?(): void; destroy(): void };
+  readonly stdout: Stream<NodeJS.ReadableStream>;
+  readonly stderr: Stream<NodeJS.ReadableStream>;
+  readonly control: Stream<NodeJS.ReadWriteStream>;
+  readonly diagnostics: Stream<NodeJS.ReadWriteStream>;
 }
 
-/** A child process leading its own process group. @internal */
+/** A child process leading its own process group and session. @internal */
 export class ChildProcessHandle {
-  /** The child's pid, which is also its process group id; undefined if spawning failed. */
+  /** The child's pid, which is also its process group and session id; undefined if spawning failed. */
   readonly pid: number | undefined;
-  /** Resolves once the child has exited and no live process is left in its group. */
+  /** Resolves once the child has exited and no live process of its tree is left. */
   readonly gone: Promise<ChildGoneInfo>;
 
   readonly #child: ChildProcess;
-  readonly #kill: KillFunction;
   readonly #events: ChildProcessHandleEvents;
   readonly #stdio: Stdio | undefined;
   readonly #decoder: FrameDecoder;
   readonly #maxMessageBytes: number;
-  readonly #stderrTail = new TailBuffer(STDERR_TAIL_BYTES);
-  readonly #stdoutLines: LineSplitter;
-  readonly #stderrLines: LineSplitter;
+  readonly #log: LogRelay;
+  readonly #diagnostics: DiagnosticsChannel | undefined;
+  /** Stops and reaps the child's tree; undefined when the child has no pid. */
+  readonly #reaper: TreeReaper | undefined;
+  readonly #treeOptions: ProcessTreeOptions;
+  #tree: ProcessTree;
   #sink: ChildSink | undefined;
-  /** The logger of the current or last task: stdout/stderr lines go there. */
-  #logger: Logger | undefined;
-  readonly #taskLoggers = new Map<number, Logger>();
   #resolveGone!: (info: ChildGoneInfo) => void;
   #exited = false;
-  /** The poll loop found no live process left in the group: never signal `-pgid` again (it may be reused). */
-  #groupGone = false;
   #isGone = false;
   /** A protocol violation or a stop was requested: never give this process another task. */
   #spoiled = false;
-  #terminating = false;
-  /** Pending while a hard stop's grace period runs: SIGKILL to the group when it fires. */
-  #killTimer: NodeJS.Timeout | undefined;
   /** While the process idles (reuse): stops it after the idle timeout. */
   #idleTimer: NodeJS.Timeout | undefined;
   /** Why the child counts as not started although spawn() returned (no pipes to talk to it). */
   #launchError: ProcessSpawnError | undefined;
-  #nextDiagnosticsId = 1;
-  readonly #diagnosticsWaiters = new Map<number, (stack: string | undefined) => void>();
-  #diagnosticsPartial = '';
+  /** Frames held back until the child is in its cgroup: no task code runs outside of it. */
+  #held: Buffer[] | undefined;
+  /** Why the child's tree is weaker than the executor's mode; logged once a task is attached. */
+  #treeWarning: string | undefined;
 
   /**
    * Spawns the child; throws {@link ProcessSpawnError} when spawning fails synchronously. A spawn
@@ -129,30 +131,42 @@ export class ChildProcessHandle {
    * the next tick) ends in `gone` with `spawnError` set.
    */
   constructor(options: ChildProcessHandleOptions, events: ChildProcessHandleEvents = {}) {
-    this.#kill = options.kill;
     this.#events = events;
     this.#maxMessageBytes = options.maxMessageBytes;
     this.#decoder = new FrameDecoder(options.maxMessageBytes);
     this.gone = new Promise((resolve) => {
       this.#resolveGone = resolve;
     });
+    const setup = options.treeKill.prepare();
+    this.#treeWarning = setup.degraded;
     const config: RunnerConfig = {
       hostPid: process.pid,
       watchdogPollMs: options.watchdogPollMs,
       pauseTimeoutMs: options.pauseTimeoutMs,
       maxMessageBytes: options.maxMessageBytes,
+      tree: setup.own,
     };
+    const [command, args] = options.treeKill.command([
+      ...options.execArgv,
+      RUNNER_PATH,
+      JSON.stringify(config),
+    ]);
+    const env =
+      setup.cookie === undefined ? options.env : withTreeCookie(options.env ?? process.env, setup.cookie);
+    const startedAt = performance.now();
     let child: ChildProcess;
     try {
-      child = options.spawn(process.execPath, [...options.execArgv, RUNNER_PATH, JSON.stringify(config)], {
+      child = options.spawn(command, args, {
         cwd: options.cwd,
-        env: options.env,
-        // Its own process group (and session): `-pid` then reaches every descendant that stays in it.
+        env,
+        // Its own process group and session: `-pid` then reaches every descendant that stays in
+        // the group, and the session holds those that only leave the group.
         detached: true,
         stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
         windowsHide: true,
       });
     } catch (error) {
+      if (setup.cgroup !== undefined) removeCgroup(setup.cgroup);
       throw new ProcessSpawnError(error);
     }
     this.#child = child;
@@ -160,12 +174,17 @@ export class ChildProcessHandle {
     child.on('error', (error) => this.#onChildError(error));
     child.once('exit', (code, signal) => this.#onExit(code, signal));
     this.pid = child.pid;
-    this.#stdoutLines = new LineSplitter(options.maxLogLineBytes, (line) =>
-      this.#logger?.info({ stream: 'stdout', pid: this.pid }, line),
-    );
-    this.#stderrLines = new LineSplitter(options.maxLogLineBytes, (line) =>
-      this.#logger?.warn({ stream: 'stderr', pid: this.pid }, line),
-    );
+    this.#treeOptions = {
+      mode: setup.own.mode,
+      root: this.pid,
+      cookie: setup.cookie,
+      cgroup: setup.cgroup,
+      startedAt,
+      kill: options.kill,
+    };
+    this.#tree = new ProcessTree(this.#treeOptions);
+    this.#reaper = this.pid === undefined ? undefined : new TreeReaper(this.pid, options.kill, this.#tree);
+    this.#log = new LogRelay(this.pid, options.maxLogLineBytes);
     this.#stdio = stdioOf(child);
 
     const stdio = this.#stdio;
@@ -191,33 +210,30 @@ export class ChildProcessHandle {
       }
       return;
     }
-    for (const stream of [stdio.stdout, stdio.stderr, stdio.control, stdio.diagnostics]) {
+    for (const stream of this.#streams()) {
       stream.on('error', () => undefined); // EPIPE/ECONNRESET while the child dies; 'exit' tells the rest
     }
-    stdio.stdout.on('data', (chunk: Buffer) => this.#stdoutLines.push(chunk));
-    stdio.stderr.on('data', (chunk: Buffer) => {
-      this.#stderrTail.push(chunk);
-      this.#stderrLines.push(chunk);
-    });
+    this.#diagnostics = new DiagnosticsChannel(stdio.diagnostics);
+    stdio.stdout.on('data', (chunk: Buffer) => this.#log.stdout(chunk));
+    stdio.stderr.on('data', (chunk: Buffer) => this.#log.stderr(chunk));
     stdio.control.on('data', (chunk: Buffer) => this.#onControlData(chunk));
     stdio.control.on('end', () => this.#onControlEnd());
-    stdio.diagnostics.on('data', (chunk: Buffer) => this.#onDiagnosticsData(chunk));
+    stdio.diagnostics.on('data', (chunk: Buffer) => this.#diagnostics?.receive(chunk));
+    if (this.pid !== undefined && this.#tree.cgroup !== undefined) this.#placeInCgroup(this.pid);
   }
 
   /** True while the child can be given work. */
   get usable(): boolean {
-    return !this.#spoiled && !this.#exited && !this.#terminating && this.pid !== undefined;
+    return !this.#spoiled && !this.#exited && !this.#reaper?.stopping && this.pid !== undefined;
   }
 
   /** Routes the child's messages to `sink`, and its output lines and task `id`'s log records to `logger`. */
   attach(sink: ChildSink, logger: Logger, id: number): void {
     this.#sink = sink;
-    this.#logger = logger;
-    // Records may come late from code a task left running (reuse); keep the last few tasks' loggers.
-    this.#taskLoggers.set(id, logger);
-    if (this.#taskLoggers.size > TASK_LOGGERS_KEPT) {
-      this.#taskLoggers.delete(this.#taskLoggers.keys().next().value as number);
-    }
+    this.#log.attach(id, logger);
+    const warning = this.#treeWarning;
+    this.#treeWarning = undefined;
+    if (warning !== undefined) this.#warnTree(warning);
   }
 
   /** Stops routing messages (output lines still go to the last logger). */
@@ -230,46 +246,31 @@ export class ChildProcessHandle {
     this.sendFrame(encodeFrame(message, this.#maxMessageBytes));
   }
 
-  /** Sends an encoded frame (see `encodeFrame`). */
+  /** Sends an encoded frame (see `encodeFrame`); held back while the child is moved to its cgroup. */
   sendFrame(frame: Buffer): void {
     if (!this.#stdio || this.#exited) return; // the exit settles whoever waits
-    this.#stdio.control.write(frame);
+    if (this.#held) this.#held.push(frame);
+    else this.#stdio.control.write(frame);
   }
 
   /**
-   * Hard stop: SIGTERM to the whole group now, SIGKILL to the group after `graceMs` (always, since a
-   * JS handler can swallow SIGTERM). The grace period holds for every member of the group, also when
-   * the leader dies of the SIGTERM at once. Idempotent. Throws when the signal cannot be sent for
-   * any reason other than the group being gone already, or when the escalation timer cannot be armed.
+   * Hard stop of the whole tree: SIGTERM now, SIGKILL after `graceMs` (see {@link TreeReaper}).
+   * Idempotent. Throws when the SIGTERM cannot be sent for any reason other than the group being
+   * gone already, or when the escalation timer cannot be armed.
    */
   terminate(graceMs: number): void {
     this.#spoil();
-    if (this.#terminating || this.#groupGone || this.#isGone || this.pid === undefined) return;
-    if (this.#exited) {
-      // The child ended without a hard stop; its leftovers are being SIGKILLed already.
-      this.#terminating = true;
-      this.#sigkill();
-      return;
-    }
-    const pgid = this.pid;
-    this.ref();
-    signalGroup(this.#kill, pgid, 'SIGTERM');
-    this.#killTimer = setTimeout(() => {
-      this.#killTimer = undefined;
-      this.#sigkill();
-    }, graceMs);
-    this.#terminating = true;
+    const reaper = this.#reaper;
+    if (!reaper || this.#isGone || reaper.stopping) return;
+    if (!this.#exited) this.ref();
+    reaper.terminate(graceMs, this.#exited);
   }
 
   /** SIGKILL to the whole group now (retiring an idle or finished process). Never throws. */
   destroy(): void {
     this.#spoil();
-    this.#terminating = true;
-    // No grace left for anyone: the poll loop may SIGKILL again from now on.
-    if (this.#killTimer) clearTimeout(this.#killTimer);
-    this.#killTimer = undefined;
     this.ref(); // an idle process was unref'd; whoever awaits `gone` must not see the host exit first
-    this.#sigkill();
+    this.#reaper?.killNow();
   }
 
   /**
@@ -311,24 +312,48 @@ export class ChildProcessHandle {
    * child does not answer within `timeoutMs`.
    */
   requestStack(timeoutMs: number): Promise<string | undefined> {
-    const stdio = this.#stdio;
-    if (!stdio || this.#exited) return Promise.resolve(undefined);
-    const id = this.#nextDiagnosticsId++;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#diagnosticsWaiters.delete(id);
-        resolve(undefined);
-      }, timeoutMs);
-      timer.unref();
-      this.#diagnosticsWaiters.set(id, (stack) => {
-        clearTimeout(timer);
-        resolve(stack);
-      });
-      stdio.diagnostics.write(`${JSON.stringify({ id })}\n`);
-    });
+    if (!this.#diagnostics || this.#exited) return Promise.resolve(undefined);
+    return this.#diagnostics.requestStack(timeoutMs);
   }
 
-  #streams(): Array<{ ref?(): void; unref?(): void }> {
+  /**
+   * Moves the child into its cgroup before it is sent any task: frames wait meanwhile (the child
+   * reads its first frame only once its runtime has started, tens of milliseconds later, so this
+   * costs a task nothing). If the move fails, the child's tree is found by its cookie instead.
+   */
+  #placeInCgroup(pid: number): void {
+    const held: Buffer[] = [];
+    this.#held = held;
+    this.#tree.place(pid).then(
+      () => this.#release(held),
+      (error: unknown) => {
+        if (errnoOf(error) !== 'ESRCH') {
+          this.#tree = new ProcessTree({ ...this.#treeOptions, mode: 'cookie' });
+          if (this.#reaper) this.#reaper.tree = this.#tree;
+          this.#warnTree(`cannot move it into its cgroup (${String(errnoOf(error) ?? error)})`);
+        }
+        this.#release(held);
+      },
+    );
+  }
+
+  #release(held: Buffer[]): void {
+    if (this.#held !== held) return;
+    this.#held = undefined;
+    for (const frame of held) this.sendFrame(frame);
+  }
+
+  /** Logs why this child's tree is weaker than the executor's mode, once a task's logger is known. */
+  #warnTree(reason: string): void {
+    const logger = this.#log.logger;
+    if (!logger) {
+      this.#treeWarning = reason;
+      return;
+    }
+    logSafely(logger, 'warn', { pid: this.pid }, `child process tree weaker than the executor's: ${reason}`);
+  }
+
+  #streams(): Array<Stream<NodeJS.EventEmitter>> {
     const stdio = this.#stdio;
     return stdio ? [stdio.stdout, stdio.stderr, stdio.control, stdio.diagnostics] : [];
   }
@@ -356,15 +381,6 @@ export class ChildProcessHandle {
     this.#finish(null, null, new ProcessSpawnError(error));
   }
 
-  #sigkill(): void {
-    if (this.pid === undefined || this.#isGone || this.#groupGone) return;
-    try {
-      signalGroup(this.#kill, this.pid, 'SIGKILL');
-    } catch {
-      // The kill seam failing here leaves polling to notice whatever happens next.
-    }
-  }
-
   #onControlData(chunk: Buffer): void {
     const { messages, error } = this.#decoder.push(chunk);
     // What arrived intact before a violation still counts (a result, a last log record).
@@ -384,13 +400,13 @@ export class ChildProcessHandle {
       return false;
     }
     if (checked.type === 'log') {
-      const logger = this.#taskLoggers.get(checked.id) ?? this.#logger;
-      if (logger) relogRecord(logger, checked.line, this.pid);
+      this.#log.record(checked.id, checked.line);
       return true;
     }
     if (this.#spoiled && this.#sink === undefined) return false;
     if (!this.#sink) {
-      if (checked.type === 'uncaught') return true;
+      // Late words of a task that is over (reuse): its last report or why the child died.
+      if (checked.type === 'uncaught' || checked.type === 'progress') return true;
       this.#protocolError(new ProtocolError(`child ${this.pid} sent '${checked.type}' while idle`));
       return false;
     }
@@ -436,7 +452,7 @@ export class ChildProcessHandle {
 
   /** False once the child has exited or is being stopped: the end of its pipe is expected then. */
   #eofMatters(): boolean {
-    return !this.#exited && !this.#isGone && !this.#terminating && this.pid !== undefined;
+    return !this.#exited && !this.#isGone && !this.#reaper?.stopping && this.pid !== undefined;
   }
 
   #protocolError(error: ProtocolError): void {
@@ -444,34 +460,16 @@ export class ChildProcessHandle {
     const sink = this.#sink;
     if (sink) sink.onProtocolError(error);
     else {
-      this.#logger?.error({ err: error, pid: this.pid }, 'idle child process broke the protocol; killing it');
-      this.destroy();
-    }
-  }
-
-  #onDiagnosticsData(chunk: Buffer): void {
-    this.#diagnosticsPartial += chunk.toString('utf8');
-    if (this.#diagnosticsPartial.length > 1024 * 1024) this.#diagnosticsPartial = '';
-    let newline = this.#diagnosticsPartial.indexOf('\n');
-    while (newline !== -1) {
-      const line = this.#diagnosticsPartial.slice(0, newline);
-      this.#diagnosticsPartial = this.#diagnosticsPartial.slice(newline + 1);
-      newline = this.#diagnosticsPartial.indexOf('\n');
-      let reply: { id?: unknown; stack?: unknown; error?: unknown };
-      try {
-        reply = JSON.parse(line) as typeof reply;
-      } catch {
-        continue;
+      const logger = this.#log.logger;
+      if (logger) {
+        logSafely(
+          logger,
+          'error',
+          { err: error, pid: this.pid },
+          'idle child process broke the protocol; killing it',
+        );
       }
-      if (typeof reply.id !== 'number') continue;
-      const waiter = this.#diagnosticsWaiters.get(reply.id);
-      if (!waiter) continue;
-      this.#diagnosticsWaiters.delete(reply.id);
-      waiter(
-        typeof reply.stack === 'string'
-          ? reply.stack
-          : `diagnostics unavailable: ${typeof reply.error === 'string' ? reply.error : 'no stack'}`,
-      );
+      this.destroy();
     }
   }
 
@@ -479,41 +477,15 @@ export class ChildProcessHandle {
     if (this.#exited) return;
     this.#exited = true;
     this.#spoil();
-    // What the child left in its group lives on without it. During a hard stop it keeps the rest of
-    // the grace period it was promised by the SIGTERM (the kill timer ends it); otherwise (a crash,
-    // an exit, a stop by SIGKILL) it is an orphan to kill at once.
-    if (this.#killTimer === undefined) this.#sigkill();
-    void this.#awaitGroupGone().then(() => this.#finish(code, signal, undefined));
-  }
-
-  async #awaitGroupGone(): Promise<void> {
-    const pgid = this.pid as number;
-    const since = performance.now();
-    let delay = 1;
-    for (;;) {
-      let exists: boolean;
-      try {
-        exists = groupExists(this.#kill, pgid);
-      } catch {
-        exists = true; // a failing kill seam: keep polling
-      }
-      if (!exists) break;
-      // Only zombies left? Worth a /proc scan once a normal reaper would have been done.
-      if (performance.now() - since >= ZOMBIE_SCAN_AFTER_MS && !(await hasLiveMember(pgid))) {
-        // A member forked while the scan ran would have been missed: one last SIGKILL covers it.
-        this.#sigkill();
-        break;
-      }
-      await sleep(delay);
-      delay = Math.min(delay * 2, GROUP_POLL_MAX_MS);
-      // A member may have been forked after the last signal; not while a hard stop's grace runs.
-      if (this.#killTimer === undefined) this.#sigkill();
+    const reaper = this.#reaper;
+    if (!reaper) {
+      this.#finish(code, signal, undefined);
+      return;
     }
-    // From here on `-pgid` may name somebody else's group.
-    this.#groupGone = true;
-    if (this.#killTimer) clearTimeout(this.#killTimer);
-    this.#killTimer = undefined;
-    await this.#drainStdio();
+    void reaper
+      .reap()
+      .then(() => this.#drainStdio())
+      .then(() => this.#finish(code, signal, undefined));
   }
 
   async #drainStdio(): Promise<void> {
@@ -540,9 +512,7 @@ export class ChildProcessHandle {
   }
 
   #destroyStdio(): void {
-    const stdio = this.#stdio;
-    if (!stdio) return;
-    for (const stream of [stdio.stdout, stdio.stderr, stdio.control, stdio.diagnostics]) stream.destroy();
+    for (const stream of this.#streams()) stream.destroy();
   }
 
   #finish(
@@ -552,18 +522,17 @@ export class ChildProcessHandle {
   ): void {
     if (this.#isGone) return;
     this.#isGone = true;
-    if (this.#killTimer) clearTimeout(this.#killTimer);
-    this.#killTimer = undefined;
+    this.#held = undefined;
     this.#clearIdleTimer();
-    this.#stdoutLines.end();
-    this.#stderrLines.end();
-    for (const waiter of this.#diagnosticsWaiters.values()) waiter(undefined);
-    this.#diagnosticsWaiters.clear();
+    // The tree is gone (or never existed: a failed spawn); only its cgroup may be left to remove.
+    this.#tree.remove();
+    this.#log.end();
+    this.#diagnostics?.close();
     const info: ChildGoneInfo = {
       pid: this.pid,
       exitCode: code,
       signal,
-      stderrTail: this.#stderrTail.toString(),
+      stderrTail: this.#log.stderrTail(),
       spawnError: spawnError ?? this.#launchError,
     };
     // The executor's bookkeeping first, so a settled task never sees its process still counted.
@@ -587,36 +556,4 @@ function stdioOf(child: ChildProcess): Stdio | undefined {
     Stdio['diagnostics'] | null | undefined,
   ];
   return stdout && stderr && control && diagnostics ? { stdout, stderr, control, diagnostics } : undefined;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Re-logs a pino record written in the child (one JSON line) through a host logger. @internal */
-export function relogRecord(logger: Logger, line: string, pid: number | undefined): void {
-  let record: unknown;
-  try {
-    record = JSON.parse(line);
-  } catch {
-    record = undefined;
-  }
-  if (typeof record !== 'object' || record === null || Array.isArray(record)) {
-    logger.info({ stream: 'log', pid }, line);
-    return;
-  }
-  const { level, msg, ...fields } = record as Record<string, unknown>;
-  logger[levelMethod(level)](fields, typeof msg === 'string' ? msg : '');
-}
-
-type LevelMethod = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
-
-function levelMethod(level: unknown): LevelMethod {
-  if (typeof level !== 'number') return 'info';
-  if (level >= 60) return 'fatal';
-  if (level >= 50) return 'error';
-  if (level >= 40) return 'warn';
-  if (level >= 30) return 'info';
-  if (level >= 20) return 'debug';
-  return 'trace';
 }

@@ -21,7 +21,7 @@ export interface ProcessExitInfo {
 /**
  * A child process ended without reporting a result: it crashed, exited, or was stopped hard by the
  * executor (`killed`). `result` of the execution rejects with it once the child and its whole
- * process group are gone.
+ * process tree are gone.
  *
  * @example
  * ```ts

@@ -1,7 +1,10 @@
 /**
  * `@taskwarden/executor-process`: each task in a child Node process that leads its own process
- * group. Graceful cancel over the control pipe, then SIGTERM, then SIGKILL to the whole group; a
- * watchdog thread in every child kills the group when the host dies, so nothing is orphaned.
+ * group and session and, where the machine allows it, its own cgroup. Graceful cancel over the
+ * control pipe, then SIGTERM, then SIGKILL to the child's whole tree; a watchdog thread in every
+ * child kills the tree when the host dies (woken by a parent-death signal if the child is stopped),
+ * so nothing is orphaned. What each tree-kill mode reaches, and what can escape it, is in the
+ * README. `ctx.reportProgress` in a child reaches `task.progress`.
  *
  * @example
  * ```js
@@ -30,3 +33,4 @@ export { ProcessExitedError, ProcessSpawnError } from './errors.js';
 export type { ProcessExecutorOptions, ProcessExecutorStats } from './process-executor.js';
 export { ProcessExecutor } from './process-executor.js';
 export type { KillFunction } from './process-group.js';
+export type { TreeKillMode, TreeKillOption } from './tree-kill-plan.js';

@@ -3,7 +3,7 @@
  * @internal
  * @module
  */
-import type { LaunchSpec } from '@taskwarden/sdk';
+import type { LaunchSpec, Logger } from '@taskwarden/sdk';
 import {
   BaseExecution,
   ProtocolError,
@@ -11,7 +11,7 @@ import {
   TaskCancelledError,
   toError,
 } from '@taskwarden/sdk';
-import { deserializeError, serializeError } from '@taskwarden/sdk/internal';
+import { deserializeError, logSafely, serializeError } from '@taskwarden/sdk/internal';
 import type { ChildGoneInfo, ChildProcessHandle, ChildSink } from './child-process-handle.js';
 import { ProcessExitedError } from './errors.js';
 import type { ChildMessage } from './protocol.js';
@@ -99,19 +99,12 @@ export class ProcessExecution extends BaseExecution implements ChildSink {
   }
 
   protected onCancel(reason: Error): void {
-    try {
-      if (this.#cancelled || this.#phase === 'done') return;
-      this.#cancelled = true;
-      if (this.dropQueued(reason)) return;
-      if (this.#phase === 'stopping') return;
-      this.#handle?.send({ type: 'cancel', id: this.id, reason: serializeError(reason) });
-    } catch (error) {
-      // cancel() never throws; a child that cannot be told is stopped by the ladder's hard stop.
-      this.spec.logger.warn(
-        { err: toError(error) },
-        'could not send the cancel request to the child process',
-      );
-    }
+    if (this.#cancelled || this.#phase === 'done') return;
+    this.#cancelled = true;
+    if (this.dropQueued(reason)) return;
+    if (this.#phase === 'stopping') return;
+    const handle = this.#handle;
+    if (handle) sendCancel(handle, this.id, reason, this.spec.logger);
   }
 
   kill(): Promise<void> {
@@ -169,6 +162,9 @@ export class ProcessExecution extends BaseExecution implements ChildSink {
         this.#phase = 'running';
         this.markRunning();
         return;
+      case 'progress':
+        this.reportProgress(message.value);
+        return;
       case 'result': {
         // A value means invoke ran, which the child announces first ('running'): a value before that
         // is a protocol error, never a FINISHED task that skipped RUNNING. A failure may come in any
@@ -218,7 +214,7 @@ export class ProcessExecution extends BaseExecution implements ChildSink {
       this.#settle(outcome);
       return;
     }
-    // The process is being retired (still attached): onGone() settles once it and its group are gone.
+    // The process is being retired (still attached): onGone() settles once it and its tree are gone.
   }
 
   onGone(info: ChildGoneInfo): void {
@@ -254,5 +250,24 @@ export class ProcessExecution extends BaseExecution implements ChildSink {
     this.#runFrame = undefined;
     if (outcome.ok) this.resolve(outcome.value);
     else this.reject(outcome.error);
+  }
+}
+
+/**
+ * Tells the child to cancel task `id`. Any reason reaches it, whatever its shape: `serializeError`
+ * never throws (getters and Proxy traps that throw read as missing), and a reason too large for the
+ * control pipe is sent cut (see `encodeFrame`). Never throws; a child that cannot be told at all is
+ * stopped by the ladder's hard stop.
+ */
+function sendCancel(handle: ChildProcessHandle, id: number, reason: unknown, logger: Logger): void {
+  try {
+    handle.send({ type: 'cancel', id, reason: serializeError(reason) });
+  } catch (error) {
+    logSafely(
+      logger,
+      'warn',
+      { err: toError(error) },
+      'could not send the cancel request to the child process',
+    );
   }
 }

@@ -1,6 +1,6 @@
 import { spawn as nodeSpawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import type { Execution, Executor, ExecutorCapabilities, LaunchSpec } from '@taskwarden/sdk';
+import type { Execution, Executor, ExecutorCapabilities, LaunchSpec, Logger } from '@taskwarden/sdk';
 import {
   ExecutorClosedError,
   InvalidInvokableError,
@@ -8,7 +8,8 @@ import {
   TaskCancelledError,
   toError,
 } from '@taskwarden/sdk';
-import { isModuleReference } from '@taskwarden/sdk/internal';
+import type { TreeKillMode } from '@taskwarden/sdk/internal';
+import { checkTreeKillOption, isModuleReference, logSafely } from '@taskwarden/sdk/internal';
 import type { ChildProcessHandleOptions, SpawnFunction } from './child-process-handle.js';
 import { ChildProcessHandle } from './child-process-handle.js';
 import type { ExecutionHost } from './process-execution.js';
@@ -20,9 +21,20 @@ import {
   MAX_MAX_MESSAGE_BYTES,
   MIN_MAX_MESSAGE_BYTES,
 } from './protocol.js';
+import type { TreeKillOption } from './tree-kill-plan.js';
+import { TreeKillPlan } from './tree-kill-plan.js';
 
 /** The longest delay a Node timer takes; longer ones overflow to 1 ms (with only a warning). */
 const MAX_TIMER_MS = 2_147_483_647;
+/** The default `killGraceMs`. */
+const DEFAULT_KILL_GRACE_MS = 2_000;
+/**
+ * What a hard stop takes beyond `killGraceMs`, at most: after the SIGKILL the kernel tears the
+ * processes down (a few ms), the host notices the empty group and cgroup within one poll (at most
+ * 100 ms apart) or, in `'cookie'` mode, after a scan or two of /proc (tens of ms), and drains the
+ * pipes (at most 100 ms); the rest is slack for a busy host's event loop.
+ */
+const HARD_STOP_MARGIN_MS = 500;
 
 /**
  * Options of {@link ProcessExecutor}. Each is validated up front (`TypeError`/`RangeError` naming it);
@@ -31,7 +43,12 @@ const MAX_TIMER_MS = 2_147_483_647;
 export interface ProcessExecutorOptions {
   /** How many child processes may exist at once; tasks beyond it wait in DEPLOYING. Default: `os.availableParallelism()`. */
   maxProcesses?: number;
-  /** Delay between SIGTERM and SIGKILL to the process group on a hard stop. Default 5 000. */
+  /**
+   * Delay between SIGTERM and SIGKILL to the child's whole tree on a hard stop. The hard stop then
+   * takes at most `killGraceMs + 500` ms (`capabilities.hardStopMs`), which a runtime's
+   * `timeoutMs - gracePeriodMs` must cover.
+   * @default 2000
+   */
   killGraceMs?: number;
   /** Node options for the children (not inherited from the host). Default `[]`. */
   execArgv?: readonly string[];
@@ -69,6 +86,21 @@ export interface ProcessExecutorOptions {
    */
   maxMessageBytes?: number;
   /**
+   * How a child's descendants are found and killed: `'auto'` takes the strongest this machine
+   * allows (`'cgroup'`, then `'cookie'`, then `'process-group'`); naming a weaker mode forces it
+   * (for tests). Naming a mode that is not available is a `RangeError` saying why. See the README
+   * for what each mode reaches and what can escape it.
+   * @default 'auto'
+   */
+  treeKill?: TreeKillOption;
+  /**
+   * Where the executor logs what is not any task's: one `info` line at start naming the tree-kill
+   * mode (and why stronger ones are not available) and whether children get a parent-death signal.
+   * Without one, that line goes to the logger of the first task the executor launches.
+   * @default undefined
+   */
+  logger?: Logger;
+  /**
    * Replaces `child_process.spawn`. For tests and fault injection only (make it throw an `EAGAIN`
    * error to see a task fail in DEPLOYING). It must start the given command as a direct child of
    * this process, with the given options: the child checks who its parent is.
@@ -96,13 +128,16 @@ export interface ProcessExecutorStats {
 }
 
 interface ResolvedOptions {
+  readonly treeKill: 'auto' | TreeKillMode;
+  readonly logger: Logger | undefined;
   readonly maxProcesses: number;
   readonly killGraceMs: number;
   readonly reuse: boolean;
   readonly idleTimeoutMs: number;
   readonly diagnoseTimeoutMs: number;
   readonly maxMessageBytes: number;
-  readonly handle: ChildProcessHandleOptions;
+  /** The handles' settings but the tree-kill plan, which the executor makes once it has the options. */
+  readonly handle: Omit<ChildProcessHandleOptions, 'treeKill'>;
 }
 
 const OPTION_KEYS: ReadonlySet<string> = new Set<keyof ProcessExecutorOptions>([
@@ -117,21 +152,26 @@ const OPTION_KEYS: ReadonlySet<string> = new Set<keyof ProcessExecutorOptions>([
   'watchdogPollMs',
   'diagnoseTimeoutMs',
   'maxMessageBytes',
+  'treeKill',
+  'logger',
   'spawn',
   'kill',
 ]);
 
 /**
- * Runs each task in a child Node process that leads its own process group.
+ * Runs each task in a child Node process that leads its own process group and session and, where
+ * the machine allows, its own cgroup (see {@link ProcessExecutor.treeKill}).
  *
  * - Invokables are `{ module, export? }`, imported in the child; inputs and results cross by
  *   structured clone (`v8.serialize`), errors keep name, message, stack, `code` and own fields.
  * - Cancel: the child aborts the task's `AbortSignal` and calls its `cancel()` hook. Hard stop
- *   (`kill()`): SIGTERM to the whole group, SIGKILL to it `killGraceMs` later; `result` settles once
- *   no process of the group is left.
- * - No orphans: a watchdog thread in each child kills the child's group when the host dies, even
- *   by SIGKILL and even while the task's JavaScript is busy. Descendants that leave the group
- *   (`setsid`, `detached: true`) are beyond its reach.
+ *   (`kill()`): SIGTERM to the child's whole tree, SIGKILL to it `killGraceMs` later; `result`
+ *   settles once no process of the tree is left, within `capabilities.hardStopMs`.
+ * - No orphans: a watchdog thread in each child kills the child's tree when the host dies, even
+ *   by SIGKILL and even while the task's JavaScript is busy or the child is stopped (SIGSTOP).
+ *   What can still escape depends on the tree-kill mode: see the README.
+ * - `ctx.reportProgress(value)` in the child reaches the runtime (`task.progress`), coalesced
+ *   when reported faster than it can be delivered, the last report before the outcome.
  * - `diagnose()` returns the child's main-thread JavaScript stack, taken by that watchdog thread
  *   through the inspector.
  * - stdout/stderr lines go to the task's logger (`info` / `warn`, with `stream` and `pid` fields);
@@ -158,15 +198,34 @@ const OPTION_KEYS: ReadonlySet<string> = new Set<keyof ProcessExecutorOptions>([
  */
 export class ProcessExecutor implements Executor {
   readonly name = 'process';
-  readonly capabilities: ExecutorCapabilities = Object.freeze({
-    hardStop: true,
-    diagnostics: true,
-    isolation: 'process',
-  });
+  /**
+   * `hardStopMs` is `killGraceMs + 500`: from `kill()` to the outcome, the grace period, then the
+   * SIGKILL, the host seeing the tree empty (one poll, at most 100 ms apart, or a scan of /proc) and
+   * the pipes drained (at most 100 ms), with slack for a busy event loop. It does not hold for a
+   * process in uninterruptible sleep (state D: a hung NFS read), which no signal ends.
+   */
+  readonly capabilities: ExecutorCapabilities;
+  /**
+   * How this executor finds and kills its children's descendants, detected at start (or forced by
+   * the `treeKill` option): `'cgroup'` (a cgroup v2 per child, killed with `cgroup.kill`),
+   * `'cookie'` (the child's process group and session, plus every process carrying the child's
+   * environment cookie) or `'process-group'` (the group only).
+   */
+  readonly treeKill: TreeKillMode;
+  /**
+   * True when children start under `setpriv --pdeathsig CONT`: a child stopped by SIGSTOP when the
+   * host dies is woken by the kernel, and its watchdog kills its whole tree within
+   * `watchdogPollMs`. False when util-linux `setpriv` is missing: such a child stays stopped, and
+   * its descendants run on, until something sends it SIGCONT.
+   */
+  readonly parentDeathSignal: boolean;
 
   readonly #options: ResolvedOptions;
+  readonly #handleOptions: ChildProcessHandleOptions;
+  /** The start-up line, until it is logged (on the first task's logger when there is no executor logger). */
+  #startupLine: { fields: object; message: string } | undefined;
   readonly #queue: ProcessExecution[] = [];
-  /** Every process that exists, until it and its group are gone. */
+  /** Every process that exists, until it and its tree are gone. */
   readonly #processes = new Set<ChildProcessHandle>();
   readonly #busy = new Map<ChildProcessHandle, ProcessExecution>();
   /** Idle processes, most recently used last. */
@@ -178,6 +237,26 @@ export class ProcessExecutor implements Executor {
 
   constructor(options: ProcessExecutorOptions = {}) {
     this.#options = resolveOptions(options);
+    const plan = new TreeKillPlan(this.#options.treeKill, 'options.treeKill');
+    this.treeKill = plan.mode;
+    this.parentDeathSignal = plan.setpriv !== undefined;
+    this.capabilities = Object.freeze({
+      hardStop: true,
+      diagnostics: true,
+      isolation: 'process',
+      hardStopMs: this.#options.killGraceMs + HARD_STOP_MARGIN_MS,
+    });
+    this.#handleOptions = { ...this.#options.handle, treeKill: plan };
+    this.#startupLine = {
+      fields: {
+        treeKill: plan.mode,
+        ...(plan.cgroupDir === undefined ? {} : { cgroupDir: plan.cgroupDir }),
+        ...(Object.keys(plan.unavailable).length === 0 ? {} : { unavailable: plan.unavailable }),
+        parentDeathSignal: plan.setpriv === undefined ? 'none (no setpriv)' : 'SIGCONT (setpriv)',
+      },
+      message: `process executor: killing whole process trees by ${plan.mode}`,
+    };
+    if (this.#options.logger) this.#logStartup(this.#options.logger);
     this.#executionHost = {
       killGraceMs: this.#options.killGraceMs,
       diagnoseTimeoutMs: this.#options.diagnoseTimeoutMs,
@@ -197,7 +276,7 @@ export class ProcessExecutor implements Executor {
     };
   }
 
-  /** Pids of the child processes that exist now (each is also its process group id). */
+  /** Pids of the child processes that exist now (each is also its process group and session id). */
   get pids(): number[] {
     return [...this.#processes].flatMap((handle) => (handle.pid === undefined ? [] : [handle.pid]));
   }
@@ -209,7 +288,7 @@ export class ProcessExecutor implements Executor {
    *
    * @param spec - The task; `spec.invokable` must be a `{ module, export? }` reference.
    * @returns The execution; it reports `started` through `spec.report` once the child has imported
-   * the module, and its outcome once the child (and its process group) is gone.
+   * the module, and its outcome once the child (and its process tree) is gone.
    * @throws ExecutorClosedError after {@link close}.
    * @throws InvalidInvokableError when the invokable is not a module reference.
    * @throws SerializationError (`what: 'input'`) when the input cannot be cloned or is larger than
@@ -230,6 +309,7 @@ export class ProcessExecutor implements Executor {
         `executor '${this.name}' runs tasks in a child process: the invokable must be { module, export? }`,
       );
     }
+    if (this.#startupLine) this.#logStartup(spec.logger);
     const id = this.#nextId++;
     let runFrame: Buffer;
     try {
@@ -265,7 +345,7 @@ export class ProcessExecutor implements Executor {
 
   /**
    * Drops queued tasks, hard-stops running ones (SIGTERM, SIGKILL after `killGraceMs`), stops idle
-   * processes, and resolves once every process group is gone. Idempotent.
+   * processes, and resolves once every child's tree is gone and its cgroup removed. Idempotent.
    */
   close(): Promise<void> {
     if (this.#closing) return this.#closing;
@@ -325,9 +405,9 @@ export class ProcessExecutor implements Executor {
   }
 
   #spawn(): ChildProcessHandle {
-    const handle: ChildProcessHandle = new ChildProcessHandle(this.#options.handle, {
+    const handle: ChildProcessHandle = new ChildProcessHandle(this.#handleOptions, {
       // Dead or dying (it exited, broke the protocol, is being stopped): out of the idle pool at once,
-      // although it counts against maxProcesses until its group is gone.
+      // although it counts against maxProcesses until its tree is gone.
       onUnusable: () => this.#removeIdle(handle),
       onGone: () => {
         this.#processes.delete(handle);
@@ -340,6 +420,12 @@ export class ProcessExecutor implements Executor {
     this.#spawned += 1;
     this.#processes.add(handle);
     return handle;
+  }
+
+  #logStartup(logger: Logger): void {
+    const line = this.#startupLine;
+    this.#startupLine = undefined;
+    if (line) logSafely(logger, 'info', line.fields, line.message);
   }
 
   #dequeue(execution: ProcessExecution): boolean {
@@ -378,7 +464,7 @@ function resolveOptions(options: ProcessExecutorOptions): ResolvedOptions {
     );
   }
   const maxProcesses = integerOption(options.maxProcesses, 'maxProcesses', 1, availableParallelism());
-  const killGraceMs = numberOption(options.killGraceMs, 'killGraceMs', 0, 5_000);
+  const killGraceMs = numberOption(options.killGraceMs, 'killGraceMs', 0, DEFAULT_KILL_GRACE_MS);
   const idleTimeoutMs = numberOption(options.idleTimeoutMs, 'idleTimeoutMs', 0, 30_000, true);
   const maxLogLineBytes = integerOption(options.maxLogLineBytes, 'maxLogLineBytes', 64, 16_384);
   const watchdogPollMs = integerOption(options.watchdogPollMs, 'watchdogPollMs', 10, 100, MAX_TIMER_MS);
@@ -390,7 +476,19 @@ function resolveOptions(options: ProcessExecutorOptions): ResolvedOptions {
     DEFAULT_MAX_MESSAGE_BYTES,
     MAX_MAX_MESSAGE_BYTES,
   );
-  if (killGraceMs > MAX_TIMER_MS) throw new RangeError('options.killGraceMs must be at most 2^31-1 ms');
+  // The hard-stop bound (killGraceMs + the margin) must itself be a timer delay the runtime accepts.
+  if (killGraceMs > MAX_TIMER_MS - HARD_STOP_MARGIN_MS) {
+    throw new RangeError(`options.killGraceMs must be at most 2^31-1 ms minus ${HARD_STOP_MARGIN_MS}`);
+  }
+  const treeKill = checkTreeKillOption(options.treeKill, 'options.treeKill');
+  if (
+    options.logger !== undefined &&
+    (typeof options.logger !== 'object' ||
+      options.logger === null ||
+      typeof options.logger.info !== 'function')
+  ) {
+    throw new TypeError('options.logger must be a pino logger');
+  }
   if (diagnoseTimeoutMs > MAX_TIMER_MS) {
     throw new RangeError(`options.diagnoseTimeoutMs must be at most 2^31-1 ms, got ${diagnoseTimeoutMs}`);
   }
@@ -415,6 +513,8 @@ function resolveOptions(options: ProcessExecutorOptions): ResolvedOptions {
     throw new TypeError('options.kill must be a function like process.kill');
   }
   return {
+    treeKill,
+    logger: options.logger,
     maxProcesses,
     killGraceMs,
     reuse: options.reuse ?? false,

@@ -101,6 +101,38 @@ describe('FrameDecoder', () => {
   });
 });
 
+describe('encodeFrame with an error too large for the limit', () => {
+  const huge = {
+    ...error,
+    name: 'RangeError',
+    message: 'x'.repeat(100_000),
+    stack: 'y'.repeat(100_000),
+    props: { a: 1 },
+  };
+  const decode = (frame: Buffer) => decodeAll(new FrameDecoder(), frame)[0];
+
+  it.each([
+    ['a cancel reason', { type: 'cancel', id: 1, reason: huge } as const, 'reason'],
+    ['a failed result', { type: 'result', id: 1, ok: false, error: huge } as const, 'error'],
+    ['an uncaught exception', { type: 'uncaught', error: huge } as const, 'error'],
+  ])('sends %s cut to its name and the first 4 096 characters of its message', (_, message, key) => {
+    const decoded = decode(encodeFrame(message, 64 * 1024)) as Record<string, unknown>;
+    expect(decoded[key]).toEqual({
+      __taskwardenError: 1,
+      name: 'RangeError',
+      message: 'x'.repeat(4096),
+      props: {},
+    });
+    expect(checkChildMessage(decoded) === decoded || isHostMessage(decoded)).toBe(true);
+  });
+
+  it('still refuses a value that is too large', () => {
+    expect(() =>
+      encodeFrame({ type: 'result', id: 1, ok: true, value: 'x'.repeat(100_000) }, 64 * 1024),
+    ).toThrow(RangeError);
+  });
+});
+
 describe('message shapes', () => {
   it.each([
     [{ type: 'started', id: 1 }, true],

@@ -64,28 +64,55 @@ export type ChildMessage =
       /** Set when the work returned a value that cannot be copied to the host. */
       readonly unserializable?: 'result';
     }
+  /** The task's latest `ctx.reportProgress(value)` (earlier ones not yet sent are dropped). */
+  | { readonly type: 'progress'; readonly id: number; readonly value: unknown }
   /** One pino record written through the task's `ctx.logger`. */
   | { readonly type: 'log'; readonly id: number; readonly line: string }
   /** Best effort, from `uncaughtExceptionMonitor`: why the child is about to die. */
   | { readonly type: 'uncaught'; readonly error: SerializedError };
 
+/** The longest name and message an error keeps when it makes its frame too large. */
+const MAX_CUT_ERROR_CHARS = 4096;
+
 /**
  * Encodes one frame. Throws what `v8.serialize` throws for values that cannot be cloned, and a
- * `RangeError` when the payload is larger than `maxBytes`, both before anything is written.
+ * `RangeError` when the payload is larger than `maxBytes`, both before anything is written. A
+ * message that carries an error (a cancel reason, a failed result, an uncaught exception) and is
+ * too large only because of it (a huge message, stack or field) is sent with the error cut to its
+ * name and the first 4 096 characters of its message: the cancel or the failure still arrives.
  */
 export function encodeFrame(
   message: HostMessage | ChildMessage,
   maxBytes: number = DEFAULT_MAX_MESSAGE_BYTES,
 ): Buffer {
-  const payload = serialize(message);
+  let payload = serialize(message);
   if (payload.length > maxBytes) {
-    throw new RangeError(`the message is ${payload.length} bytes, more than maxMessageBytes (${maxBytes})`);
+    const cut = withErrorCut(message);
+    if (cut) payload = serialize(cut);
+    if (payload.length > maxBytes) {
+      throw new RangeError(`the message is ${payload.length} bytes, more than maxMessageBytes (${maxBytes})`);
+    }
   }
   const frame = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
   frame.writeUInt32BE(FRAME_MAGIC, 0);
   frame.writeUInt32BE(payload.length, 4);
   payload.copy(frame, HEADER_BYTES);
   return frame;
+}
+
+/** The message with its error cut to name and the start of its message; undefined if it carries none. */
+function withErrorCut(message: HostMessage | ChildMessage): HostMessage | ChildMessage | undefined {
+  const cut = (error: SerializedError): SerializedError => ({
+    __taskwardenError: 1,
+    name: error.name.slice(0, MAX_CUT_ERROR_CHARS),
+    message: error.message.slice(0, MAX_CUT_ERROR_CHARS),
+    props: {},
+  });
+  if (message.type === 'cancel') return { ...message, reason: cut(message.reason) };
+  if (message.type === 'uncaught' || (message.type === 'result' && !message.ok)) {
+    return { ...message, error: cut(message.error) };
+  }
+  return undefined;
 }
 
 /** What {@link FrameDecoder.push} found in a chunk. */
@@ -227,6 +254,10 @@ export function checkChildMessage(value: unknown): ChildMessage | string {
         return value as ChildMessage;
       }
       return `'result' with ok neither true nor false`;
+    case 'progress':
+      return isId(value.id) && 'value' in value
+        ? (value as ChildMessage)
+        : `'progress' without a valid id and value`;
     case 'log':
       return isId(value.id) && typeof value.line === 'string'
         ? (value as ChildMessage)

@@ -2,9 +2,10 @@ import type { KillFunction } from '@taskwarden/executor-process';
 import { ProcessExitedError } from '@taskwarden/executor-process';
 import type { TaskStuckEvent } from '@taskwarden/sdk';
 import { TaskCancelledError } from '@taskwarden/sdk';
+import { isGone, sleep, until, waitGone } from '@taskwarden/sdk/testing';
 import { describe, expect, it } from 'vitest';
 import type { DirectSpec } from './helpers.js';
-import { fixture, isGone, launch, until, untilRecorded, useProcessHarness, waitGone } from './helpers.js';
+import { fixture, launch, untilRecorded, useProcessHarness } from './helpers.js';
 
 function spec(module: string, input: unknown): DirectSpec {
   return {
@@ -104,7 +105,7 @@ describe('ProcessExecutor cancellation', () => {
     const killed = execution.kill?.();
     const settled = execution.result.catch((error: unknown) => error);
     // The grace period has not run out: the deaf child is alive and still holds the only slot.
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
     expect(executor.stats).toMatchObject({ processes: 1, queued: 1 });
     await killed;
     expect(await settled).toBeInstanceOf(ProcessExitedError);

@@ -1,7 +1,8 @@
 import { ProcessExitedError } from '@taskwarden/executor-process';
 import { ErrorCode, ProtocolError } from '@taskwarden/sdk';
+import { until, waitGone } from '@taskwarden/sdk/testing';
 import { describe, expect, it } from 'vitest';
-import { fixture, until, untilRecorded, useProcessHarness, waitGone } from './helpers.js';
+import { fixture, untilRecorded, useProcessHarness } from './helpers.js';
 
 describe('ProcessExecutor: a child that closes its control pipe (fd 3)', () => {
   const harness = useProcessHarness({

@@ -1,7 +1,8 @@
 import { ProcessExitedError } from '@taskwarden/executor-process';
 import { ErrorCode, ProtocolError } from '@taskwarden/sdk';
+import { isGone } from '@taskwarden/sdk/testing';
 import { describe, expect, it } from 'vitest';
-import { captureLogger, fixture, isGone, untilRecorded, useProcessHarness } from './helpers.js';
+import { captureLogger, fixture, untilRecorded, useProcessHarness } from './helpers.js';
 
 describe('ProcessExecutor: crashing and misbehaving children', () => {
   const harness = useProcessHarness({ executor: { maxProcesses: 2 }, runtime: { numberOfSlots: 2 } });

@@ -1,23 +1,15 @@
-import { ProcessExecutor, ProcessExitedError } from '@taskwarden/executor-process';
+import { ProcessExitedError } from '@taskwarden/executor-process';
 import { TaskCancelledError } from '@taskwarden/sdk';
-import { afterEach, describe, expect, it } from 'vitest';
-import { fixture, isGone, launch, PidLedger, untilRecorded } from './helpers.js';
+import { isGone } from '@taskwarden/sdk/testing';
+import { describe, expect, it } from 'vitest';
+import { executorHarness, fixture, launch, untilRecorded } from './helpers.js';
 
 // Regression: the group was SIGKILLed as soon as its leader exited. Node's default SIGTERM handling
 // ends the leader at once, so grandchildren went from SIGTERM straight to SIGKILL with no grace.
 describe('hard stop: descendants get the SIGTERM grace period', () => {
-  let ledger: PidLedger;
-  let executor: ProcessExecutor | undefined;
-
-  afterEach(async () => {
-    await executor?.close();
-    executor = undefined;
-    expect(ledger.cleanup()).toEqual([]);
-  });
-
   it('a grandchild that traps SIGTERM has time to clean up before the group is SIGKILLed', async () => {
-    ledger = new PidLedger();
-    executor = new ProcessExecutor({ spawn: ledger.spawn, killGraceMs: 1_500 });
+    await using run = executorHarness({ killGraceMs: 1_500 });
+    const { ledger, executor } = run;
     const pidFile = ledger.pidFile();
     const execution = launch(executor, {
       task: { executionId: 'e', jobId: 'job', allocationId: 'a', name: 'term', attempt: 1 },

@@ -1,8 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { ProcessExecutorOptions, SpawnFunction } from '@taskwarden/executor-process';
 import { ProcessExecutor } from '@taskwarden/executor-process';
@@ -16,8 +14,16 @@ import type {
   TaskRuntime,
 } from '@taskwarden/sdk';
 import { createRuntime, EmitOnlyFatalErrorHandler } from '@taskwarden/sdk';
-import type { CapturedLogLine } from '@taskwarden/sdk/testing';
-import { captureLogger as captureLines, launchDirectly } from '@taskwarden/sdk/testing';
+import type { TreeKillMode } from '@taskwarden/sdk/internal';
+import { detectTreeKill, ownCgroupDir, TREE_KILL_MODES } from '@taskwarden/sdk/internal';
+import type { CapturedLogLine, TempDir } from '@taskwarden/sdk/testing';
+import {
+  captureLogger as captureLines,
+  isGone,
+  launchDirectly,
+  tempDir,
+  until,
+} from '@taskwarden/sdk/testing';
 import pino from 'pino';
 import { afterEach, expect } from 'vitest';
 
@@ -40,7 +46,9 @@ export const FAST_LADDER: CancellationOptions = {
 export class PidLedger {
   readonly #spawned = new Set<number>();
   readonly #files: string[] = [];
-  readonly dir = mkdtempSync(join(tmpdir(), 'taskwarden-process-test-'));
+  readonly #dir: TempDir = tempDir('process-test');
+  /** A fresh temporary directory, removed by {@link cleanup}. */
+  readonly dir = this.#dir.path;
   #counter = 0;
 
   /** A `child_process.spawn` that records the pid of every child it starts. */
@@ -52,7 +60,7 @@ export class PidLedger {
 
   /** A fresh, empty pid file for a fixture. */
   pidFile(): string {
-    const file = join(this.dir, `pids-${this.#counter++}.jsonl`);
+    const file = this.#dir.file(`pids-${this.#counter++}.jsonl`);
     writeFileSync(file, '');
     this.#files.push(file);
     return file;
@@ -83,8 +91,7 @@ export class PidLedger {
     const pids = new Set(this.#spawned);
     for (const file of this.#files) {
       for (const entry of this.entries(file)) {
-        if (entry.role === 'child' || entry.role === 'grandchild' || entry.role === 'host')
-          pids.add(entry.pid);
+        if (entry.role !== 'invoked') pids.add(entry.pid);
       }
     }
     return [...pids];
@@ -106,49 +113,57 @@ export class PidLedger {
         }
       }
     }
-    rmSync(this.dir, { recursive: true, force: true });
+    this.#dir[Symbol.dispose]();
     return survivors;
   }
 }
 
-/** True when no live process has this pid: ESRCH, or /proc says it is gone or a zombie. */
-export function isGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-    return state === 'Z' || state === 'X';
-  } catch {
-    return true;
-  }
+/** A {@link ProcessExecutor} spawning through its own {@link PidLedger}, disposable. */
+export interface ExecutorHarness extends AsyncDisposable {
+  readonly ledger: PidLedger;
+  readonly executor: ProcessExecutor;
 }
 
-/** Resolves once every pid is gone; rejects naming the survivors after `ms`. */
-export async function waitGone(pids: readonly number[], ms = 3_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const alive = pids.filter((pid) => !isGone(pid));
-    if (alive.length === 0) return;
-    if (Date.now() > deadline) throw new Error(`processes still alive after ${ms} ms: ${alive.join(', ')}`);
-    await sleep(10);
-  }
+/**
+ * `await using run = executorHarness({ killGraceMs: 200 })`: an executor spawning through a fresh
+ * ledger; disposing it closes the executor and expects that no pid the test caused survived (it
+ * kills survivors first, by pid and group).
+ */
+export function executorHarness(options: ProcessExecutorOptions = {}): ExecutorHarness {
+  const ledger = new PidLedger();
+  const executor = new ProcessExecutor({ spawn: ledger.spawn, ...options });
+  return {
+    ledger,
+    executor,
+    async [Symbol.asyncDispose]() {
+      await executor.close();
+      expect(ledger.cleanup()).toEqual([]);
+    },
+  };
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** The ways `fixtures/escapes.mjs` has of leaving the child's process group or session. */
+export const ESCAPE_WAYS = ['timeout-job', 'bash-m-job', 'setsid-daemon', 'detached', 'env-cleared-daemon'];
+
+/** What each tree-kill mode lets escape, as the README says. */
+export const ESCAPES: Record<TreeKillMode, readonly string[]> = {
+  cgroup: [],
+  // Left the session, and no cookie in its environment.
+  cookie: ['env-cleared-daemon'],
+  // Everything that left the process group.
+  'process-group': ESCAPE_WAYS,
+};
+
+/** The tree-kill modes this machine supports, strongest first. */
+export function treeKillModesHere(): TreeKillMode[] {
+  return TREE_KILL_MODES.slice(TREE_KILL_MODES.indexOf(detectTreeKill().mode));
 }
 
-/** Polls `predicate` every 5 ms. */
-export async function until(predicate: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
+/** The cgroups that processes of host `ownerPid` created and that still exist (this process's cgroup dir). */
+export function cgroupsLeftBy(ownerPid: number): string[] {
+  const own = ownCgroupDir();
+  if (!('dir' in own)) return [];
+  return readdirSync(own.dir).filter((name) => name.startsWith(`taskwarden-${ownerPid}-`));
 }
 
 /** Waits until a fixture wrote `role` to its pid file. */

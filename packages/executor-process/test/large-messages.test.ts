@@ -1,6 +1,7 @@
 import { ProtocolError, SerializationError } from '@taskwarden/sdk';
+import { isGone } from '@taskwarden/sdk/testing';
 import { describe, expect, it } from 'vitest';
-import { fixture, isGone, untilRecorded, useProcessHarness } from './helpers.js';
+import { fixture, untilRecorded, useProcessHarness } from './helpers.js';
 
 const echo = fixture('echo.mjs');
 

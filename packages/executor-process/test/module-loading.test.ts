@@ -1,7 +1,7 @@
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { symlinkSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import type { TempDir } from '@taskwarden/sdk/testing';
+import { tempDir } from '@taskwarden/sdk/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fixture, useProcessHarness } from './helpers.js';
 
@@ -32,18 +32,18 @@ describe('ProcessExecutor: loading a task module', () => {
     return outcome.result as { pid: number; evaluations: number; byRequire: boolean };
   }
 
-  const dirs: string[] = [];
+  const dirs: TempDir[] = [];
   afterEach(() => {
-    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+    for (const dir of dirs.splice(0)) dir[Symbol.dispose]();
   });
 
   /** `link` in a fresh temporary directory whose package.json says `"type": "module"`, linked to `target`. */
   function symlinkInEsmScope(link: string, target: string): string {
-    const dir = mkdtempSync(join(tmpdir(), 'taskwarden-symlink-'));
+    const dir = tempDir('symlink');
     dirs.push(dir);
-    writeFileSync(join(dir, 'package.json'), '{ "type": "module" }');
-    symlinkSync(target, join(dir, link));
-    return join(dir, link);
+    writeFileSync(dir.file('package.json'), '{ "type": "module" }');
+    symlinkSync(target, dir.file(link));
+    return dir.file(link);
   }
 
   it('evaluates an ES module once, synchronously, and finds its exports by name', async () => {

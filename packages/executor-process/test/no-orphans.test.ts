@@ -2,8 +2,9 @@ import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { ProcessExecutor, ProcessExitedError } from '@taskwarden/executor-process';
 import { ExecutorClosedError } from '@taskwarden/sdk';
+import { isGone, waitGone } from '@taskwarden/sdk/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fixture, isGone, launch, PidLedger, startRuntime, untilRecorded, waitGone } from './helpers.js';
+import { fixture, launch, PidLedger, startRuntime, untilRecorded } from './helpers.js';
 
 describe('ProcessExecutor leaves no orphans', () => {
   let ledger: PidLedger;
@@ -14,7 +15,7 @@ describe('ProcessExecutor leaves no orphans', () => {
   async function startHost(
     pidFile: string,
     name: string,
-    options: { watchdogPollMs?: number; notDetached?: boolean; grandchild?: boolean } = {},
+    options: { watchdogPollMs?: number; notDetached?: boolean; grandchild?: boolean; treeKill?: string } = {},
   ): Promise<{ child: number; grandchild: number | undefined }> {
     host = spawn(process.execPath, [fixture('host.mjs'), pidFile, name, JSON.stringify(options)], {
       stdio: 'ignore',
@@ -66,7 +67,12 @@ describe('ProcessExecutor leaves no orphans', () => {
     const pidFile = ledger.pidFile();
     // Fault injection: the child does not lead a process group, so the watchdog's kill(-pgid) fails
     // (ESRCH). A CPU-bound main thread never sees the control pipe close: only the watchdog can act.
-    const { child } = await startHost(pidFile, 'cpu-bound.mjs', { notDetached: true, grandchild: false });
+    // (By process group only: a cgroup would kill the child whatever group it is in.)
+    const { child } = await startHost(pidFile, 'cpu-bound.mjs', {
+      notDetached: true,
+      grandchild: false,
+      treeKill: 'process-group',
+    });
     await killHost();
     await waitGone([child], 1_500);
   });

@@ -1,22 +1,12 @@
 import type { KillFunction } from '@taskwarden/executor-process';
-import { ProcessExecutor, ProcessExitedError } from '@taskwarden/executor-process';
-import { afterEach, describe, expect, it } from 'vitest';
-import { fixture, launch, PidLedger } from './helpers.js';
+import { ProcessExitedError } from '@taskwarden/executor-process';
+import { describe, expect, it } from 'vitest';
+import { executorHarness, fixture, launch } from './helpers.js';
 
 // Regression: once a child's group was known to be empty, the handle still signalled `-pgid` when a
 // stop came in before it had finished draining the pipes; by then the id may belong to another group.
 describe('no signal to a process group that is known to be gone', () => {
-  let ledger: PidLedger;
-  let executor: ProcessExecutor | undefined;
-
-  afterEach(async () => {
-    await executor?.close();
-    executor = undefined;
-    expect(ledger.cleanup()).toEqual([]);
-  });
-
   it('kill() right after the group was found empty sends nothing to it', async () => {
-    ledger = new PidLedger();
     const calls: Array<{ pid: number; signal: string; afterGone: boolean }> = [];
     let goneGroup: number | undefined;
     let execution: ReturnType<typeof launch> | undefined;
@@ -33,7 +23,8 @@ describe('no signal to a process group that is known to be gone', () => {
         throw error;
       }
     };
-    executor = new ProcessExecutor({ spawn: ledger.spawn, kill, killGraceMs: 200 });
+    await using run = executorHarness({ kill, killGraceMs: 200 });
+    const { executor } = run;
     execution = launch(executor, {
       task: { executionId: 'e', jobId: 'job', allocationId: 'a', name: 'crash', attempt: 1 },
       invokable: { module: fixture('exit-mid-task.mjs') },

@@ -1,5 +1,6 @@
 import { ProcessExecutor } from '@taskwarden/executor-process';
 import { ErrorCode, ExecutorClosedError, SerializationError, type TaskwardenError } from '@taskwarden/sdk';
+import { until, waitGone } from '@taskwarden/sdk/testing';
 import { describe, expect, it } from 'vitest';
 import {
   captureLogger,
@@ -7,10 +8,9 @@ import {
   launch,
   PidLedger,
   startRuntime,
-  until,
+  treeKillModesHere,
   untilRecorded,
   useProcessHarness,
-  waitGone,
 } from './helpers.js';
 
 const echo = fixture('echo.mjs');
@@ -147,7 +147,13 @@ describe('ProcessExecutor: running tasks in child processes', () => {
   it('exposes capabilities and refuses plain invokables and work after close()', async () => {
     const { executor } = setup();
     expect(executor.name).toBe('process');
-    expect(executor.capabilities).toEqual({ hardStop: true, diagnostics: true, isolation: 'process' });
+    // hardStopMs: the default killGraceMs (2 000) plus the 500 ms the rest of a hard stop takes at most.
+    expect(executor.capabilities).toEqual({
+      hardStop: true,
+      diagnostics: true,
+      isolation: 'process',
+      hardStopMs: 2_500,
+    });
     expect(() => launch(executor, { invokable: { invoke: () => 1 } })).toThrow(
       /must be \{ module, export\? \}/,
     );
@@ -178,11 +184,59 @@ describe('ProcessExecutor options', () => {
     [{ maxMessageBytes: 1024 }, RangeError, /options\.maxMessageBytes/],
     [{ maxMessageBytes: 2 ** 32 }, RangeError, /options\.maxMessageBytes/],
     [{ maxMessageBytes: '1MB' }, TypeError, /options\.maxMessageBytes/],
+    [{ killGraceMs: 2 ** 31 - 1 }, RangeError, /options\.killGraceMs/],
+    [
+      { treeKill: 'containers' },
+      RangeError,
+      /options\.treeKill must be 'auto', 'cgroup', 'cookie', 'process-group'/,
+    ],
+    [{ treeKill: 1 }, TypeError, /options\.treeKill/],
+    [{ logger: 'stdout' }, TypeError, /options\.logger/],
     [{ killGraceMS: 100 }, TypeError, /unknown option.*killGraceMS/],
     [{ maxProcess: 2, reuse: true, idleTimeout: 5 }, TypeError, /maxProcess, idleTimeout/],
   ])('rejects %o up front', (options, type, message) => {
     expect(() => new ProcessExecutor(options as never)).toThrow(type);
     expect(() => new ProcessExecutor(options as never)).toThrow(message);
+  });
+
+  it.each(treeKillModesHere())('takes a weaker tree-kill mode when asked (%s)', (mode) => {
+    expect(new ProcessExecutor({ treeKill: mode }).treeKill).toBe(mode);
+  });
+
+  it("'auto' takes the strongest mode this machine allows", () => {
+    expect(new ProcessExecutor({ treeKill: 'auto' }).treeKill).toBe(treeKillModesHere()[0]);
+    expect(new ProcessExecutor().treeKill).toBe(treeKillModesHere()[0]);
+  });
+
+  it('logs its tree-kill mode once at start, through options.logger', () => {
+    const captured = captureLogger();
+    const executor = new ProcessExecutor({ logger: captured.logger, treeKill: 'cookie' });
+    expect(captured.records).toEqual([
+      expect.objectContaining({
+        level: 30,
+        treeKill: 'cookie',
+        parentDeathSignal: executor.parentDeathSignal ? 'SIGCONT (setpriv)' : 'none (no setpriv)',
+        msg: 'process executor: killing whole process trees by cookie',
+      }),
+    ]);
+  });
+
+  it('without options.logger, logs its tree-kill mode once, through the first task’s logger', async () => {
+    const ledger = new PidLedger();
+    const captured = captureLogger();
+    const executor = new ProcessExecutor({ spawn: ledger.spawn });
+    const runtime = startRuntime(executor, { logger: captured.logger });
+    try {
+      for (const input of [1, 2]) {
+        await runtime.submit({ jobId: 'job', allocationId: 'slot-0', invokable: { module: echo }, input })
+          .done;
+      }
+      const lines = captured.records.filter((record) => record.treeKill !== undefined);
+      expect(lines).toEqual([expect.objectContaining({ treeKill: executor.treeKill, level: 30 })]);
+    } finally {
+      await runtime.close();
+      expect(ledger.cleanup()).toEqual([]);
+    }
   });
 
   it('passes cwd, env and execArgv to the child', async () => {

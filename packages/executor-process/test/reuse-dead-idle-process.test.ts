@@ -1,8 +1,9 @@
 import type { KillFunction } from '@taskwarden/executor-process';
 import { ProcessExecutor } from '@taskwarden/executor-process';
 import type { TaskRuntime } from '@taskwarden/sdk';
+import { until } from '@taskwarden/sdk/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fixture, PidLedger, startRuntime, until } from './helpers.js';
+import { fixture, PidLedger, startRuntime } from './helpers.js';
 
 // Regression: with `reuse`, an idle process that died on its own (or was killed for breaking the
 // protocol while idle) stayed in the idle pool until its whole group was gone, and the next task

@@ -1,5 +1,6 @@
+import { isGone, sleep, until } from '@taskwarden/sdk/testing';
 import { describe, expect, it } from 'vitest';
-import { fixture, isGone, until, untilRecorded, useProcessHarness } from './helpers.js';
+import { fixture, untilRecorded, useProcessHarness } from './helpers.js';
 
 const moduleState = fixture('module-state.mjs');
 
@@ -72,7 +73,7 @@ describe('ProcessExecutor with reuse', () => {
     const { executor } = setup({ idleTimeoutMs: 2 ** 31 });
     const { pid } = (await submit(moduleState).done).result as { pid: number };
     // An overflowing timer fires after 1 ms; give it ample time to show.
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await sleep(150);
     expect(executor.stats).toMatchObject({ processes: 1, idle: 1 });
     expect(isGone(pid)).toBe(false);
     const next = (await submit(moduleState).done).result as { pid: number; calls: number };

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
+import { waitGone } from '@taskwarden/sdk/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fixture, PidLedger, waitGone } from './helpers.js';
+import { fixture, PidLedger } from './helpers.js';
 
 // Regression: on EMFILE/ENFILE Node's spawn() returns a ChildProcess without `stdio` and reports the
 // error by an 'error' event on the next tick. The handle used to read `child.stdio` first (a

@@ -7,9 +7,10 @@ import {
   EmitOnlyFatalErrorHandler,
   ErrorCode,
 } from '@taskwarden/sdk';
+import { isGone } from '@taskwarden/sdk/testing';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fixture, isGone, PidLedger, startRuntime, untilRecorded } from './helpers.js';
+import { fixture, PidLedger, startRuntime, untilRecorded } from './helpers.js';
 
 function errnoError(code: string): NodeJS.ErrnoException {
   const error: NodeJS.ErrnoException = new Error(`spawn ${code}`);

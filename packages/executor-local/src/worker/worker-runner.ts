@@ -88,6 +88,14 @@ class Context implements InvocationContext {
     this.#logger ??= createForwardingLogger(postLog, this.#message[1], this.#message[10]);
     return this.#logger;
   }
+
+  /**
+   * Bridge until the worker executor forwards progress (issue 18, worker branch): refused loudly
+   * rather than dropped silently.
+   */
+  reportProgress(): void {
+    throw new TypeError('ctx.reportProgress is not supported by the worker executor yet');
+  }
 }
 
 async function run(message: RunMessage): Promise<void> {

@@ -23,16 +23,18 @@
  *    socket cost ~2 ms), for later messages (a cancel, the next task with reuse) and end-of-file. A
  *    quick task has sent its result by then; any other task yields to the event loop, and the
  *    socket opens at its first turn. Messages are never reordered: what the first read did not
- *    take stays in the pipe for the socket, and the decoder is shared.
+ *    take stays in the pipe for the socket, and the decoder is shared (see `control-pipe.ts`).
+ *
+ * When the host is gone (end-of-file on the control pipe, or the watchdog thread sees the child
+ * re-parented), the child kills its whole tree, itself last (`killOwnTree`: by its cgroup, its
+ * session and cookie, or its process group, as the executor's tree-kill mode says).
  * @internal
  * @module
  */
-import { readSync, writeSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { SHARE_ENV, Worker } from 'node:worker_threads';
-import type { InvocationContext, Invokable, Logger } from '@taskwarden/sdk';
+import type { InvocationContext, Invokable } from '@taskwarden/sdk';
+import type { OwnTree, SerializedError } from '@taskwarden/sdk/internal';
 import {
   callCancelHook,
   deserializeError,
@@ -42,7 +44,11 @@ import {
   serializeError,
 } from '@taskwarden/sdk/internal';
 import type { ChildMessage, HostMessage } from '../protocol.js';
-import { CONTROL_FD, DIAGNOSTICS_FD, encodeFrame, FrameDecoder, isHostMessage } from '../protocol.js';
+import { DIAGNOSTICS_FD, encodeFrame, FrameDecoder, isHostMessage } from '../protocol.js';
+import { listenToControl, openControl, readFirstFrames, writeFrame } from './control-pipe.js';
+import { killOwnTreeNow } from './load-host-death.js';
+import { ProgressChannel } from './progress-channel.js';
+import { TaskContext } from './task-context.js';
 import type { WatchdogData } from './watchdog-thread.js';
 
 /** What the host passes as the runner's only argument (JSON). @internal */
@@ -52,39 +58,37 @@ export interface RunnerConfig {
   readonly pauseTimeoutMs: number;
   /** The largest control message either side accepts (`maxMessageBytes`). */
   readonly maxMessageBytes: number;
+  /** The child's tree, which it kills when the host is gone. */
+  readonly tree: OwnTree;
 }
 
 interface CurrentTask {
   readonly id: number;
   readonly controller: AbortController;
   readonly context: InvocationContext;
+  readonly progress: ProgressChannel;
   invokable: Invokable | undefined;
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as RunnerConfig;
 
 /** Ends the child and everything it started: the host is gone or the protocol is broken. */
-function killOwnGroup(): never {
-  try {
-    process.kill(-process.pid, 'SIGKILL');
-  } catch {
-    // Not a group leader (started by hand?): at least do not outlive the host.
-  }
+function die(): never {
+  killOwnTreeNow(__dirname, config.tree);
+  // Still here: every way of killing the tree failed; at least do not outlive the host.
   process.kill(process.pid, 'SIGKILL');
   throw new Error('unreachable');
 }
 
 if (typeof config.hostPid !== 'number' || process.ppid !== config.hostPid) {
   // The host died before we even started (or this was not started by the executor).
-  killOwnGroup();
+  die();
 }
 
 startWatchdog();
 
 let current: CurrentTask | undefined;
 const decoder = new FrameDecoder(config.maxMessageBytes);
-/** The control pipe as a socket: opened by {@link openControl}, after the first read. */
-let control: Socket | undefined;
 
 process.on('uncaughtExceptionMonitor', (error) => {
   try {
@@ -94,49 +98,11 @@ process.on('uncaughtExceptionMonitor', (error) => {
   }
 });
 
+listenToControl(receive, die);
 readFirstFrames();
 // After the first task has gone as far as it goes without I/O: a quick task's result need not wait
 // for `node:net` and the socket (~2 ms of a fresh child's start-up).
 setImmediate(openControl);
-
-/**
- * Reads what the host has sent so far with one read(2) and handles it. The host writes the first
- * task right after the spawn, so it is there (or, for a large input, its beginning is: the socket
- * reads the rest). Until the socket is opened the pipe is blocking: should nothing be there yet,
- * the main thread waits here, and end-of-file (the host is gone) ends the wait and the child.
- */
-function readFirstFrames(): void {
-  const buffer = Buffer.allocUnsafe(64 * 1024);
-  let bytes: number;
-  try {
-    bytes = readSync(CONTROL_FD, buffer, 0, buffer.length, null);
-  } catch {
-    return; // EAGAIN, EINTR: the socket reads it
-  }
-  if (bytes === 0) killOwnGroup();
-  receive(buffer.subarray(0, bytes));
-}
-
-/**
- * Opens the control pipe as a socket for everything after the first read (later messages, such as a
- * cancel or, with reuse, the next task) and for writes that do not fit the pipe. Idempotent.
- */
-function openControl(): void {
-  if (control) return;
-  try {
-    // Required here, not imported: the bundle would load `node:net` before the first task.
-    const { Socket: SocketClass } = require('node:net') as typeof import('node:net');
-    const socket = new SocketClass({ fd: CONTROL_FD, readable: true, writable: true });
-    control = socket;
-    // EOF or an error on the control pipe means the host is gone: do not outlive it.
-    socket.on('end', killOwnGroup);
-    socket.on('error', killOwnGroup);
-    socket.on('data', receive);
-  } catch (error) {
-    // Task code closed fd 3 (the host sees its end, and stops a child that lives on without it).
-    process.stderr.write(`taskwarden child: cannot open the control pipe: ${(error as Error).message}\n`);
-  }
-}
 
 function receive(chunk: Buffer): void {
   const { messages, error } = decoder.push(chunk);
@@ -149,7 +115,7 @@ function receive(chunk: Buffer): void {
   }
   if (error) {
     process.stderr.write(`taskwarden child: the host broke the protocol: ${error.message}\n`);
-    killOwnGroup();
+    die();
   }
 }
 
@@ -158,8 +124,15 @@ function handleSafely(message: HostMessage): void {
     handle(message);
   } catch (error) {
     // Never stop handling: later messages (a cancel) must still be handled.
-    process.stderr.write(`taskwarden child: handling '${message.type}' failed: ${(error as Error).stack}\n`);
+    process.stderr.write(
+      `taskwarden child: handling '${message.type}' failed: ${describeForStderr(error)}\n`,
+    );
   }
+}
+
+function describeForStderr(error: unknown): string {
+  const serialized = serializeError(error);
+  return serialized.stack ?? `${serialized.name}: ${serialized.message}`;
 }
 
 function startWatchdog(): void {
@@ -169,6 +142,7 @@ function startWatchdog(): void {
     pollMs: config.watchdogPollMs,
     diagnosticsFd: DIAGNOSTICS_FD,
     pauseTimeoutMs: config.pauseTimeoutMs,
+    tree: config.tree,
   };
   try {
     const worker = new Worker(join(__dirname, 'watchdog-thread.cjs'), {
@@ -200,26 +174,6 @@ function send(message: ChildMessage): void {
   writeFrame(encodeFrame(message, config.maxMessageBytes));
 }
 
-/**
- * Writes a frame with one write(2) when nothing is queued on the socket, or there is no socket yet
- * (the first frames of a fresh child then skip the stream machinery: measured ~0.1 ms instead of
- * ~0.5 ms for a task's three frames); whatever the pipe does not take, and every frame while
- * something is queued, goes through the socket, which keeps the order.
- */
-function writeFrame(frame: Buffer): void {
-  let rest = frame;
-  if (!control || (control.writableLength === 0 && !control.destroyed)) {
-    try {
-      rest = frame.subarray(writeSync(CONTROL_FD, frame));
-    } catch {
-      // EAGAIN (the pipe is full), EPIPE (the host is gone: the socket reports it): the socket's turn.
-    }
-  }
-  if (rest.length === 0) return;
-  openControl();
-  control?.write(rest);
-}
-
 function handle(message: HostMessage): void {
   if (message.type === 'run') {
     void run(message);
@@ -227,29 +181,39 @@ function handle(message: HostMessage): void {
   }
   const task = current;
   if (!task || task.id !== message.id || task.controller.signal.aborted) return; // already done: a late cancel
-  task.controller.abort(deserializeError(message.reason));
+  task.controller.abort(cancelReason(message.reason));
   callCancelHook(task.invokable, task.context);
+}
+
+/**
+ * The reason to abort a task's signal with, rebuilt from what the host sent; a reason that cannot be
+ * rebuilt still cancels the task (with a plain Error saying so): no shape of reason may keep a
+ * task's signal from being aborted.
+ */
+function cancelReason(reason: SerializedError): unknown {
+  try {
+    return deserializeError(reason);
+  } catch (error) {
+    return new Error(`the task was cancelled (its reason could not be rebuilt: ${describeForStderr(error)})`);
+  }
 }
 
 async function run(message: Extract<HostMessage, { type: 'run' }>): Promise<void> {
   const { id } = message;
   if (current) {
     process.stderr.write(`taskwarden child: the host sent task ${id} while task ${current.id} runs\n`);
-    killOwnGroup();
+    die();
   }
   const controller = new AbortController();
-  let logger: Logger | undefined;
-  const context: InvocationContext = {
-    input: message.input,
-    signal: controller.signal,
-    // Created on first use: most tasks never log, and loading pino costs start-up time.
-    get logger() {
-      logger ??= createLogger(id, message.logLevel);
-      return logger;
-    },
-    task: message.task,
-  };
-  const task: CurrentTask = { id, controller, context, invokable: undefined };
+  const progress = new ProgressChannel(id, config.maxMessageBytes);
+  const context = new TaskContext(message, controller.signal, progress, (line) => {
+    try {
+      send({ type: 'log', id, line });
+    } catch {
+      /* a log line that cannot be sent is dropped, never fatal */
+    }
+  });
+  const task: CurrentTask = { id, controller, context, progress, invokable: undefined };
   current = task;
   let ok = false;
   let outcome: unknown;
@@ -265,9 +229,17 @@ async function run(message: Extract<HostMessage, { type: 'run' }>): Promise<void
     outcome = error;
   }
   if (current === task) current = undefined;
+  // The last progress report goes before the outcome.
+  progress.close();
   sendResult(id, ok, outcome);
 }
 
+/**
+ * Reports the outcome; never throws, whatever the task returned or threw. A value that cannot be
+ * cloned is reported as why (the host makes it a `SerializationError`); an error is flattened by
+ * `serializeError`, which never throws, and one too large for the pipe is sent cut (see
+ * `encodeFrame`).
+ */
 function sendResult(id: number, ok: boolean, outcome: unknown): void {
   if (ok) {
     try {
@@ -275,40 +247,19 @@ function sendResult(id: number, ok: boolean, outcome: unknown): void {
       return;
     } catch (error) {
       // Encoding failed before anything was written: report why instead of the value.
-      send({ type: 'result', id, ok: false, error: serializeError(error), unserializable: 'result' });
+      sendFailure(id, serializeError(error), true);
       return;
     }
   }
-  try {
-    send({ type: 'result', id, ok: false, error: serializeError(outcome) });
-  } catch {
-    const error = outcome instanceof Error ? outcome : new Error(String(outcome));
-    const plain = new Error(error.message);
-    plain.name = error.name;
-    plain.stack = error.stack ?? plain.stack;
-    send({ type: 'result', id, ok: false, error: serializeError(plain) });
-  }
+  sendFailure(id, serializeError(outcome), false);
 }
 
-type PinoFactory = (
-  options: { level: string; base: null; timestamp: false },
-  destination: { write(line: string): void },
-) => Logger;
-
-function createLogger(id: number, level: string): Logger {
-  // pino is a dependency of the SDK; resolve it from there rather than rely on hoisting.
-  const sdkPackage = createRequire(__filename).resolve('@taskwarden/sdk/package.json');
-  const pino = createRequire(sdkPackage)('pino') as PinoFactory;
-  return pino(
-    { level, base: null, timestamp: false },
-    {
-      write(line: string) {
-        try {
-          send({ type: 'log', id, line: line.endsWith('\n') ? line.slice(0, -1) : line });
-        } catch {
-          /* a log line that cannot be sent is dropped, never fatal */
-        }
-      },
-    },
-  );
+function sendFailure(id: number, error: SerializedError, unserializable: boolean): void {
+  try {
+    send({ type: 'result', id, ok: false, error, ...(unserializable ? { unserializable: 'result' } : {}) });
+  } catch (failure) {
+    // Nothing can be reported: the host learns of the task's end from the child's exit.
+    process.stderr.write(`taskwarden child: cannot report task ${id}: ${describeForStderr(failure)}\n`);
+    die();
+  }
 }

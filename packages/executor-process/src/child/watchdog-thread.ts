@@ -3,8 +3,11 @@
  * the task's JavaScript is busy (a CPU-bound loop never yields to the main event loop):
  *
  * - **No orphans.** It polls `process.ppid`; when the host dies the child is re-parented and the
- *   thread SIGKILLs the child's whole process group (the child leads it), which ends the blocked
- *   main thread and every descendant that stayed in the group.
+ *   thread kills the child's whole tree (`killOwnTree`: its cgroup, or its session and cookie
+ *   bearers and its process group, or its process group alone, by the executor's tree-kill mode),
+ *   which ends the blocked main thread and every descendant the mode reaches. A child stopped by
+ *   SIGSTOP stops this thread too; the kernel wakes it with SIGCONT when the host dies (the host
+ *   starts children under `setpriv --pdeathsig CONT` where it can).
  * - **Diagnostics.** It serves stack requests on the diagnostics pipe (fd 4) without the main
  *   thread's help: if the main thread does not answer a ping at once, an inspector session
  *   connected to it pauses it (V8 services the pause from an interrupt, even inside a busy loop),
@@ -21,6 +24,8 @@
  */
 import { Socket } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
+import type { OwnTree } from '@taskwarden/sdk/internal';
+import { killOwnTreeNow } from './load-host-death.js';
 
 /** What the runner passes in `workerData`. @internal */
 export interface WatchdogData {
@@ -33,25 +38,24 @@ export interface WatchdogData {
   readonly diagnosticsFd: number;
   /** How long to wait for the main thread to pause before answering that it is idle. */
   readonly pauseTimeoutMs: number;
+  /** The child's tree. */
+  readonly tree: OwnTree;
 }
 
 const data = workerData as WatchdogData;
 
-function killGroup(): void {
-  try {
-    process.kill(-data.pgid, 'SIGKILL');
-  } catch {
-    // The group cannot be signalled (the child does not lead one, or EPERM). At least this process
-    // must not outlive the host: process.exit() here would end only this thread and leave the
-    // child unguarded, so SIGKILL the whole process instead.
-    process.kill(process.pid, 'SIGKILL');
-  }
+function killTree(): void {
+  killOwnTreeNow(__dirname, data.tree);
+  // Still here: the tree could not be killed as a whole (the child does not lead a group, EPERM).
+  // At least this process must not outlive the host: process.exit() here would end only this
+  // thread and leave the child unguarded, so SIGKILL the whole process instead.
+  process.kill(process.pid, 'SIGKILL');
 }
 
 // `process.ppid` is read live (getppid) on every access, also from a worker thread.
-if (process.ppid !== data.ppid) killGroup();
+if (process.ppid !== data.ppid) killTree();
 setInterval(() => {
-  if (process.ppid !== data.ppid) killGroup();
+  if (process.ppid !== data.ppid) killTree();
 }, data.pollMs);
 
 interface CallFrame {

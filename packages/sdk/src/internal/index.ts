@@ -8,11 +8,13 @@
  * @module
  */
 
+export { describe, SerializationError, safeString } from '../errors.js';
 export type { LogLevel } from '../logging/log-safely.js';
 export { logSafely } from '../logging/log-safely.js';
 export { LazyAbort } from './lazy-abort.js';
 export { importModule, loadModuleInvokable, resolveInvokable, toInvokable } from './load-invokable.js';
 export { isModuleReference } from './module-reference.js';
+export * from './process-tree/index.js';
 export { isCertainlyEsm, loadModuleInvokableSync, requireEsModule } from './require-es-module.js';
 export type { AbortState } from './run-invokable.js';
 export { callCancelHook, runInvokable } from './run-invokable.js';

@@ -1,0 +1,38 @@
+/**
+ * Killing whole process trees, shared by the executors that start processes: the tree-kill modes
+ * and their detection, cgroup v2 trees, the environment cookie and the /proc scans that find a
+ * tree's members, and the sequence a tree's root runs when its creator is gone.
+ * @internal
+ * @module
+ */
+export {
+  CGROUP_PREFIX,
+  cgroupMembers,
+  createCgroup,
+  isCgroupPopulated,
+  killCgroup,
+  ownCgroupDir,
+  placeInCgroup,
+  probeCgroupDir,
+  removeCgroup,
+  startCgroupRemover,
+  sweepStaleCgroups,
+} from './cgroup.js';
+export type { OwnTree } from './kill-own-tree.js';
+export { killOwnTree } from './kill-own-tree.js';
+export type { ProcFs, ProcFsSync, ProcStat, TreeIdentity, TreeScan } from './proc-table.js';
+export {
+  bornAfterTicks,
+  errnoOf,
+  isLiveState,
+  parseStat,
+  procFs,
+  procFsSync,
+  scanTree,
+  scanTreeSync,
+} from './proc-table.js';
+export type { ProcessTreeOptions, SignalFunction } from './process-tree.js';
+export { ProcessTree } from './process-tree.js';
+export { environHasCookie, newTreeCookie, TREE_COOKIE_ENV, withTreeCookie } from './tree-cookie.js';
+export type { TreeKillMode, TreeKillSupport } from './tree-kill-mode.js';
+export { checkTreeKillOption, chooseTreeKill, detectTreeKill, TREE_KILL_MODES } from './tree-kill-mode.js';
