@@ -1,13 +1,12 @@
 import { WorkerExitedError } from '@taskwarden/executor-local';
 import { ErrorCode, ProtocolError, TaskwardenError } from '@taskwarden/sdk';
-import { afterEach, describe, expect, it } from 'vitest';
-import { closeHarnesses, ref, startHarness, until } from './worker-harness.js';
-
-afterEach(closeHarnesses);
+import { until } from '@taskwarden/sdk/testing';
+import { describe, expect, it } from 'vitest';
+import { ref, startHarness } from './worker-harness.js';
 
 describe('WorkerExecutor crash isolation', () => {
   it('an uncaught exception fails only its task with WorkerExitedError; the others go on', async () => {
-    const h = startHarness({ executor: { maxThreads: 2 } });
+    await using h = startHarness({ executor: { maxThreads: 2 } });
     const bystander = h.submit(ref('stubborn.mjs', 'finishesDespiteCancel'));
     await until(() => bystander.state === 'RUNNING', 'the bystander to run');
     const crashed = await h.submit(ref('failures.mjs', 'uncaught')).done;
@@ -33,7 +32,7 @@ describe('WorkerExecutor crash isolation', () => {
   });
 
   it('a task offered to a thread that crashes goes to the next thread', async () => {
-    const h = startHarness({ executor: { maxThreads: 1 } });
+    await using h = startHarness({ executor: { maxThreads: 1 } });
     const crashing = h.submit(ref('failures.mjs', 'uncaught'));
     await until(() => crashing.state === 'RUNNING', 'the crashing task to run');
     const waiting = h.submit(ref('invokables.mjs'), 'survived');
@@ -42,7 +41,7 @@ describe('WorkerExecutor crash isolation', () => {
   });
 
   it('process.exit() inside the worker fails the task with its exit code', async () => {
-    const h = startHarness({ executor: { maxThreads: 1 } });
+    await using h = startHarness({ executor: { maxThreads: 1 } });
     const exited = await h.submit(ref('failures.mjs', 'exits'), 7).done;
     expect(exited.state).toBe('FAILED');
     expect(exited.error).toBeInstanceOf(WorkerExitedError);
@@ -55,7 +54,7 @@ describe('WorkerExecutor crash isolation', () => {
   });
 
   it('a thread that exits right after returning keeps its result, and the next task is not blamed', async () => {
-    const h = startHarness({ executor: { maxThreads: 1 } });
+    await using h = startHarness({ executor: { maxThreads: 1 } });
     const returning = h.submit(ref('failures.mjs', 'exitsAfterReturning'), 300);
     expect(await returning.done).toMatchObject({ state: 'FINISHED', result: 'returned' });
     // The thread looks idle now, and gets the next task; it dies without ever reading it.
@@ -64,7 +63,9 @@ describe('WorkerExecutor crash isolation', () => {
   });
 
   it('heap exhaustion under resourceLimits fails only that task', async () => {
-    const h = startHarness({ executor: { maxThreads: 1, resourceLimits: { maxOldGenerationSizeMb: 32 } } });
+    await using h = startHarness({
+      executor: { maxThreads: 1, resourceLimits: { maxOldGenerationSizeMb: 32 } },
+    });
     const outcome = await h.submit(ref('failures.mjs', 'exhaustHeap')).done;
     expect(outcome.state).toBe('FAILED');
     expect(outcome.error).toBeInstanceOf(WorkerExitedError);
@@ -76,7 +77,7 @@ describe('WorkerExecutor crash isolation', () => {
   });
 
   it('a thread that cannot even start fails its task instead of being restarted for ever', async () => {
-    const h = startHarness({
+    await using h = startHarness({
       executor: { maxThreads: 1, resourceLimits: { maxOldGenerationSizeMb: 2, maxYoungGenerationSizeMb: 1 } },
     });
     const outcomes = await Promise.all([
@@ -91,7 +92,7 @@ describe('WorkerExecutor crash isolation', () => {
   });
 
   it('a malformed message from a worker fails that task with ProtocolError; the pool goes on', async () => {
-    const h = startHarness({ executor: { maxThreads: 1 } });
+    await using h = startHarness({ executor: { maxThreads: 1 } });
     const unknownType = await h.submit(ref('protocol-breaker.mjs', 'sendGarbage'), 'bogus').done;
     expect(unknownType.state).toBe('FAILED');
     expect(unknownType.error).toBeInstanceOf(ProtocolError);

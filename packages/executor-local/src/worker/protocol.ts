@@ -73,7 +73,8 @@ export type UncloneableMessage = readonly [kind: typeof Kind.uncloneable, id: nu
 
 /**
  * Worker → host: a record of the task's logger, written on the host through the task's logger.
- * `level` is a pino level value; `bindings` are those of `logger.child(...)` calls, outermost first.
+ * `level` is a pino level value; `bindings` are those of `logger.child(...)` calls, outermost first. `errType`: the constructor name
+ * of `obj.err` in the worker (pino writes it as `type`; the rebuilt error has its own constructor).
  */
 export type LogMessage = readonly [
   kind: typeof Kind.log,
@@ -82,6 +83,7 @@ export type LogMessage = readonly [
   bindings: readonly Record<string, unknown>[],
   obj: Record<string, unknown> | undefined,
   msg: string | undefined,
+  errType?: string,
 ];
 
 /** What the host sends. */

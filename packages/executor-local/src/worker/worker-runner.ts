@@ -28,6 +28,7 @@ import {
   runInvokable,
   serializeError,
 } from '@taskwarden/sdk/internal';
+import { claim } from './offer-protocol.js';
 import type {
   CancelMessage,
   HostMessage,
@@ -36,7 +37,7 @@ import type {
   RunnerData,
   WorkerMessage,
 } from './protocol.js';
-import { CHANNEL_CLOSED, Kind, OFFER, TAKEN, WAKEUPS } from './protocol.js';
+import { CHANNEL_CLOSED, Kind, TAKEN, WAKEUPS } from './protocol.js';
 import { createForwardingLogger } from './worker-logger.js';
 
 if (isMainThread) throw new Error('worker-runner must be loaded as a worker thread by WorkerExecutor');
@@ -139,7 +140,7 @@ function idle(): void {
 function claimOffer(): void {
   const message = offer as RunMessage;
   offer = undefined;
-  if (Atomics.compareExchange(signals, OFFER, message[1], 0) === message[1]) start(message);
+  if (claim(signals, message[1])) start(message);
 }
 
 function start(message: RunMessage): void {
