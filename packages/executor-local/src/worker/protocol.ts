@@ -4,8 +4,8 @@
  * has already ended is recognised and dropped.
  *
  * Per task: one `run` down, then `started` (only when the invokable has `restore`), `running`,
- * optional `log` records, and exactly one `result`, `error` or `uncloneable` up. `cancel` goes down
- * at most once. A `run` may be an offer (see {@link OFFER}); an offer taken back produces no message
+ * optional `log` records and `progress` reports, and exactly one `result`, `error` or `uncloneable`
+ * up. `cancel` goes down at most once; a `progressAck` answers each `progress`. A `run` may be an offer (see {@link OFFER}); an offer taken back produces no message
  * at all.
  *
  * Messages are tuples, `[kind, id, ...]`, not objects: structured clone writes and reads (and
@@ -27,6 +27,8 @@ export const Kind = Object.freeze({
   error: 5,
   log: 6,
   uncloneable: 7,
+  progress: 8,
+  progressAck: 9,
 } as const);
 
 /**
@@ -86,8 +88,17 @@ export type LogMessage = readonly [
   errType?: string,
 ];
 
+/**
+ * Worker → host: `ctx.reportProgress(value)`. At most one is in flight per task: the next is
+ * posted after the host's {@link ProgressAckMessage} (or, once, right before the outcome).
+ */
+export type ProgressMessage = readonly [kind: typeof Kind.progress, id: number, value: unknown];
+
+/** Host → worker: the task's last `progress` report was delivered to the runtime. */
+export type ProgressAckMessage = readonly [kind: typeof Kind.progressAck, id: number];
+
 /** What the host sends. */
-export type HostMessage = RunMessage | CancelMessage;
+export type HostMessage = RunMessage | CancelMessage | ProgressAckMessage;
 
 /** What a worker sends. */
 export type WorkerMessage =
@@ -96,7 +107,8 @@ export type WorkerMessage =
   | ResultMessage
   | ErrorMessage
   | UncloneableMessage
-  | LogMessage;
+  | LogMessage
+  | ProgressMessage;
 
 /** The `workerData` of every pool thread. */
 export interface RunnerData {
@@ -147,7 +159,18 @@ export const LEVEL_NAMES: Readonly<Record<number, LevelName>> = Object.freeze({
   60: 'fatal',
 });
 
-const KIND_NAMES = ['run', 'cancel', 'started', 'running', 'result', 'error', 'log', 'uncloneable'];
+const KIND_NAMES = [
+  'run',
+  'cancel',
+  'started',
+  'running',
+  'result',
+  'error',
+  'log',
+  'uncloneable',
+  'progress',
+  'progressAck',
+];
 
 /** The name of a message kind, for error messages. */
 export function kindName(kind: unknown): string {
@@ -167,7 +190,8 @@ export function checkWorkerMessage(message: unknown): string | undefined {
     kind !== Kind.result &&
     kind !== Kind.error &&
     kind !== Kind.uncloneable &&
-    kind !== Kind.log
+    kind !== Kind.log &&
+    kind !== Kind.progress
   ) {
     return `unknown message kind ${String(kind)}`;
   }

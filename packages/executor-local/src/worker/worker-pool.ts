@@ -407,6 +407,11 @@ export class WorkerPool implements ExecutionControl, ThreadEvents {
       case Kind.log:
         relayLog(execution.spec, message);
         return;
+      case Kind.progress:
+        execution.reportProgress(message[2]);
+        // Delivered: the thread may post the next report (see progress-channel.ts).
+        thread.port.postMessage([Kind.progressAck, execution.id]);
+        return;
     }
   }
 

@@ -29,6 +29,7 @@ import {
   serializeError,
 } from '@taskwarden/sdk/internal';
 import { claim } from './offer-protocol.js';
+import { ProgressChannel } from './progress-channel.js';
 import type {
   CancelMessage,
   HostMessage,
@@ -66,6 +67,8 @@ class Context implements InvocationContext {
   readonly #message: RunMessage;
   #task: TaskInfo | undefined;
   #logger: Logger | undefined;
+  #progress: ProgressChannel | undefined;
+  #report: ((value: unknown) => void) | undefined;
 
   constructor(message: RunMessage) {
     this.#message = message;
@@ -88,6 +91,27 @@ class Context implements InvocationContext {
   get logger(): Logger {
     this.#logger ??= createForwardingLogger(postLog, this.#message[1], this.#message[10]);
     return this.#logger;
+  }
+
+  /** A function, not a method: task code destructures it from the context (`{ reportProgress }`). */
+  get reportProgress(): (value: unknown) => void {
+    if (this.#progress === undefined) {
+      const id = this.#message[1];
+      this.#progress = new ProgressChannel((value) => port.postMessage([Kind.progress, id, value]));
+    }
+    const progress = this.#progress;
+    this.#report ??= (value) => progress.report(value);
+    return this.#report;
+  }
+
+  /** The host delivered the last progress report. */
+  progressDelivered(): void {
+    this.#progress?.delivered();
+  }
+
+  /** The task has ended: its last progress report goes ahead of the outcome. */
+  end(): void {
+    this.#progress?.end();
   }
 }
 
@@ -112,6 +136,7 @@ async function run(message: RunMessage): Promise<void> {
     outcome = error;
   }
   // The task stays current until its outcome is posted, so nothing else starts before it is.
+  context.end();
   if (!ok) postError(id, outcome);
   else {
     try {
@@ -177,7 +202,9 @@ function cancel(message: CancelMessage): void {
 
 function onMessage(message: HostMessage): void {
   if (message[0] === Kind.cancel) cancel(message);
-  else if (message[11] === 0) start(message);
+  else if (message[0] === Kind.progressAck) {
+    if (current?.id === message[1]) current.context.progressDelivered();
+  } else if (message[11] === 0) start(message);
   else {
     offer = message;
     if (current === undefined) claimOffer();

@@ -28,6 +28,12 @@ export interface InvocationContext<TInput = unknown> {
   /** A pino logger bound to the task. */
   readonly logger: Logger;
   readonly task: TaskInfo;
+  /**
+   * Reports progress: a number from 0 to 1 or any cloneable value (`task.progress`, the
+   * `taskProgress` event). Reports faster than they can be delivered are coalesced (the latest
+   * wins); the last one arrives before the task's outcome.
+   */
+  reportProgress(value: unknown): void;
 }
 
 /**
