@@ -7,7 +7,7 @@
  */
 import type { LaunchSpec } from '@taskwarden/sdk';
 import { deserializeError, isSerializedError } from '@taskwarden/sdk/internal';
-import type { LogMessage } from './protocol.js';
+import type { LoggerInfo, LogMessage } from './protocol.js';
 import { LEVEL_NAMES } from './protocol.js';
 
 /**
@@ -21,6 +21,37 @@ export function levelOf(spec: LaunchSpec): number {
   } catch {
     return 0;
   }
+}
+
+const TASK_KEYS = ['jobId', 'executionId', 'task'] as const;
+
+/**
+ * What the threads are told about the task loggers (see `LoggerInfo`), from one task's logger:
+ * read once per executor, because reading `spec.logger` creates the task's child logger and
+ * `bindings()` parses them. Never throws; what cannot be read or copied is left out.
+ */
+export function loggerInfoOf(spec: LaunchSpec): LoggerInfo {
+  let bindings: Record<string, unknown> = {};
+  let version = '';
+  try {
+    const logger = spec.logger;
+    version = typeof logger.version === 'string' ? logger.version : '';
+    bindings = { ...logger.bindings() };
+  } catch {
+    // A logger without bindings (or a hostile one): the worker's logger starts with none.
+  }
+  const { task } = spec;
+  const bindsTask =
+    bindings.jobId === task.jobId && bindings.executionId === task.executionId && bindings.task === task.name;
+  if (bindsTask) for (const key of TASK_KEYS) delete bindings[key];
+  for (const [key, value] of Object.entries(bindings)) {
+    try {
+      structuredClone(value);
+    } catch {
+      delete bindings[key];
+    }
+  }
+  return { bindings, bindsTask, version };
 }
 
 /** Writes a worker's log record through the task's host logger, errors rebuilt. Never throws. */

@@ -110,12 +110,27 @@ export type WorkerMessage =
   | LogMessage
   | ProgressMessage;
 
+/**
+ * What the host tells its threads about the task loggers, read once from the first task's logger,
+ * so that `ctx.logger.bindings()` in a worker is what it is on the host without a round trip.
+ */
+export interface LoggerInfo {
+  /** The task logger's bindings, less `jobId`, `executionId` and `task` when it binds those. */
+  readonly bindings: Readonly<Record<string, unknown>>;
+  /** The task logger binds `{ jobId, executionId, task }` to the task's own (the runtime's do). */
+  readonly bindsTask: boolean;
+  /** The host pino's `version`. */
+  readonly version: string;
+}
+
 /** The `workerData` of every pool thread. */
 export interface RunnerData {
   /** The task channel (the worker's end); `parentPort` is left to Node. */
   readonly port: MessagePort;
   /** Shared slots; see {@link WAKEUPS}, {@link TAKEN} and {@link OFFER}. */
   readonly signals: Int32Array;
+  /** See {@link LoggerInfo}. */
+  readonly logger: LoggerInfo;
 }
 
 /**

@@ -11,7 +11,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { WorkerStartError } from '../errors.js';
-import type { RunnerData, WorkerMessage } from './protocol.js';
+import type { LoggerInfo, RunnerData, WorkerMessage } from './protocol.js';
 import { CHANNEL_CLOSED, SIGNAL_SLOTS } from './protocol.js';
 import type { WorkerExecution } from './worker-execution.js';
 import type { ResolvedWorkerExecutorOptions } from './worker-executor-options.js';
@@ -100,15 +100,18 @@ export interface ThreadEvents {
 export class ThreadLifecycle {
   readonly #options: ResolvedWorkerExecutorOptions;
   readonly #events: ThreadEvents;
+  readonly #loggerInfo: () => LoggerInfo;
   readonly #threads = new Set<PoolThread>();
   /** Idle threads, most recently used last (reused first, so the others can time out). */
   readonly #idle: PoolThread[] = [];
   #reapTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
-  constructor(options: ResolvedWorkerExecutorOptions, events: ThreadEvents) {
+  /** `loggerInfo`: what each new thread is told about the task loggers. */
+  constructor(options: ResolvedWorkerExecutorOptions, events: ThreadEvents, loggerInfo: () => LoggerInfo) {
     this.#options = options;
     this.#events = events;
+    this.#loggerInfo = loggerInfo;
   }
 
   /** Every counted thread. */
@@ -187,7 +190,7 @@ export class ThreadLifecycle {
     let worker: Worker;
     const { port1, port2 } = new MessageChannel();
     const signals = new Int32Array(new SharedArrayBuffer(SIGNAL_SLOTS * Int32Array.BYTES_PER_ELEMENT));
-    const workerData: RunnerData = { port: port2, signals };
+    const workerData: RunnerData = { port: port2, signals, logger: this.#loggerInfo() };
     try {
       worker = new Worker(RUNNER_URL, {
         workerData,

@@ -9,9 +9,9 @@ import {
 } from '@taskwarden/sdk';
 import { deserializeError, isModuleReference, serializeError } from '@taskwarden/sdk/internal';
 import { WorkerExitedError } from '../errors.js';
-import { levelOf, relayLog } from './log-relay.js';
+import { levelOf, loggerInfoOf, relayLog } from './log-relay.js';
 import { isUnclaimed, OfferBook } from './offer-protocol.js';
-import type { RunMessage, WorkerMessage } from './protocol.js';
+import type { LoggerInfo, RunMessage, WorkerMessage } from './protocol.js';
 import { checkWorkerMessage, Kind, kindName, TAKEN, WAKEUPS } from './protocol.js';
 import { TaskQueue } from './task-queue.js';
 import type { PoolThread, ThreadEvents } from './thread-lifecycle.js';
@@ -34,6 +34,7 @@ const PAUSE_WAIT_MS = 250;
 const CHANNEL_CLOSE_GRACE_MS = 500;
 
 const noop = (): void => undefined;
+const NO_LOGGER_INFO: LoggerInfo = Object.freeze({ bindings: {}, bindsTask: false, version: '' });
 
 /** Thread and queue counts; see {@link WorkerExecutor.stats}. */
 export interface WorkerPoolStats {
@@ -63,10 +64,11 @@ export class WorkerPool implements ExecutionControl, ThreadEvents {
   readonly #offers = new OfferBook<WorkerExecution, PoolThread>();
   #nextId = 0;
   #logLevel: number | undefined;
+  #loggerInfo: LoggerInfo | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(options: ResolvedWorkerExecutorOptions) {
-    this.#threads = new ThreadLifecycle(options, this);
+    this.#threads = new ThreadLifecycle(options, this, () => this.#loggerInfo ?? NO_LOGGER_INFO);
   }
 
   get stats(): WorkerPoolStats {
@@ -99,7 +101,10 @@ export class WorkerPool implements ExecutionControl, ThreadEvents {
     }
     // The level of the task logger decides which records a worker bothers to post; read once,
     // because reading it creates the task's child logger.
-    this.#logLevel ??= levelOf(spec);
+    if (this.#logLevel === undefined) {
+      this.#logLevel = levelOf(spec);
+      this.#loggerInfo = loggerInfoOf(spec);
+    }
     const execution = new WorkerExecution(this, spec, ++this.#nextId);
     const waiting = this.#queue.size > 0 || this.#offers.outstanding;
     const thread = waiting ? undefined : this.#threads.take();

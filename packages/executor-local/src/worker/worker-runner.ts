@@ -42,7 +42,7 @@ import { CHANNEL_CLOSED, Kind, TAKEN, WAKEUPS } from './protocol.js';
 import { createForwardingLogger } from './worker-logger.js';
 
 if (isMainThread) throw new Error('worker-runner must be loaded as a worker thread by WorkerExecutor');
-const { port, signals } = workerData as RunnerData;
+const { port, signals, logger: loggerInfo } = workerData as RunnerData;
 
 /** The task on this thread. */
 interface Current {
@@ -89,7 +89,12 @@ class Context implements InvocationContext {
   }
 
   get logger(): Logger {
-    this.#logger ??= createForwardingLogger(postLog, this.#message[1], this.#message[10]);
+    const m = this.#message;
+    this.#logger ??= createForwardingLogger(postLog, m[1], m[10], loggerInfo, {
+      jobId: m[6],
+      executionId: m[5],
+      name: m[8],
+    });
     return this.#logger;
   }
 
