@@ -72,9 +72,14 @@ export type { TerminalState } from './execution-state.js';
 export { ExecutionState, isTerminal } from './execution-state.js';
 export { EmitOnlyFatalErrorHandler } from './fatal/emit-only-fatal-error-handler.js';
 export type { ExitProcessFatalErrorHandlerOptions } from './fatal/exit-process-fatal-error-handler.js';
-export { ExitProcessFatalErrorHandler, FATAL_EXIT_CODE } from './fatal/exit-process-fatal-error-handler.js';
+export {
+  ExitProcessFatalErrorHandler,
+  FATAL_EXIT_CODE,
+  FATAL_EXIT_DEADLINE_MS,
+} from './fatal/exit-process-fatal-error-handler.js';
 export type {
   CancellationHandle,
+  CancellationStage,
   CancellationStrategy,
   CancellationTarget,
   CancellationTimings,
@@ -86,6 +91,7 @@ export type {
   RuntimeEventEmitter,
   RuntimeEvents,
   SlotStateChangedEvent,
+  TaskCancellationStageEvent,
   TaskProgressEvent,
   TaskStateChangedEvent,
   TaskStuckEvent,
@@ -110,9 +116,13 @@ export type { Logger } from './interfaces/logger.js';
 export type {
   CloseOptions,
   JobCancellationReport,
+  JobSnapshot,
+  LadderSnapshot,
   RuntimeHealth,
   RuntimeOptions,
+  RuntimeSnapshot,
   TaskRuntime,
+  TaskSnapshot,
 } from './interfaces/runtime.js';
 export type { ScheduledTimer, Scheduler } from './interfaces/scheduler.js';
 export type {

@@ -22,6 +22,7 @@ export interface TaskInfo {
 
 /** What an invokable receives. */
 export interface InvocationContext<TInput = unknown> {
+  /** The descriptor's `input` (a structured-clone copy in worker threads and child processes). */
   readonly input: TInput;
   /** Aborted with a `TaskCancelledError` when the task is cancelled or failed from outside. */
   readonly signal: AbortSignal;
@@ -44,8 +45,18 @@ export interface InvocationContext<TInput = unknown> {
  *   `cancel` that never returns blocks nothing.
  */
 export interface Invokable<TInput = unknown, TResult = unknown> {
+  /**
+   * The work (RUNNING). What it returns (or resolves to) is the task's result; what it throws fails
+   * the task, or ends it CANCELED once cancellation was requested.
+   */
   invoke(context: InvocationContext<TInput>): TResult | Promise<TResult>;
+  /** Runs first (INITIALIZING): restore state; if the task is cancelled meanwhile, `invoke` never runs. */
   restore?(context: InvocationContext<TInput>): void | Promise<void>;
+  /**
+   * Called once, right after the signal was aborted, when cancellation is requested (or the task is
+   * failed from outside): a hook to stop work that does not watch the signal. What it throws or
+   * rejects is logged; a `cancel` that never settles blocks nothing.
+   */
   cancel?(context: InvocationContext<TInput>): void | Promise<void>;
 }
 
@@ -61,7 +72,9 @@ export type InvokableFunction<TInput = unknown, TResult = unknown> = (
  * function (then it is `invoke`).
  */
 export interface ModuleReference {
+  /** An absolute path, a `file:` URL or a package specifier, resolved where the task runs. */
   readonly module: string;
+  /** The export to use. @default 'default' */
   readonly export?: string;
 }
 

@@ -22,6 +22,8 @@ export { CountingScheduler } from './counting-scheduler.js';
 export type { DirectLaunch, DirectLaunchOptions, DirectOutcome, DirectReport } from './direct-launch.js';
 export { launchDirectly } from './direct-launch.js';
 export { FakeTask } from './fake-task.js';
+export type { HostileValue } from './hostile-values.js';
+export { hostileValues } from './hostile-values.js';
 export { flushMicrotasks, ManualScheduler } from './manual-scheduler.js';
 export type { TempDir } from './processes.js';
 export { isGone, tempDir, waitGone } from './processes.js';

@@ -12,6 +12,8 @@ export interface ScriptedExecutorOptions {
   diagnosis?: string;
   /** When true, `kill()` stops the work (result rejects); when false it resolves but the work goes on. */
   killStops?: boolean;
+  /** `capabilities.hardStopMs`. @default undefined */
+  hardStopMs?: number;
 }
 
 /**
@@ -134,6 +136,7 @@ export class ScriptedExecutor implements Executor {
       hardStop: options.hardStop ?? false,
       diagnostics: options.diagnostics ?? false,
       isolation: 'none',
+      ...(options.hardStopMs === undefined ? {} : { hardStopMs: options.hardStopMs }),
     };
   }
 
