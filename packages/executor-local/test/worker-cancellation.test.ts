@@ -1,8 +1,10 @@
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import type { WorkerPoolStats } from '@taskwarden/executor-local';
 import { WorkerExecutor } from '@taskwarden/executor-local';
 import type { TaskStuckEvent } from '@taskwarden/sdk';
 import { ErrorCode, ExecutorClosedError, TaskCancelledError } from '@taskwarden/sdk';
-import { launchDirectly, sleep, until } from '@taskwarden/sdk/testing';
+import { launchDirectly, sleep, tempDir, until } from '@taskwarden/sdk/testing';
 import { describe, expect, it } from 'vitest';
 import { ref, startHarness, TIMINGS } from './worker-harness.js';
 
@@ -242,8 +244,11 @@ describe('WorkerExecutor hard stop', () => {
 
   it('counts a terminated thread until it has really exited; the waiting task starts only then', async () => {
     await using h = startHarness({ executor: { maxThreads: 1 } });
-    // The native call ignores terminate() for about a second, so the exiting thread is easy to see.
-    const stuck = h.submit(ref('stubborn.mjs', 'blockInNativeCall'), 1_200);
+    using dir = tempDir('fifo');
+    const fifo = dir.file('fifo');
+    execFileSync('mkfifo', [fifo]);
+    // The native call ignores terminate() until the FIFO gets a writer, so the exiting thread stays.
+    const stuck = h.submit(ref('stubborn.mjs', 'blockInNativeCall'), fifo);
     const waiting = h.submit(ref('invokables.mjs'), 'waited');
     await until(() => stuck.state === 'RUNNING', 'RUNNING');
     const seen: WorkerPoolStats[] = [];
@@ -253,6 +258,12 @@ describe('WorkerExecutor hard stop', () => {
     expect(h.executor.stats).toEqual({ threads: 1, busy: 0, idle: 0, exiting: 1, queued: 1 });
     expect(stuck.state).toBe('CANCELING'); // the work has not stopped yet
     expect(waiting.state).toBe('DEPLOYING');
+    await until(
+      () => allDiagnostics(h.stuck).includes('has not exited yet'),
+      'a warning about the exiting thread',
+    );
+    expect(stuck.state).toBe('CANCELING');
+    writeFileSync(fifo, ''); // the native call returns; the thread can exit
     const outcome = await stuck.done;
     expect(outcome).toMatchObject({ state: 'CANCELED', abandoned: false });
     expect(await waiting.done).toMatchObject({ state: 'FINISHED', result: 'waited' });

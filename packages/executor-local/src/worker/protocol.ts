@@ -29,6 +29,8 @@ export const Kind = Object.freeze({
   uncloneable: 7,
   progress: 8,
   progressAck: 9,
+  spawned: 10,
+  reaped: 11,
 } as const);
 
 /**
@@ -97,6 +99,15 @@ export type ProgressMessage = readonly [kind: typeof Kind.progress, id: number, 
 /** Host → worker: the task's last `progress` report was delivered to the runtime. */
 export type ProgressAckMessage = readonly [kind: typeof Kind.progressAck, id: number];
 
+/**
+ * Worker → host: the thread spawned process `pid` (it leads its own process group), while task
+ * `id` ran (0 between tasks). See `process-tree/spawn-tracking.ts`.
+ */
+export type SpawnedMessage = readonly [kind: typeof Kind.spawned, id: number, pid: number];
+
+/** Worker → host: spawned process `pid` has exited and was reaped (its id may be reused). */
+export type ReapedMessage = readonly [kind: typeof Kind.reaped, id: number, pid: number];
+
 /** What the host sends. */
 export type HostMessage = RunMessage | CancelMessage | ProgressAckMessage;
 
@@ -108,7 +119,9 @@ export type WorkerMessage =
   | ErrorMessage
   | UncloneableMessage
   | LogMessage
-  | ProgressMessage;
+  | ProgressMessage
+  | SpawnedMessage
+  | ReapedMessage;
 
 /**
  * What the host tells its threads about the task loggers, read once from the first task's logger,
@@ -131,6 +144,13 @@ export interface RunnerData {
   readonly signals: Int32Array;
   /** See {@link LoggerInfo}. */
   readonly logger: LoggerInfo;
+  /** What the thread needs to track the processes its tasks spawn (`process-tree/`). */
+  readonly tree: {
+    /** The thread's env cookie prefix. */
+    readonly cookiePrefix: string;
+    /** Path of the bundled orphan reaper, which the thread's sentinel runs if the host dies. */
+    readonly reaperPath: string;
+  };
 }
 
 /**
@@ -155,8 +175,14 @@ export const TAKEN = 1;
  * cancelled). Whoever exchanges first wins, so an offered task runs exactly once or not at all.
  */
 export const OFFER = 2;
+/**
+ * `signals` slot the worker sets (to 1) before its first spawn: from then on the host sweeps the
+ * thread's process tree whenever it stops the thread. Shared memory, not a message, so a spawn
+ * the host has not heard of yet is not missed by a hard stop.
+ */
+export const SPAWNED = 3;
 /** Length of `signals`. */
-export const SIGNAL_SLOTS = 3;
+export const SIGNAL_SLOTS = 4;
 
 /** pino's level values, used on both sides. */
 export const LEVELS = Object.freeze({ trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 });
@@ -185,6 +211,8 @@ const KIND_NAMES = [
   'uncloneable',
   'progress',
   'progressAck',
+  'spawned',
+  'reaped',
 ];
 
 /** The name of a message kind, for error messages. */
@@ -206,7 +234,9 @@ export function checkWorkerMessage(message: unknown): string | undefined {
     kind !== Kind.error &&
     kind !== Kind.uncloneable &&
     kind !== Kind.log &&
-    kind !== Kind.progress
+    kind !== Kind.progress &&
+    kind !== Kind.spawned &&
+    kind !== Kind.reaped
   ) {
     return `unknown message kind ${String(kind)}`;
   }
@@ -218,6 +248,8 @@ export function checkWorkerMessage(message: unknown): string | undefined {
     }
   } else if (kind === Kind.log && (typeof message[2] !== 'number' || !Array.isArray(message[3]))) {
     return 'malformed log record';
+  } else if ((kind === Kind.spawned || kind === Kind.reaped) && !Number.isSafeInteger(message[2])) {
+    return `message ${kindName(kind)} has no pid`;
   }
   return undefined;
 }

@@ -5,19 +5,31 @@
  * Accounting rule: a thread counts against `maxThreads` from `new Worker` until its `'exit'` event
  * has been handled. A hard-stopped thread therefore keeps its place until it has really exited, and
  * only then is a replacement started (lazily, by the pool, for the next waiting task).
+ *
+ * What a thread's tasks spawned goes with the thread (see `process-tree/`): once a thread has
+ * spawned anything, terminating it SIGKILLs its process tree at once (which also frees a thread
+ * blocked in `execSync` and the like), and its exit is handled only after a last sweep found the
+ * tree gone (or its bound passed): until then it still counts, and its task has no outcome.
  * @internal
  * @module
  */
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import type { MessagePort } from 'node:worker_threads';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { WorkerStartError } from '../errors.js';
+import { CookieProcessTree } from './process-tree/cookie-process-tree.js';
+import type { ProcessTree } from './process-tree/process-tree.js';
+import { threadCookie } from './process-tree/tree-cookie.js';
 import type { LoggerInfo, RunnerData, WorkerMessage } from './protocol.js';
-import { CHANNEL_CLOSED, SIGNAL_SLOTS } from './protocol.js';
+import { CHANNEL_CLOSED, SIGNAL_SLOTS, SPAWNED } from './protocol.js';
 import type { WorkerExecution } from './worker-execution.js';
 import type { ResolvedWorkerExecutorOptions } from './worker-executor-options.js';
 
 /** The runner and all it imports in one CommonJS file, made by the build (see worker-runner.ts). */
 const RUNNER_URL = new URL('./worker-runner.cjs', import.meta.url);
+/** The orphan reaper, bundled too (see process-tree/orphan-reaper.ts). */
+const REAPER_PATH = fileURLToPath(new URL('./process-tree/orphan-reaper.cjs', import.meta.url));
 
 /** `idle` waits for a task; `busy` runs one (or is booting for one); `exiting` was terminated or crashed. */
 export type ThreadState = 'busy' | 'idle' | 'exiting';
@@ -31,6 +43,8 @@ export class PoolThread {
   readonly exited: Promise<void>;
   /** Shared with the thread: see `RunnerData.signals`. */
   readonly signals: Int32Array;
+  /** What the thread's tasks spawned. */
+  readonly tree: ProcessTree;
   state: ThreadState = 'busy';
   /** The task the thread runs (or is about to run: see `offered`). */
   current: WorkerExecution | undefined;
@@ -49,13 +63,19 @@ export class PoolThread {
   channelCloseTimer: NodeJS.Timeout | undefined;
   #markExited!: () => void;
 
-  constructor(worker: Worker, port: MessagePort, signals: Int32Array) {
+  constructor(worker: Worker, port: MessagePort, signals: Int32Array, tree: ProcessTree) {
     this.worker = worker;
     this.port = port;
     this.signals = signals;
+    this.tree = tree;
     this.exited = new Promise((resolve) => {
       this.#markExited = resolve;
     });
+  }
+
+  /** True once the thread has spawned a process (or was about to): its tree must be swept. */
+  get spawned(): boolean {
+    return Atomics.load(this.signals, SPAWNED) !== 0;
   }
 
   /** Keeps the process alive while the thread runs a task or is being stopped. */
@@ -106,6 +126,9 @@ export class ThreadLifecycle {
   readonly #idle: PoolThread[] = [];
   #reapTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** Random per executor: the cookie of its threads' processes matches nothing else. */
+  readonly #nonce = randomBytes(6).toString('hex');
+  #started = 0;
 
   /** `loggerInfo`: what each new thread is told about the task loggers. */
   constructor(options: ResolvedWorkerExecutorOptions, events: ThreadEvents, loggerInfo: () => LoggerInfo) {
@@ -176,6 +199,8 @@ export class ThreadLifecycle {
     // Keep the process alive until the thread is really gone, so a pending close() can finish.
     thread.ref();
     thread.worker.terminate().catch(() => undefined);
+    // At once, not after the exit: a thread blocked in execSync exits only when its child has.
+    if (thread.spawned) void thread.tree.kill();
     return thread.exited;
   }
 
@@ -190,7 +215,13 @@ export class ThreadLifecycle {
     let worker: Worker;
     const { port1, port2 } = new MessageChannel();
     const signals = new Int32Array(new SharedArrayBuffer(SIGNAL_SLOTS * Int32Array.BYTES_PER_ELEMENT));
-    const workerData: RunnerData = { port: port2, signals, logger: this.#loggerInfo() };
+    const cookiePrefix = threadCookie(this.#nonce, ++this.#started);
+    const workerData: RunnerData = {
+      port: port2,
+      signals,
+      logger: this.#loggerInfo(),
+      tree: { cookiePrefix, reaperPath: REAPER_PATH },
+    };
     try {
       worker = new Worker(RUNNER_URL, {
         workerData,
@@ -201,7 +232,7 @@ export class ThreadLifecycle {
       port1.close();
       throw new WorkerStartError(error);
     }
-    const thread = new PoolThread(worker, port1, signals);
+    const thread = new PoolThread(worker, port1, signals, new CookieProcessTree(cookiePrefix));
     this.#threads.add(thread);
     const events = this.#events;
     port1.on('message', (message: WorkerMessage) => events.message(thread, message));
@@ -227,6 +258,12 @@ export class ThreadLifecycle {
     thread.state = 'exiting';
     clearTimeout(thread.channelCloseTimer);
     thread.channelCloseTimer = undefined;
+    // The last sweep, now that nothing can spawn in the tree's name any more.
+    if (thread.spawned) void thread.tree.kill().then(() => this.#exited(thread, exitCode));
+    else this.#exited(thread, exitCode);
+  }
+
+  #exited(thread: PoolThread, exitCode: number): void {
     this.#threads.delete(thread);
     try {
       this.#events.exited(thread, exitCode);

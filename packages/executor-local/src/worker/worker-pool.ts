@@ -378,6 +378,15 @@ export class WorkerPool implements ExecutionControl, ThreadEvents {
       );
       return;
     }
+    // About the thread, not a task: leftovers of an ended task spawn too.
+    if (message[0] === Kind.spawned) {
+      thread.tree.track(message[2]);
+      return;
+    }
+    if (message[0] === Kind.reaped) {
+      thread.tree.untrack(message[2]);
+      return;
+    }
     const execution = thread.current;
     if (execution === undefined || message[1] !== execution.id) {
       // Log records of a task that already ended are dropped; anything else about it is a bug.

@@ -29,6 +29,7 @@ import {
   serializeError,
 } from '@taskwarden/sdk/internal';
 import { claim } from './offer-protocol.js';
+import { trackSpawns } from './process-tree/spawn-tracking.js';
 import { ProgressChannel } from './progress-channel.js';
 import type {
   CancelMessage,
@@ -42,7 +43,7 @@ import { CHANNEL_CLOSED, Kind, TAKEN, WAKEUPS } from './protocol.js';
 import { createForwardingLogger } from './worker-logger.js';
 
 if (isMainThread) throw new Error('worker-runner must be loaded as a worker thread by WorkerExecutor');
-const { port, signals, logger: loggerInfo } = workerData as RunnerData;
+const { port, signals, logger: loggerInfo, tree } = workerData as RunnerData;
 
 /** The task on this thread. */
 interface Current {
@@ -244,6 +245,14 @@ function nothingElsePending(): boolean {
   return process.stdout.writableLength === 0 && process.stderr.writableLength === 0;
 }
 
+trackSpawns({
+  signals,
+  cookiePrefix: tree.cookiePrefix,
+  reaperPath: tree.reaperPath,
+  currentTask: () => current?.id ?? 0,
+  spawned: (pid, id) => port.postMessage([Kind.spawned, id, pid]),
+  reaped: (pid, id) => port.postMessage([Kind.reaped, id, pid]),
+});
 port.on('message', onMessage);
 // Only task code closes this end (the host never closes its end while the thread lives): tell the
 // host on Node's own channel, so it stops this thread at once instead of waiting for a result.

@@ -1,0 +1,69 @@
+import type { KillFunction, TreeGroup } from './kill-tree.js';
+import { killTree } from './kill-tree.js';
+import type { ProcReader } from './proc-scan.js';
+import type { ProcessTree } from './process-tree.js';
+import { TREE_KILL_BOUND_MS } from './process-tree.js';
+
+/**
+ * A worker thread's process tree, found by the process groups its spawns lead and by the env
+ * cookie they and their descendants carry (see `tree-cookie.ts`).
+ * @internal
+ */
+export class CookieProcessTree implements ProcessTree {
+  readonly #cookiePrefix: string;
+  readonly #kill: KillFunction | undefined;
+  readonly #proc: ProcReader | undefined;
+  /** The groups whose leaders have not been reaped (so their ids cannot have been reused). */
+  readonly #groups = new Set<number>();
+  #killing: Promise<boolean> | undefined;
+  #again = false;
+
+  constructor(cookiePrefix: string, seams: { kill?: KillFunction; proc?: ProcReader } = {}) {
+    this.#cookiePrefix = cookiePrefix;
+    this.#kill = seams.kill;
+    this.#proc = seams.proc;
+  }
+
+  track(pid: number): void {
+    this.#groups.add(pid);
+  }
+
+  /**
+   * Forgets the group: its id may be reused from now on. What is left in it still carries the
+   * cookie, unless it cleared its environment too.
+   */
+  untrack(pid: number): void {
+    this.#groups.delete(pid);
+  }
+
+  /** A call while a kill runs makes it run once more afterwards: the thread may have spawned meanwhile. */
+  kill(): Promise<boolean> {
+    if (this.#killing !== undefined) {
+      this.#again = true;
+      return this.#killing;
+    }
+    this.#killing = this.#run().finally(() => {
+      this.#killing = undefined;
+    });
+    return this.#killing;
+  }
+
+  async #run(): Promise<boolean> {
+    let gone: boolean;
+    do {
+      this.#again = false;
+      gone = await killTree({
+        cookiePrefix: this.#cookiePrefix,
+        groups: () => this.#trackedGroups(),
+        boundMs: TREE_KILL_BOUND_MS,
+        ...(this.#kill ? { kill: this.#kill } : {}),
+        ...(this.#proc ? { proc: this.#proc } : {}),
+      });
+    } while (this.#again);
+    return gone;
+  }
+
+  *#trackedGroups(): Iterable<TreeGroup> {
+    for (const pgid of this.#groups) yield { pgid, trusted: true };
+  }
+}
