@@ -6,7 +6,7 @@ import type { TaskStuckEvent } from '@taskwarden/sdk';
 import { ErrorCode, ExecutorClosedError, TaskCancelledError } from '@taskwarden/sdk';
 import { launchDirectly, sleep, tempDir, until } from '@taskwarden/sdk/testing';
 import { describe, expect, it } from 'vitest';
-import { ref, startHarness, TIMINGS } from './worker-harness.js';
+import { PATIENT, ref, startHarness, TIMINGS } from './worker-harness.js';
 
 /** Leaves the interrupter time to read the stack before the hard stop, even on a loaded machine. */
 const READ_STACK_FIRST = { ...TIMINGS, gracePeriodMs: 1_000 };
@@ -63,7 +63,7 @@ describe('WorkerExecutor cooperative cancellation', () => {
 
   it('work that completes after the request ends FINISHED with its result', async () => {
     await using h = startHarness();
-    const task = h.submit(ref('stubborn.mjs', 'finishesDespiteCancel'));
+    const task = h.submit(ref('stubborn.mjs', 'finishesDespiteCancel'), undefined, { cancellation: PATIENT });
     await until(() => task.state === 'RUNNING', 'RUNNING');
     task.cancel();
     expect(await task.done).toMatchObject({

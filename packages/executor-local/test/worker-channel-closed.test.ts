@@ -1,12 +1,14 @@
 import { ErrorCode, ProtocolError } from '@taskwarden/sdk';
 import { sleep, until } from '@taskwarden/sdk/testing';
 import { describe, expect, it } from 'vitest';
-import { ref, startHarness } from './worker-harness.js';
+import { PATIENT, ref, startHarness } from './worker-harness.js';
 
 describe("WorkerExecutor: a task that closes the executor's channel (workerData.port)", () => {
   it('fails with ProtocolError; the thread is replaced and the other tasks go on', async () => {
     await using h = startHarness({ executor: { maxThreads: 2 } });
-    const bystander = h.submit(ref('stubborn.mjs', 'finishesDespiteCancel'));
+    const bystander = h.submit(ref('stubborn.mjs', 'finishesDespiteCancel'), undefined, {
+      cancellation: PATIENT,
+    });
     await until(() => bystander.state === 'RUNNING', 'the bystander to run');
     const closing = h.submit(ref('close-channel.mjs', 'closesThenReturns'), 50);
     const outcome = await closing.done;

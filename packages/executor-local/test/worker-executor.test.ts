@@ -2,17 +2,22 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { WorkerExecutor } from '@taskwarden/executor-local';
+import { WORKER_HARD_STOP_MS, WorkerExecutor } from '@taskwarden/executor-local';
 import { ErrorCode, SerializationError, TaskwardenError } from '@taskwarden/sdk';
 import { launchDirectly, sleep, tempDir, until } from '@taskwarden/sdk/testing';
 import { describe, expect, it } from 'vitest';
 import { captureLogger, fixture, ref, startHarness } from './worker-harness.js';
 
 describe('WorkerExecutor options', () => {
-  it('declares a hard stop, diagnostics and thread isolation', () => {
+  it('declares a hard stop with its bound, diagnostics and thread isolation', () => {
     const executor = new WorkerExecutor();
     expect(executor.name).toBe('worker');
-    expect(executor.capabilities).toEqual({ hardStop: true, diagnostics: true, isolation: 'thread' });
+    expect(executor.capabilities).toEqual({
+      hardStop: true,
+      diagnostics: true,
+      isolation: 'thread',
+      hardStopMs: WORKER_HARD_STOP_MS,
+    });
     expect(executor.threadCount).toBe(0); // threads start with the first task, not before
   });
 

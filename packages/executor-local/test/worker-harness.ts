@@ -33,6 +33,16 @@ export const TIMINGS: Required<CancellationOptions> = {
   timeoutMs: 5_000,
 };
 
+/**
+ * For tasks that finish their work some milliseconds after a cancel (`finishesDespiteCancel`): a
+ * grace period a loaded machine cannot overrun, so they end FINISHED, not hard-stopped.
+ */
+export const PATIENT: Required<CancellationOptions> = {
+  interruptIntervalMs: 1_000,
+  gracePeriodMs: 5_000,
+  timeoutMs: 10_000,
+};
+
 /** Absolute path of a module in `test/fixtures/`. */
 export function fixture(name: string): string {
   return fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
-import { WorkerExecutor } from '@taskwarden/executor-local';
+import { WORKER_HARD_STOP_MS, WorkerExecutor } from '@taskwarden/executor-local';
 import { isGone, launchDirectly, sleep, tempDir, until, waitGone } from '@taskwarden/sdk/testing';
 import { describe, expect, it } from 'vitest';
 import { fixture, ref, startHarness, TIMINGS, threadsEnded } from './worker-harness.js';
@@ -70,6 +70,24 @@ describe('WorkerExecutor: processes spawned by worker tasks (issue 14.8)', () =>
     }
   });
 
+  it('the hard stop ends within its bound (hardStopMs): a watchdog at exactly gracePeriodMs + hardStopMs never fires', async () => {
+    const tight = { interruptIntervalMs: 1_000, gracePeriodMs: 0, timeoutMs: WORKER_HARD_STOP_MS };
+    expect(() => startHarness({ cancellation: { ...tight, timeoutMs: WORKER_HARD_STOP_MS - 1 } })).toThrow(
+      /hardStopMs/,
+    );
+    await using h = startHarness({ executor: { maxThreads: 1 }, cancellation: tight });
+    for (const how of ['spawnsTreeAndIgnoresCancel', 'blocksInExecSync', 'spinForever'] as const) {
+      using dir = tempDir('bound');
+      const invokable = how === 'spinForever' ? ref('stubborn.mjs', how) : ref('spawns.mjs', how);
+      const task = h.submit(invokable, dir.file('pid'));
+      await until(() => task.state === 'RUNNING', 'RUNNING');
+      await sleep(50); // the tree or the blocking child has started
+      task.cancel();
+      expect(await task.done, how).toMatchObject({ state: 'CANCELED', abandoned: false });
+    }
+    expect(h.fatal.errors).toEqual([]);
+  });
+
   it('a thread blocked in execSync, spawnSync or execFileSync is freed by the hard stop: the child is killed', async () => {
     await using h = startHarness({ executor: { maxThreads: 1 } });
     using dir = tempDir('sync-spawn');
@@ -84,6 +102,34 @@ describe('WorkerExecutor: processes spawned by worker tasks (issue 14.8)', () =>
       expect(isGone(pid)).toBe(true);
     }
     expect(h.fatal.errors).toEqual([]);
+  });
+
+  it('a hard stop that races the thread’s first spawn still kills the child: none escapes', async () => {
+    const tight = { interruptIntervalMs: 1_000, gracePeriodMs: 0, timeoutMs: WORKER_HARD_STOP_MS };
+    using dir = tempDir('spawn-race');
+    const pidFiles: string[] = [];
+    await using h = startHarness({ executor: { maxThreads: 1 }, cancellation: tight });
+    // Disposed before the harness: should a child have escaped, its thread would never exit, and
+    // closing the runtime would wait for it for ever.
+    using _escaped = {
+      [Symbol.dispose]: () => {
+        for (const file of pidFiles) {
+          const pid = readPid(file);
+          if (pid !== undefined && !isGone(pid)) process.kill(pid, 'SIGKILL');
+        }
+      },
+    };
+    for (let round = 0; round < 30; round++) {
+      const pidFile = dir.file(`${round}.pid`);
+      pidFiles.push(pidFile);
+      const task = h.submit(ref('spawns.mjs', 'blocksInExecSync'), pidFile);
+      await until(() => task.state === 'RUNNING', 'RUNNING');
+      // Each round runs on a fresh thread, whose first spawn starts its sentinel first: a hard
+      // stop now and then lands between the thread's "I spawn" and the child's existence.
+      await sleep(round % 6);
+      task.cancel();
+      expect(await task.done, `round ${round}`).toMatchObject({ state: 'CANCELED', abandoned: false });
+    }
   });
 
   it('a forked Node child is killed by the hard stop', async () => {

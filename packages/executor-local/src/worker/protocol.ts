@@ -181,8 +181,15 @@ export const OFFER = 2;
  * the host has not heard of yet is not missed by a hard stop.
  */
 export const SPAWNED = 3;
+/**
+ * `signals` slot the host sets (to 1) when it terminates the thread: from then on the thread starts
+ * no process. With {@link SPAWNED} it closes the race of a spawn and a hard stop: the host sets
+ * this, then reads that; the thread sets that, then reads this; so either the thread refuses the
+ * spawn or the host knows the tree must be killed.
+ */
+export const STOPPING = 4;
 /** Length of `signals`. */
-export const SIGNAL_SLOTS = 4;
+export const SIGNAL_SLOTS = 5;
 
 /** pino's level values, used on both sides. */
 export const LEVELS = Object.freeze({ trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 });

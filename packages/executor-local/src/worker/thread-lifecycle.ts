@@ -22,7 +22,7 @@ import { CookieProcessTree } from './process-tree/cookie-process-tree.js';
 import type { ProcessTree } from './process-tree/process-tree.js';
 import { threadCookie } from './process-tree/tree-cookie.js';
 import type { LoggerInfo, RunnerData, WorkerMessage } from './protocol.js';
-import { CHANNEL_CLOSED, SIGNAL_SLOTS, SPAWNED } from './protocol.js';
+import { CHANNEL_CLOSED, SIGNAL_SLOTS, SPAWNED, STOPPING } from './protocol.js';
 import type { WorkerExecution } from './worker-execution.js';
 import type { ResolvedWorkerExecutorOptions } from './worker-executor-options.js';
 
@@ -55,6 +55,8 @@ export class PoolThread {
   idleSince = 0;
   terminatedAt = 0;
   referenced = true;
+  /** Its `'exit'` event has come. */
+  hasExited = false;
   /** The uncaught exception reported by `'error'`, kept as the cause of `WorkerExitedError`. */
   crash: unknown;
   /** Why the pool terminated the thread; the running task (if any) fails with it. */
@@ -199,8 +201,10 @@ export class ThreadLifecycle {
     // Keep the process alive until the thread is really gone, so a pending close() can finish.
     thread.ref();
     thread.worker.terminate().catch(() => undefined);
+    // STOPPING, then SPAWNED (see STOPPING): the thread starts nothing from now on, or it did.
+    Atomics.store(thread.signals, STOPPING, 1);
     // At once, not after the exit: a thread blocked in execSync exits only when its child has.
-    if (thread.spawned) void thread.tree.kill();
+    if (thread.spawned) void thread.tree.kill(() => !thread.hasExited);
     return thread.exited;
   }
 
@@ -256,6 +260,7 @@ export class ThreadLifecycle {
     this.#unpark(thread);
     // 'exiting' first: a result read while the exit is handled must not hand this dead thread a task.
     thread.state = 'exiting';
+    thread.hasExited = true;
     clearTimeout(thread.channelCloseTimer);
     thread.channelCloseTimer = undefined;
     // The last sweep, now that nothing can spawn in the tree's name any more.

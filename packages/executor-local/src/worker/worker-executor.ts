@@ -1,8 +1,21 @@
 import type { Execution, Executor, ExecutorCapabilities, LaunchSpec } from '@taskwarden/sdk';
+import { TREE_KILL_BOUND_MS } from './process-tree/process-tree.js';
 import type { WorkerExecutorOptions } from './worker-executor-options.js';
 import { resolveWorkerExecutorOptions } from './worker-executor-options.js';
 import type { WorkerPoolStats } from './worker-pool.js';
 import { WorkerPool } from './worker-pool.js';
+
+/**
+ * How long a hard stop of a {@link WorkerExecutor} task may take, from `kill()` to its outcome
+ * (`capabilities.hardStopMs`): the kill of the processes the thread spawned, bounded at
+ * {@link TREE_KILL_BOUND_MS}, and 500 ms for the terminated thread to exit, which takes a few
+ * milliseconds for JavaScript (a loop, `Atomics.wait`, awaiting anything) and for a thread blocked
+ * in a `*Sync` call of a process it spawned (that process is killed). A thread blocked in other
+ * native code (a synchronous read of a FIFO nobody writes, a native addon) exits only when that
+ * call returns: its task has no outcome until then, and the runtime's watchdog gives it up at
+ * `timeoutMs` (fatal escalation).
+ */
+export const WORKER_HARD_STOP_MS = TREE_KILL_BOUND_MS + 500;
 
 /**
  * Runs each task in a worker thread of its own pool, and stops work that ignores cancellation by
@@ -53,6 +66,7 @@ export class WorkerExecutor implements Executor {
     hardStop: true,
     diagnostics: true,
     isolation: 'thread',
+    hardStopMs: WORKER_HARD_STOP_MS,
   });
   readonly #pool: WorkerPool;
 

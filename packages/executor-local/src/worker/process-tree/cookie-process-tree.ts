@@ -17,6 +17,8 @@ export class CookieProcessTree implements ProcessTree {
   readonly #groups = new Set<number>();
   #killing: Promise<boolean> | undefined;
   #again = false;
+  /** Set by the first kill: every later sweep shares its bound. */
+  #deadline: number | undefined;
 
   constructor(cookiePrefix: string, seams: { kill?: KillFunction; proc?: ProcReader } = {}) {
     this.#cookiePrefix = cookiePrefix;
@@ -36,26 +38,31 @@ export class CookieProcessTree implements ProcessTree {
     this.#groups.delete(pid);
   }
 
-  /** A call while a kill runs makes it run once more afterwards: the thread may have spawned meanwhile. */
-  kill(): Promise<boolean> {
+  /**
+   * A call while a kill runs makes it run once more afterwards: the thread may have spawned
+   * meanwhile. All calls share the bound of the first: a later one makes one pass at least.
+   */
+  kill(growing?: () => boolean): Promise<boolean> {
+    this.#deadline ??= performance.now() + TREE_KILL_BOUND_MS;
     if (this.#killing !== undefined) {
       this.#again = true;
       return this.#killing;
     }
-    this.#killing = this.#run().finally(() => {
+    this.#killing = this.#run(growing).finally(() => {
       this.#killing = undefined;
     });
     return this.#killing;
   }
 
-  async #run(): Promise<boolean> {
+  async #run(growing: (() => boolean) | undefined): Promise<boolean> {
     let gone: boolean;
     do {
       this.#again = false;
       gone = await killTree({
         cookiePrefix: this.#cookiePrefix,
         groups: () => this.#trackedGroups(),
-        boundMs: TREE_KILL_BOUND_MS,
+        boundMs: (this.#deadline ?? 0) - performance.now(),
+        ...(growing ? { growing } : {}),
         ...(this.#kill ? { kill: this.#kill } : {}),
         ...(this.#proc ? { proc: this.#proc } : {}),
       });

@@ -31,11 +31,15 @@ export interface KillTreeOptions {
   readonly groups: () => Iterable<TreeGroup>;
   /** Give up after this long. */
   readonly boundMs: number;
-  /** Between rounds. @default 10 */
+  /** While true, a round that finds nothing alive does not end the kill (the tree may still grow). */
+  readonly growing?: () => boolean;
+  /** Between the first rounds; it doubles up to 100 ms while nothing is found. @default 10 */
   readonly pauseMs?: number;
   readonly kill?: KillFunction;
   readonly proc?: ProcReader;
 }
+
+const MAX_PAUSE_MS = 100;
 
 /** Never signalled: nothing, init, the host's own group. */
 const forbidden = new Set([0, 1, -1, process.pid]);
@@ -55,6 +59,7 @@ export async function killTree(options: KillTreeOptions): Promise<boolean> {
   const ownGroup = await hostGroup(options.proc);
   const allowed = (id: number): boolean => id > 1 && !forbidden.has(id) && id !== ownGroup;
   let snapshot: ProcSnapshot | undefined;
+  let pause = options.pauseMs ?? 10;
   for (;;) {
     const groups = [...options.groups()];
     // Trusted groups first, before reading /proc: most trees are gone after this.
@@ -73,9 +78,11 @@ export async function killTree(options: KillTreeOptions): Promise<boolean> {
     const alive =
       snapshot.carriers.length > 0 ||
       groups.some((group) => group.trusted && allowed(group.pgid) && snapshot?.liveGroups.has(group.pgid));
-    if (!alive) return true;
-    if (performance.now() >= deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, options.pauseMs ?? 10));
+    if (!alive && !options.growing?.()) return true;
+    if (performance.now() >= deadline) return !alive;
+    // Waiting for a process that may never come: look less often.
+    if (!alive) pause = Math.min(pause * 2, MAX_PAUSE_MS);
+    await new Promise((resolve) => setTimeout(resolve, pause));
   }
 }
 

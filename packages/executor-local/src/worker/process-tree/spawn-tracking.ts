@@ -15,7 +15,7 @@
  * @module
  */
 import { createRequire } from 'node:module';
-import { SPAWNED } from '../protocol.js';
+import { SPAWNED, STOPPING } from '../protocol.js';
 import type { Sentinel } from './sentinel.js';
 import { startSentinel } from './sentinel.js';
 import { TREE_COOKIE } from './tree-cookie.js';
@@ -62,6 +62,10 @@ export function trackSpawns(options: SpawnTrackingOptions): boolean {
 
   const prepare = (spawnOptions: BindingSpawnOptions): void => {
     Atomics.store(signals, SPAWNED, 1);
+    // After SPAWNED, see STOPPING: a process started now might escape a hard stop already begun.
+    if (Atomics.load(signals, STOPPING) !== 0) {
+      throw new Error('the worker thread is being stopped: it starts no more processes');
+    }
     if (!sentinelStarted) {
       // Before the first process exists, so no moment is left when the host could die unwatched.
       sentinelStarted = true;
