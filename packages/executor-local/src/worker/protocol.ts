@@ -146,8 +146,8 @@ export interface RunnerData {
   readonly logger: LoggerInfo;
   /** What the thread needs to track the processes its tasks spawn (`process-tree/`). */
   readonly tree: {
-    /** The thread's env cookie prefix. */
-    readonly cookiePrefix: string;
+    /** The thread's cookie token (see `process-tree/tree-cookie.ts`). */
+    readonly token: string;
     /** Path of the bundled orphan reaper, which the thread's sentinel runs if the host dies. */
     readonly reaperPath: string;
   };

@@ -20,7 +20,7 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import { WorkerStartError } from '../errors.js';
 import { CookieProcessTree } from './process-tree/cookie-process-tree.js';
 import type { ProcessTree } from './process-tree/process-tree.js';
-import { threadCookie } from './process-tree/tree-cookie.js';
+import { threadToken } from './process-tree/tree-cookie.js';
 import type { LoggerInfo, RunnerData, WorkerMessage } from './protocol.js';
 import { CHANNEL_CLOSED, SIGNAL_SLOTS, SPAWNED, STOPPING } from './protocol.js';
 import type { WorkerExecution } from './worker-execution.js';
@@ -219,12 +219,12 @@ export class ThreadLifecycle {
     let worker: Worker;
     const { port1, port2 } = new MessageChannel();
     const signals = new Int32Array(new SharedArrayBuffer(SIGNAL_SLOTS * Int32Array.BYTES_PER_ELEMENT));
-    const cookiePrefix = threadCookie(this.#nonce, ++this.#started);
+    const token = threadToken(this.#nonce, ++this.#started);
     const workerData: RunnerData = {
       port: port2,
       signals,
       logger: this.#loggerInfo(),
-      tree: { cookiePrefix, reaperPath: REAPER_PATH },
+      tree: { token, reaperPath: REAPER_PATH },
     };
     try {
       worker = new Worker(RUNNER_URL, {
@@ -236,7 +236,7 @@ export class ThreadLifecycle {
       port1.close();
       throw new WorkerStartError(error);
     }
-    const thread = new PoolThread(worker, port1, signals, new CookieProcessTree(cookiePrefix));
+    const thread = new PoolThread(worker, port1, signals, new CookieProcessTree(token));
     this.#threads.add(thread);
     const events = this.#events;
     port1.on('message', (message: WorkerMessage) => events.message(thread, message));

@@ -247,7 +247,7 @@ function nothingElsePending(): boolean {
 
 trackSpawns({
   signals,
-  cookiePrefix: tree.cookiePrefix,
+  token: tree.token,
   reaperPath: tree.reaperPath,
   currentTask: () => current?.id ?? 0,
   spawned: (pid, id) => port.postMessage([Kind.spawned, id, pid]),

@@ -10,7 +10,7 @@ import { TREE_KILL_BOUND_MS } from './process-tree.js';
  * @internal
  */
 export class CookieProcessTree implements ProcessTree {
-  readonly #cookiePrefix: string;
+  readonly #token: string;
   readonly #kill: KillFunction | undefined;
   readonly #proc: ProcReader | undefined;
   /** The groups whose leaders have not been reaped (so their ids cannot have been reused). */
@@ -20,8 +20,9 @@ export class CookieProcessTree implements ProcessTree {
   /** Set by the first kill: every later sweep shares its bound. */
   #deadline: number | undefined;
 
-  constructor(cookiePrefix: string, seams: { kill?: KillFunction; proc?: ProcReader } = {}) {
-    this.#cookiePrefix = cookiePrefix;
+  /** `token`: the thread's cookie token (see `tree-cookie.ts`). */
+  constructor(token: string, seams: { kill?: KillFunction; proc?: ProcReader } = {}) {
+    this.#token = token;
     this.#kill = seams.kill;
     this.#proc = seams.proc;
   }
@@ -59,7 +60,7 @@ export class CookieProcessTree implements ProcessTree {
     do {
       this.#again = false;
       gone = await killTree({
-        cookiePrefix: this.#cookiePrefix,
+        token: this.#token,
         groups: () => this.#trackedGroups(),
         boundMs: (this.#deadline ?? 0) - performance.now(),
         ...(growing ? { growing } : {}),

@@ -2,8 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { KillFunction } from './kill-tree.js';
 import { killTree } from './kill-tree.js';
 import type { ProcReader } from './proc-scan.js';
-import { carries } from './proc-scan.js';
-import { TREE_COOKIE } from './tree-cookie.js';
+import { environHasToken, TREE_COOKIE_ENV, withTokens } from './tree-cookie.js';
 
 /** A fake /proc: pid → group, state and environment; a SIGKILL makes a process a zombie. */
 class FakeProc implements ProcReader {
@@ -42,8 +41,8 @@ class FakeProc implements ProcReader {
 }
 
 const HOST_GROUP = 4242;
-const COOKIE = 'n0nce.1.';
-const carrier = [`${TREE_COOKIE}=${COOKIE}7`];
+const TOKEN = 'worker-n0nce-1';
+const carrier = [`${TREE_COOKIE_ENV}=outer-tree:${TOKEN}:${TOKEN}-task-7`];
 
 describe('killTree', () => {
   it('kills the groups, the processes carrying the cookie and the groups they lead; others are left alone', async () => {
@@ -52,10 +51,10 @@ describe('killTree', () => {
       .add(101, 100) // in its group, environment cleared
       .add(200, 200, carrier) // left the group (setsid), leads a new one
       .add(201, 200) // in that new group, environment cleared
-      .add(300, 300, [`${TREE_COOKIE}=other.1.3`]) // another executor's
+      .add(300, 300, [`${TREE_COOKIE_ENV}=worker-0ther-1`]) // another executor's
       .add(400, 400, ['PATH=/bin']); // unrelated
     const gone = await killTree({
-      cookiePrefix: COOKIE,
+      token: TOKEN,
       groups: () => [{ pgid: 100, trusted: true }],
       boundMs: 1_000,
       kill: proc.kill,
@@ -69,7 +68,7 @@ describe('killTree', () => {
   it('never signals init, the host or the host’s group, whatever it is told', async () => {
     const proc = new FakeProc().add(1, 1, carrier).add(HOST_GROUP, HOST_GROUP, carrier);
     await killTree({
-      cookiePrefix: COOKIE,
+      token: TOKEN,
       groups: () => [1, 0, process.pid, HOST_GROUP].map((pgid) => ({ pgid, trusted: true })),
       boundMs: 0,
       kill: proc.kill,
@@ -82,7 +81,7 @@ describe('killTree', () => {
   it('signals a group whose id may have been reused only while a process of the tree is in it', async () => {
     const proc = new FakeProc().add(500, 500, ['PATH=/bin']).add(501, 500);
     await killTree({
-      cookiePrefix: COOKIE,
+      token: TOKEN,
       groups: () => [{ pgid: 500, trusted: false }],
       boundMs: 0,
       kill: proc.kill,
@@ -91,7 +90,7 @@ describe('killTree', () => {
     expect(proc.signals).toEqual([]);
     proc.add(502, 500, carrier);
     await killTree({
-      cookiePrefix: COOKIE,
+      token: TOKEN,
       groups: () => [{ pgid: 500, trusted: false }],
       boundMs: 0,
       kill: proc.kill,
@@ -103,7 +102,7 @@ describe('killTree', () => {
   it('reports false when something is still alive at the bound', async () => {
     const proc = new FakeProc().add(600, 600, carrier);
     const gone = await killTree({
-      cookiePrefix: COOKIE,
+      token: TOKEN,
       groups: () => [],
       boundMs: 30,
       kill: () => true, // signals that do nothing (a process in uninterruptible sleep)
@@ -120,7 +119,7 @@ describe('killTree', () => {
       growing = false;
     }, 60);
     const gone = await killTree({
-      cookiePrefix: COOKIE,
+      token: TOKEN,
       groups: () => [],
       boundMs: 2_000,
       growing: () => growing,
@@ -132,13 +131,24 @@ describe('killTree', () => {
   });
 });
 
-describe('carries', () => {
-  it('matches the cookie at the start of an environment entry only', () => {
-    const needle = Buffer.from(`${TREE_COOKIE}=${COOKIE}`);
-    expect(carries(Buffer.from(`${TREE_COOKIE}=${COOKIE}3\0`), needle)).toBe(true);
-    expect(carries(Buffer.from(`A=1\0${TREE_COOKIE}=${COOKIE}3\0`), needle)).toBe(true);
-    expect(carries(Buffer.from(`X_${TREE_COOKIE}=${COOKIE}3\0`), needle)).toBe(false);
-    expect(carries(Buffer.from(`A=${TREE_COOKIE}=${COOKIE}3\0`), needle)).toBe(false);
-    expect(carries(Buffer.from(`${TREE_COOKIE}=n0nce.10.3\0`), needle)).toBe(false);
+describe('cookie tokens', () => {
+  it('are appended to the variable, keeping the tokens of the trees the host belongs to', () => {
+    expect(withTokens(['A=1'], [TOKEN])).toEqual(['A=1', `${TREE_COOKIE_ENV}=${TOKEN}`]);
+    expect(withTokens([`${TREE_COOKIE_ENV}=outer`, 'B=2'], [TOKEN, `${TOKEN}-task-3`])).toEqual([
+      `${TREE_COOKIE_ENV}=outer:${TOKEN}:${TOKEN}-task-3`,
+      'B=2',
+    ]);
+  });
+
+  it('match a whole token of the variable, at the start of an environment entry only', () => {
+    const environ = (...entries: string[]) =>
+      Buffer.from(entries.map((entry) => `${entry}\0`).join(''), 'latin1');
+    expect(environHasToken(environ(`${TREE_COOKIE_ENV}=${TOKEN}`), TOKEN)).toBe(true);
+    expect(environHasToken(environ('A=1', `${TREE_COOKIE_ENV}=outer:${TOKEN}:x`), TOKEN)).toBe(true);
+    expect(environHasToken(environ(`X_${TREE_COOKIE_ENV}=${TOKEN}`), TOKEN)).toBe(false);
+    expect(environHasToken(environ(`A=${TREE_COOKIE_ENV}=${TOKEN}`), TOKEN)).toBe(false);
+    // Another thread's token that merely starts the same way is another tree.
+    expect(environHasToken(environ(`${TREE_COOKIE_ENV}=${TOKEN}0`), TOKEN)).toBe(false);
+    expect(environHasToken(environ(`${TREE_COOKIE_ENV}=${TOKEN}-task-7`), TOKEN)).toBe(false);
   });
 });

@@ -25,8 +25,8 @@ export interface TreeGroup {
 
 /** What {@link killTree} works on. */
 export interface KillTreeOptions {
-  /** The cookie prefix of the tree's processes. */
-  readonly cookiePrefix: string;
+  /** The cookie token the tree's processes carry (see `tree-cookie.ts`). */
+  readonly token: string;
   /** The tree's process groups; read again every round (the tree may grow meanwhile). */
   readonly groups: () => Iterable<TreeGroup>;
   /** Give up after this long. */
@@ -64,7 +64,7 @@ export async function killTree(options: KillTreeOptions): Promise<boolean> {
     const groups = [...options.groups()];
     // Trusted groups first, before reading /proc: most trees are gone after this.
     for (const group of groups) if (group.trusted && allowed(group.pgid)) signal(kill, -group.pgid);
-    snapshot = await scanProc(options.cookiePrefix, options.proc);
+    snapshot = await scanProc(options.token, options.proc);
     const carrierGroups = new Set<number>();
     for (const { pid, pgid } of snapshot.carriers) {
       carrierGroups.add(pgid);

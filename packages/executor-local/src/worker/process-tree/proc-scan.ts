@@ -6,7 +6,7 @@
  * @module
  */
 import { readdir, readFile } from 'node:fs/promises';
-import { TREE_COOKIE } from './tree-cookie.js';
+import { environHasToken } from './tree-cookie.js';
 
 /** How `/proc` is read; replaceable in tests. */
 export interface ProcReader {
@@ -26,7 +26,7 @@ const procfs: ProcReader = {
 
 /** What one pass over `/proc` found. */
 export interface ProcSnapshot {
-  /** Live processes whose environment carries the cookie prefix, with their group ids. */
+  /** Live processes whose environment carries the token, with their group ids. */
   readonly carriers: ReadonlyArray<{ readonly pid: number; readonly pgid: number }>;
   /** Every group with a live member. */
   readonly liveGroups: ReadonlySet<number>;
@@ -39,8 +39,7 @@ const CONCURRENCY = 8;
  * One pass over `/proc`. A process that vanishes while it is read counts as gone; one whose files
  * cannot be read (another user's) is not ours: the cookie is only set on what our threads spawn.
  */
-export async function scanProc(cookiePrefix: string, reader: ProcReader = procfs): Promise<ProcSnapshot> {
-  const needle = Buffer.from(`${TREE_COOKIE}=${cookiePrefix}`, 'latin1');
+export async function scanProc(token: string, reader: ProcReader = procfs): Promise<ProcSnapshot> {
   let entries: string[];
   try {
     entries = await reader.list();
@@ -72,17 +71,9 @@ export async function scanProc(cookiePrefix: string, reader: ProcReader = procfs
       } catch {
         continue;
       }
-      if (carries(environ, needle)) carriers.push({ pid, pgid });
+      if (environHasToken(environ, token)) carriers.push({ pid, pgid });
     }
   };
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, pids.length) }, work));
   return { carriers, liveGroups };
-}
-
-/** True when one of the NUL-separated entries of `environ` starts with `needle`. */
-export function carries(environ: Buffer, needle: Buffer): boolean {
-  for (let at = environ.indexOf(needle); at !== -1; at = environ.indexOf(needle, at + 1)) {
-    if (at === 0 || environ[at - 1] === 0) return true;
-  }
-  return false;
 }

@@ -17,7 +17,7 @@
  * @module
  */
 
-/** `$1`: host pid; `$2`: node; `$3`: the reaper; `$4`: the thread's cookie prefix. */
+/** `$1`: host pid; `$2`: node; `$3`: the reaper; `$4`: the thread's cookie token. */
 const SCRIPT = `exec 3<&0
 (
   trap '' HUP INT TERM PIPE
@@ -49,10 +49,8 @@ export interface SentinelOptions {
   readonly execPath: string;
   /** Path of the bundled orphan reaper. */
   readonly reaperPath: string;
-  /** The thread's cookie prefix. */
-  readonly cookiePrefix: string;
-  /** The cookie variable, left out of the sentinel's environment. */
-  readonly cookieName: string;
+  /** The thread's cookie token. */
+  readonly token: string;
 }
 
 /** A started sentinel: tell it about every process group the thread spawns. */
@@ -63,8 +61,8 @@ export interface Sentinel {
 
 /** Starts the sentinel; undefined when it cannot be started (the host's own sweeps still work). */
 export function startSentinel(options: SentinelOptions): Sentinel | undefined {
+  // The host's own environment: the thread's token is only ever given to what its tasks spawn.
   const env = { ...process.env };
-  delete env[options.cookieName];
   // The reaper is a plain script: nothing the host's Node options preload concerns it.
   delete env.NODE_OPTIONS;
   try {
@@ -77,7 +75,7 @@ export function startSentinel(options: SentinelOptions): Sentinel | undefined {
         String(options.hostPid),
         options.execPath,
         options.reaperPath,
-        options.cookiePrefix,
+        options.token,
       ],
       { detached: true, stdio: ['pipe', 'ignore', 'ignore'], env },
     );

@@ -1,7 +1,7 @@
 /**
  * Inside a worker thread: every process the thread's tasks spawn — `spawn`, `exec`, `execFile`,
  * `fork` and their `*Sync` variants, whichever way task code imports them — is put into a process
- * group of its own and carries the thread's env cookie (see `tree-cookie.ts`), and the host learns
+ * group of its own and carries the thread's and the task's cookie tokens (see `tree-cookie.ts`), and the host learns
  * its pid. So the host can stop what a task spawned with the task's thread, and the thread's
  * sentinel (see `sentinel.ts`) can when the host dies.
  *
@@ -18,7 +18,7 @@ import { createRequire } from 'node:module';
 import { SPAWNED, STOPPING } from '../protocol.js';
 import type { Sentinel } from './sentinel.js';
 import { startSentinel } from './sentinel.js';
-import { TREE_COOKIE } from './tree-cookie.js';
+import { taskToken, withTokens } from './tree-cookie.js';
 
 /** The normalised options Node's bindings receive (only what is changed here). */
 interface BindingSpawnOptions {
@@ -38,8 +38,8 @@ type SyncSpawn = (options: BindingSpawnOptions) => unknown;
 export interface SpawnTrackingOptions {
   /** The thread's shared slots; `SPAWNED` is set before the first spawn. */
   readonly signals: Int32Array;
-  /** The thread's cookie prefix; the task id is appended. */
-  readonly cookiePrefix: string;
+  /** The thread's cookie token. */
+  readonly token: string;
   /** The task that runs now (0 between tasks). */
   readonly currentTask: () => number;
   /** A process was spawned (asynchronously: the pid is known before it runs). */
@@ -55,7 +55,7 @@ export function trackSpawns(options: SpawnTrackingOptions): boolean {
   const bindings = loadBindings();
   if (bindings === undefined) return false;
   const { handleSpawn, setHandleSpawn, syncSpawn, setSyncSpawn } = bindings;
-  const { signals, cookiePrefix, currentTask, spawned, reaped } = options;
+  const { signals, token, currentTask, spawned, reaped } = options;
   let sentinel: Sentinel | undefined;
   let sentinelStarted = false;
   let bypass = false;
@@ -79,8 +79,7 @@ export function trackSpawns(options: SpawnTrackingOptions): boolean {
           hostPid: process.pid,
           execPath: process.execPath,
           reaperPath: options.reaperPath,
-          cookiePrefix,
-          cookieName: TREE_COOKIE,
+          token,
         });
       } finally {
         bypass = false;
@@ -88,14 +87,8 @@ export function trackSpawns(options: SpawnTrackingOptions): boolean {
     }
     // Its own group (and session): a group kill reaches it and what it starts, and nothing else.
     spawnOptions.detached = true;
-    const cookie = `${TREE_COOKIE}=${cookiePrefix}${currentTask()}`;
-    const pairs = Array.isArray(spawnOptions.envPairs)
-      ? spawnOptions.envPairs.filter(
-          (pair) => typeof pair !== 'string' || !pair.startsWith(`${TREE_COOKIE}=`),
-        )
-      : envPairs(process.env);
-    pairs.push(cookie);
-    spawnOptions.envPairs = pairs;
+    const env = Array.isArray(spawnOptions.envPairs) ? spawnOptions.envPairs : envPairs(process.env);
+    spawnOptions.envPairs = withTokens(env, [token, taskToken(token, currentTask())]);
   };
 
   setHandleSpawn(function spawn(this: ProcessHandle, spawnOptions: BindingSpawnOptions): number {
