@@ -248,6 +248,11 @@ async function run(message: Extract<HostMessage, { type: 'run' }>): Promise<void
       return logger;
     },
     task: message.task,
+    // Bridge, to be dropped at merge in favour of the process branch, which implements progress
+    // here: this branch adds InvocationContext.reportProgress for the worker executor.
+    reportProgress() {
+      throw new Error('ctx.reportProgress is not implemented by ProcessExecutor in this build');
+    },
   };
   const task: CurrentTask = { id, controller, context, invokable: undefined };
   current = task;
