@@ -55,8 +55,9 @@ export class PoolThread {
   idleSince = 0;
   terminatedAt = 0;
   referenced = true;
-  /** Its `'exit'` event has come. */
-  hasExited = false;
+  /** Resolves on its `'exit'` event (before its tasks are settled: see `exited`). */
+  readonly died: Promise<void>;
+  #markDied!: () => void;
   /** The uncaught exception reported by `'error'`, kept as the cause of `WorkerExitedError`. */
   crash: unknown;
   /** Why the pool terminated the thread; the running task (if any) fails with it. */
@@ -72,6 +73,9 @@ export class PoolThread {
     this.tree = tree;
     this.exited = new Promise((resolve) => {
       this.#markExited = resolve;
+    });
+    this.died = new Promise((resolve) => {
+      this.#markDied = resolve;
     });
   }
 
@@ -92,6 +96,11 @@ export class PoolThread {
     if (!this.referenced) return;
     this.referenced = false;
     this.worker.unref();
+  }
+
+  /** @internal called by {@link ThreadLifecycle} on the `'exit'` event. */
+  markDied(): void {
+    this.#markDied();
   }
 
   /** @internal called by {@link ThreadLifecycle} once the exit has been handled. */
@@ -204,7 +213,7 @@ export class ThreadLifecycle {
     // STOPPING, then SPAWNED (see STOPPING): the thread starts nothing from now on, or it did.
     Atomics.store(thread.signals, STOPPING, 1);
     // At once, not after the exit: a thread blocked in execSync exits only when its child has.
-    if (thread.spawned) void thread.tree.kill(() => !thread.hasExited);
+    if (thread.spawned) void thread.tree.kill(thread.died);
     return thread.exited;
   }
 
@@ -260,10 +269,11 @@ export class ThreadLifecycle {
     this.#unpark(thread);
     // 'exiting' first: a result read while the exit is handled must not hand this dead thread a task.
     thread.state = 'exiting';
-    thread.hasExited = true;
+    thread.markDied();
     clearTimeout(thread.channelCloseTimer);
     thread.channelCloseTimer = undefined;
-    // The last sweep, now that nothing can spawn in the tree's name any more.
+    // The last sweep, now that nothing can spawn in the tree's name any more (a kill begun by the
+    // hard stop makes it: it was waiting for this exit).
     if (thread.spawned) void thread.tree.kill().then(() => this.#exited(thread, exitCode));
     else this.#exited(thread, exitCode);
   }

@@ -1,6 +1,7 @@
 import type { KillFunction, TreeGroup } from './kill-tree.js';
 import { killTree } from './kill-tree.js';
 import type { ProcReader } from './proc-scan.js';
+import { bornAfterTicks } from './proc-scan.js';
 import type { ProcessTree } from './process-tree.js';
 import { TREE_KILL_BOUND_MS } from './process-tree.js';
 
@@ -16,7 +17,8 @@ export class CookieProcessTree implements ProcessTree {
   /** The groups whose leaders have not been reaped (so their ids cannot have been reused). */
   readonly #groups = new Set<number>();
   #killing: Promise<boolean> | undefined;
-  #again = false;
+  /** When the thread started: older processes cannot be its spawns. */
+  readonly #startedAt = performance.now();
   /** Set by the first kill: every later sweep shares its bound. */
   #deadline: number | undefined;
 
@@ -39,36 +41,21 @@ export class CookieProcessTree implements ProcessTree {
     this.#groups.delete(pid);
   }
 
-  /**
-   * A call while a kill runs makes it run once more afterwards: the thread may have spawned
-   * meanwhile. All calls share the bound of the first: a later one makes one pass at least.
-   */
-  kill(growing?: () => boolean): Promise<boolean> {
+  kill(until?: Promise<unknown>): Promise<boolean> {
+    if (this.#killing !== undefined) return this.#killing;
     this.#deadline ??= performance.now() + TREE_KILL_BOUND_MS;
-    if (this.#killing !== undefined) {
-      this.#again = true;
-      return this.#killing;
-    }
-    this.#killing = this.#run(growing).finally(() => {
+    this.#killing = killTree({
+      token: this.#token,
+      groups: () => this.#trackedGroups(),
+      boundMs: this.#deadline - performance.now(),
+      bornAfterTicks: bornAfterTicks(performance.now() - this.#startedAt),
+      ...(until ? { until } : {}),
+      ...(this.#kill ? { kill: this.#kill } : {}),
+      ...(this.#proc ? { proc: this.#proc } : {}),
+    }).finally(() => {
       this.#killing = undefined;
     });
     return this.#killing;
-  }
-
-  async #run(growing: (() => boolean) | undefined): Promise<boolean> {
-    let gone: boolean;
-    do {
-      this.#again = false;
-      gone = await killTree({
-        token: this.#token,
-        groups: () => this.#trackedGroups(),
-        boundMs: (this.#deadline ?? 0) - performance.now(),
-        ...(growing ? { growing } : {}),
-        ...(this.#kill ? { kill: this.#kill } : {}),
-        ...(this.#proc ? { proc: this.#proc } : {}),
-      });
-    } while (this.#again);
-    return gone;
   }
 
   *#trackedGroups(): Iterable<TreeGroup> {

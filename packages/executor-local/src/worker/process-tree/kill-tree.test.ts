@@ -111,23 +111,44 @@ describe('killTree', () => {
     expect(gone).toBe(false);
   });
 
-  it('keeps looking while the tree may still grow, and kills what appears', async () => {
+  it('keeps looking while the tree may still grow, kills what appears, and ends as soon as it stops growing', async () => {
     const proc = new FakeProc();
-    let growing = true;
     setTimeout(() => proc.add(700, 700, carrier), 20);
-    setTimeout(() => {
-      growing = false;
-    }, 60);
+    const until = new Promise((resolve) => setTimeout(resolve, 60));
+    const started = performance.now();
     const gone = await killTree({
       token: TOKEN,
       groups: () => [],
-      boundMs: 2_000,
-      growing: () => growing,
+      boundMs: 10_000,
+      until,
       kill: proc.kill,
       proc,
     });
     expect(gone).toBe(true);
     expect(proc.processes.get(700)?.state).toBe('Z');
+    // It did not wait for its bound (nor a speed: 10 s is three orders of magnitude away).
+    expect(performance.now() - started).toBeLessThan(5_000);
+  });
+
+  it('does not read the environment of processes older than the tree', async () => {
+    const proc = new FakeProc().add(800, 800, carrier);
+    const read: number[] = [];
+    const environ = proc.environ.bind(proc);
+    proc.environ = async (pid) => {
+      read.push(pid);
+      return environ(pid);
+    };
+    proc.stat = async (pid) => `${pid} (old) S 1 800 800 ${' 0'.repeat(15).trim()} 500`;
+    await killTree({
+      token: TOKEN,
+      groups: () => [],
+      boundMs: 0,
+      bornAfterTicks: 1_000,
+      kill: proc.kill,
+      proc,
+    });
+    expect(read).toEqual([]);
+    expect(proc.signals).toEqual([]);
   });
 });
 

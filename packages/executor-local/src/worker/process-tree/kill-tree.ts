@@ -31,8 +31,13 @@ export interface KillTreeOptions {
   readonly groups: () => Iterable<TreeGroup>;
   /** Give up after this long. */
   readonly boundMs: number;
-  /** While true, a round that finds nothing alive does not end the kill (the tree may still grow). */
-  readonly growing?: () => boolean;
+  /**
+   * While pending, the tree may still grow (its thread is alive): a round that finds nothing alive
+   * does not end the kill; it settles, one more round follows at once.
+   */
+  readonly until?: Promise<unknown>;
+  /** Processes started before this (clock ticks after boot) are not read for the token. @default 0 */
+  readonly bornAfterTicks?: number;
   /** Between the first rounds; it doubles up to 100 ms while nothing is found. @default 10 */
   readonly pauseMs?: number;
   readonly kill?: KillFunction;
@@ -60,11 +65,20 @@ export async function killTree(options: KillTreeOptions): Promise<boolean> {
   const allowed = (id: number): boolean => id > 1 && !forbidden.has(id) && id !== ownGroup;
   let snapshot: ProcSnapshot | undefined;
   let pause = options.pauseMs ?? 10;
+  let growing = options.until !== undefined;
+  const settled = options.until?.then(
+    () => {
+      growing = false;
+    },
+    () => {
+      growing = false;
+    },
+  );
   for (;;) {
     const groups = [...options.groups()];
     // Trusted groups first, before reading /proc: most trees are gone after this.
     for (const group of groups) if (group.trusted && allowed(group.pgid)) signal(kill, -group.pgid);
-    snapshot = await scanProc(options.token, options.proc);
+    snapshot = await scanProc(options.token, options.proc, options.bornAfterTicks);
     const carrierGroups = new Set<number>();
     for (const { pid, pgid } of snapshot.carriers) {
       carrierGroups.add(pgid);
@@ -78,11 +92,18 @@ export async function killTree(options: KillTreeOptions): Promise<boolean> {
     const alive =
       snapshot.carriers.length > 0 ||
       groups.some((group) => group.trusted && allowed(group.pgid) && snapshot?.liveGroups.has(group.pgid));
-    if (!alive && !options.growing?.()) return true;
+    if (!alive && !growing) return true;
     if (performance.now() >= deadline) return !alive;
-    // Waiting for a process that may never come: look less often.
+    // Waiting for a process that may never come: look less often, but at once when the tree stops growing.
     if (!alive) pause = Math.min(pause * 2, MAX_PAUSE_MS);
-    await new Promise((resolve) => setTimeout(resolve, pause));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, pause);
+      }),
+      ...(growing && settled ? [settled] : []),
+    ]);
+    clearTimeout(timer);
   }
 }
 

@@ -5,6 +5,7 @@
  * @internal
  * @module
  */
+import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { environHasToken } from './tree-cookie.js';
 
@@ -38,8 +39,14 @@ const CONCURRENCY = 8;
 /**
  * One pass over `/proc`. A process that vanishes while it is read counts as gone; one whose files
  * cannot be read (another user's) is not ours: the cookie is only set on what our threads spawn.
+ * Processes started before `bornAfterTicks` (clock ticks after boot) cannot carry the token: their
+ * environment is not read.
  */
-export async function scanProc(token: string, reader: ProcReader = procfs): Promise<ProcSnapshot> {
+export async function scanProc(
+  token: string,
+  reader: ProcReader = procfs,
+  bornAfterTicks = 0,
+): Promise<ProcSnapshot> {
   let entries: string[];
   try {
     entries = await reader.list();
@@ -60,11 +67,12 @@ export async function scanProc(token: string, reader: ProcReader = procfs): Prom
       } catch {
         continue;
       }
-      // "pid (comm) state ppid pgrp ..."; comm may hold spaces and parentheses.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 4);
+      // "pid (comm) state ppid pgrp ... starttime ..."; comm may hold spaces and parentheses.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 20);
       if (fields[0] === 'Z' || fields[0] === 'X') continue;
       const pgid = Number(fields[2]);
       liveGroups.add(pgid);
+      if (Number(fields[19]) < bornAfterTicks) continue;
       let environ: Buffer;
       try {
         environ = await reader.environ(pid);
@@ -76,4 +84,20 @@ export async function scanProc(token: string, reader: ProcReader = procfs): Prom
   };
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, pids.length) }, work));
   return { carriers, liveGroups };
+}
+
+/** Clock ticks per second of `/proc/<pid>/stat` times (USER_HZ: 100 on every Linux port Node runs on). */
+const USER_HZ = 100;
+
+/**
+ * The earliest start time (clock ticks after boot) of a process started `ageMs` ago or later, less
+ * a second of slack; 0 when `/proc/uptime` cannot be read (then every process is read).
+ */
+export function bornAfterTicks(ageMs: number): number {
+  try {
+    const uptime = Number.parseFloat(readFileSync('/proc/uptime', 'latin1'));
+    return Number.isFinite(uptime) ? Math.max(0, Math.floor((uptime - ageMs / 1000 - 1) * USER_HZ)) : 0;
+  } catch {
+    return 0;
+  }
 }

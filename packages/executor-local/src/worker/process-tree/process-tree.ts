@@ -20,10 +20,11 @@ export interface ProcessTree {
    * SIGKILLs every process of the tree, also those that left its process groups, and those
    * spawned while this runs. Resolves `true` once none is left alive, `false` when some still were
    * {@link TREE_KILL_BOUND_MS} after the first call (a later call still makes one pass). Never
-   * rejects. While `growing()` is true (the thread is still alive, so a process it was starting
-   * may yet appear), finding none does not end the kill before the bound.
+   * rejects. While `until` is pending (the thread is still alive, so a process it was starting
+   * may yet appear), finding none does not end the kill before the bound; once it settles, a last
+   * pass follows at once. A call while a kill runs returns that kill.
    */
-  kill(growing?: () => boolean): Promise<boolean>;
+  kill(until?: Promise<unknown>): Promise<boolean>;
 }
 
 /** How long {@link ProcessTree.kill} keeps killing and looking before it gives up. */
