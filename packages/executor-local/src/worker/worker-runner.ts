@@ -1,8 +1,9 @@
 /**
  * The entry point of every pool thread. It runs one task at a time: load the module (cached per
  * module by the SDK helpers; an ES module synchronously where that is safe, see `loadModuleInvokableSync`),
- * `restore`, `invoke`, and post the outcome. Kept lean: this file is the per-task hot path inside
- * the worker.
+ * `restore`, `invoke`, and post the outcome (after the task's last progress report). At start it
+ * installs the tracking of the processes tasks spawn (`process-tree/spawn-tracking.ts`), which costs
+ * nothing until a task spawns. Kept lean: this file is the per-task hot path inside the worker.
  *
  * Threads do not load this file as built (`dist/worker/worker-runner.js`, ESM) but as one CommonJS
  * bundle of it and everything it imports (`dist/worker/worker-runner.cjs`, made by the package's

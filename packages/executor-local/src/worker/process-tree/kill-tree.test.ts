@@ -80,22 +80,18 @@ describe('killTree', () => {
 
   it('signals a group whose id may have been reused only while a process of the tree is in it', async () => {
     const proc = new FakeProc().add(500, 500, ['PATH=/bin']).add(501, 500);
-    await killTree({
-      token: TOKEN,
-      groups: () => [{ pgid: 500, trusted: false }],
-      boundMs: 0,
-      kill: proc.kill,
-      proc,
-    });
+    const sweep = () =>
+      killTree({
+        token: TOKEN,
+        groups: () => [{ pgid: 500, trusted: false }],
+        boundMs: 0,
+        kill: proc.kill,
+        proc,
+      });
+    await sweep();
     expect(proc.signals).toEqual([]);
     proc.add(502, 500, carrier);
-    await killTree({
-      token: TOKEN,
-      groups: () => [{ pgid: 500, trusted: false }],
-      boundMs: 0,
-      kill: proc.kill,
-      proc,
-    });
+    await sweep();
     expect(proc.signals).toContain(-500);
   });
 
