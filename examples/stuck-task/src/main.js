@@ -5,6 +5,10 @@
 //                                         stuck warnings, a hard stop that cannot take effect,
 //                                         then the watchdog gives up → fatal handler, FAILED, abandoned
 // Run: npm start -w @taskwarden/example-stuck-task
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WorkerExecutor } from '@taskwarden/executor-local';
 import { createRuntime, EmitOnlyFatalErrorHandler } from '@taskwarden/sdk';
@@ -49,12 +53,16 @@ const crunch = runtime.submit({
   name: 'crunch-numbers',
   invokable: stuck('crunchNumbers'),
 });
+// The native call waits for a writer on this FIFO; nobody writes until the end.
+const dir = mkdtempSync(join(tmpdir(), 'stuck-task-'));
+const fifo = join(dir, 'fifo');
+execFileSync('mkfifo', [fifo]);
 const native = runtime.submit({
   jobId: 'job',
   allocationId: 'slot',
   name: 'native-wait',
   invokable: stuck('waitOnNativeCall'),
-  input: { seconds: 5 },
+  input: { fifo },
 });
 while (crunch.state !== 'RUNNING' || native.state !== 'RUNNING') await new Promise((r) => setTimeout(r, 10));
 await new Promise((resolve) => setTimeout(resolve, 100));
@@ -69,5 +77,7 @@ for (const task of [crunch, native]) {
 say(
   `fatal handler calls: ${fatalErrorHandler.errors.map((error) => error.name).join(', ')}; health: ${runtime.health}`,
 );
+writeFileSync(fifo, ''); // the native call returns at last
 await runtime.close(); // waits for the blocked thread to come out of its native call and exit
+rmSync(dir, { recursive: true, force: true });
 say('closed: both threads have exited');

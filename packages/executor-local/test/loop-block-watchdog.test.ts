@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { InlineExecutor, LoopBlockWatchdog } from '@taskwarden/executor-local';
 import { createRuntime, EmitOnlyFatalErrorHandler } from '@taskwarden/sdk';
+import { until } from '@taskwarden/sdk/testing';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { fixture, osThreadCount, until } from './worker-harness.js';
+import { fixture, osThreadCount } from './worker-harness.js';
 
 interface ChildResult {
   code: number | null;

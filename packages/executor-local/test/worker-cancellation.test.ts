@@ -1,12 +1,12 @@
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import type { WorkerPoolStats } from '@taskwarden/executor-local';
 import { WorkerExecutor } from '@taskwarden/executor-local';
 import type { TaskStuckEvent } from '@taskwarden/sdk';
 import { ErrorCode, ExecutorClosedError, TaskCancelledError } from '@taskwarden/sdk';
-import { launchDirectly } from '@taskwarden/sdk/testing';
-import { afterEach, describe, expect, it } from 'vitest';
-import { closeHarnesses, delay, ref, startHarness, TIMINGS, until } from './worker-harness.js';
-
-afterEach(closeHarnesses);
+import { launchDirectly, sleep, tempDir, until } from '@taskwarden/sdk/testing';
+import { describe, expect, it } from 'vitest';
+import { PATIENT, ref, startHarness, TIMINGS } from './worker-harness.js';
 
 /** Leaves the interrupter time to read the stack before the hard stop, even on a loaded machine. */
 const READ_STACK_FIRST = { ...TIMINGS, gracePeriodMs: 1_000 };
@@ -18,7 +18,7 @@ function allDiagnostics(events: readonly TaskStuckEvent[]): string {
 
 describe('WorkerExecutor cooperative cancellation', () => {
   it("aborts the task's signal inside the worker; the thread stays and serves the next task", async () => {
-    const h = startHarness({ executor: { maxThreads: 1 } });
+    await using h = startHarness({ executor: { maxThreads: 1 } });
     await h.submit(ref('invokables.mjs', 'moduleState')).done;
     const task = h.submit(ref('invokables.mjs', 'sleep'), 60_000);
     await until(() => task.state === 'RUNNING', 'RUNNING');
@@ -38,7 +38,7 @@ describe('WorkerExecutor cooperative cancellation', () => {
   });
 
   it("the abort reason is a TaskCancelledError for task code that imports the SDK's classes itself", async () => {
-    const h = startHarness();
+    await using h = startHarness();
     const task = h.submit(ref('abort-reason.mjs', 'inspectAbortReason'));
     await until(() => task.state === 'RUNNING', 'RUNNING');
     task.cancel();
@@ -50,7 +50,7 @@ describe('WorkerExecutor cooperative cancellation', () => {
   });
 
   it("calls the invokable's cancel() hook", async () => {
-    const h = startHarness();
+    await using h = startHarness();
     const task = h.submit(ref('stubborn.mjs', 'stopsOnCancelHook'));
     await until(() => task.state === 'RUNNING', 'RUNNING');
     task.cancel();
@@ -62,8 +62,8 @@ describe('WorkerExecutor cooperative cancellation', () => {
   });
 
   it('work that completes after the request ends FINISHED with its result', async () => {
-    const h = startHarness();
-    const task = h.submit(ref('stubborn.mjs', 'finishesDespiteCancel'));
+    await using h = startHarness();
+    const task = h.submit(ref('stubborn.mjs', 'finishesDespiteCancel'), undefined, { cancellation: PATIENT });
     await until(() => task.state === 'RUNNING', 'RUNNING');
     task.cancel();
     expect(await task.done).toMatchObject({
@@ -74,7 +74,7 @@ describe('WorkerExecutor cooperative cancellation', () => {
   });
 
   it('fail() stops the work, keeps the external cause, and done waits for the work', async () => {
-    const h = startHarness();
+    await using h = startHarness();
     const task = h.submit(ref('invokables.mjs', 'sleep'), 60_000);
     await until(() => task.state === 'RUNNING', 'RUNNING');
     const cause = new Error('lost the lease');
@@ -85,7 +85,7 @@ describe('WorkerExecutor cooperative cancellation', () => {
   });
 
   it('a task cancelled during restore is never invoked', async () => {
-    const h = startHarness();
+    await using h = startHarness();
     const task = h.submit(ref('invokables.mjs', 'withRestore'));
     await until(() => task.state === 'INITIALIZING', 'INITIALIZING (restore takes 50 ms)');
     task.cancel();
@@ -97,7 +97,7 @@ describe('WorkerExecutor cooperative cancellation', () => {
   });
 
   it('a task cancelled while its thread is still starting is never invoked', async () => {
-    const h = startHarness({ executor: { maxThreads: 1 } });
+    await using h = startHarness({ executor: { maxThreads: 1 } });
     const task = h.submit(ref('invokables.mjs', 'moduleState'));
     await until(() => task.state === 'DEPLOYING', 'DEPLOYING');
     task.cancel();
@@ -112,7 +112,7 @@ describe('WorkerExecutor cooperative cancellation', () => {
 
 describe('WorkerExecutor waiting tasks', () => {
   it('tasks beyond maxThreads wait in DEPLOYING, start first come first served, and a cancelled one is never invoked', async () => {
-    const h = startHarness({ executor: { maxThreads: 1 } });
+    await using h = startHarness({ executor: { maxThreads: 1 } });
     const blocker = h.submit(ref('invokables.mjs', 'sleep'), 60_000);
     const waiting = [0, 1, 2].map(() => h.submit(ref('invokables.mjs', 'moduleState')));
     await until(() => blocker.state === 'RUNNING', 'the blocker to run');
@@ -137,11 +137,11 @@ describe('WorkerExecutor waiting tasks', () => {
   });
 
   it('the next waiting task is handed to a busy thread ahead of time, yet cancelling it still means it never runs', async () => {
-    const h = startHarness({ executor: { maxThreads: 1 } });
+    await using h = startHarness({ executor: { maxThreads: 1 } });
     const blocker = h.submit(ref('invokables.mjs', 'sleep'), 60_000);
     await until(() => blocker.state === 'RUNNING', 'the blocker to run');
     const offered = h.submit(ref('invokables.mjs', 'moduleState'));
-    await delay(20);
+    await sleep(20);
     expect(offered.state).toBe('DEPLOYING');
     expect(h.executor.stats).toMatchObject({ threads: 1, busy: 1, queued: 1 });
     offered.cancel();
@@ -157,7 +157,7 @@ describe('WorkerExecutor waiting tasks', () => {
   });
 
   it('waiting tasks start first come first served, whichever thread frees up first', async () => {
-    const h = startHarness({ executor: { maxThreads: 2 } });
+    await using h = startHarness({ executor: { maxThreads: 2 } });
     const long = h.submit(ref('invokables.mjs', 'sleep'), 60_000, { name: 'long' });
     await until(() => long.state === 'RUNNING', 'the long task to run');
     const short = h.submit(ref('invokables.mjs', 'sleep'), 50, { name: 'short' });
@@ -175,7 +175,7 @@ describe('WorkerExecutor waiting tasks', () => {
   });
 
   it('runtime.cancelJob drops waiting tasks and stops running ones', async () => {
-    const h = startHarness({ executor: { maxThreads: 1 } });
+    await using h = startHarness({ executor: { maxThreads: 1 } });
     const running = h.submit(ref('invokables.mjs', 'sleep'), 60_000);
     const waiting = h.submit(ref('invokables.mjs', 'moduleState'));
     await until(() => running.state === 'RUNNING', 'RUNNING');
@@ -188,7 +188,7 @@ describe('WorkerExecutor waiting tasks', () => {
 
 describe('WorkerExecutor hard stop', () => {
   it('terminates a CPU-bound task that ignores cancellation; the interrupter warns with its stack', async () => {
-    const h = startHarness({ executor: { maxThreads: 1 } });
+    await using h = startHarness({ executor: { maxThreads: 1 } });
     const task = h.submit(ref('stubborn.mjs', 'spinForever'), undefined, { cancellation: READ_STACK_FIRST });
     await until(() => task.state === 'RUNNING', 'RUNNING');
     const cancelledAt = Date.now();
@@ -211,7 +211,7 @@ describe('WorkerExecutor hard stop', () => {
   });
 
   it('gracePeriodMs: 0 terminates at once; the waiting task gets a fresh thread once the old one has exited', async () => {
-    const h = startHarness({ executor: { maxThreads: 1 } });
+    await using h = startHarness({ executor: { maxThreads: 1 } });
     const immediate = { ...TIMINGS, gracePeriodMs: 0 };
     const task = h.submit(ref('stubborn.mjs', 'spinForever'), undefined, { cancellation: immediate });
     const waiting = h.submit(ref('invokables.mjs'), 'next');
@@ -232,7 +232,7 @@ describe('WorkerExecutor hard stop', () => {
   });
 
   it('terminates a task blocked in Atomics.wait', async () => {
-    const h = startHarness();
+    await using h = startHarness();
     const task = h.submit(ref('stubborn.mjs', 'blockInAtomicsWait'), undefined, {
       cancellation: READ_STACK_FIRST,
     });
@@ -243,9 +243,12 @@ describe('WorkerExecutor hard stop', () => {
   });
 
   it('counts a terminated thread until it has really exited; the waiting task starts only then', async () => {
-    const h = startHarness({ executor: { maxThreads: 1 } });
-    // The native call ignores terminate() for about a second, so the exiting thread is easy to see.
-    const stuck = h.submit(ref('stubborn.mjs', 'blockInNativeCall'), 1_200);
+    await using h = startHarness({ executor: { maxThreads: 1 } });
+    using dir = tempDir('fifo');
+    const fifo = dir.file('fifo');
+    execFileSync('mkfifo', [fifo]);
+    // The native call ignores terminate() until the FIFO gets a writer, so the exiting thread stays.
+    const stuck = h.submit(ref('stubborn.mjs', 'blockInNativeCall'), fifo);
     const waiting = h.submit(ref('invokables.mjs'), 'waited');
     await until(() => stuck.state === 'RUNNING', 'RUNNING');
     const seen: WorkerPoolStats[] = [];
@@ -255,6 +258,12 @@ describe('WorkerExecutor hard stop', () => {
     expect(h.executor.stats).toEqual({ threads: 1, busy: 0, idle: 0, exiting: 1, queued: 1 });
     expect(stuck.state).toBe('CANCELING'); // the work has not stopped yet
     expect(waiting.state).toBe('DEPLOYING');
+    await until(
+      () => allDiagnostics(h.stuck).includes('has not exited yet'),
+      'a warning about the exiting thread',
+    );
+    expect(stuck.state).toBe('CANCELING');
+    writeFileSync(fifo, ''); // the native call returns; the thread can exit
     const outcome = await stuck.done;
     expect(outcome).toMatchObject({ state: 'CANCELED', abandoned: false });
     expect(await waiting.done).toMatchObject({ state: 'FINISHED', result: 'waited' });
@@ -269,7 +278,7 @@ describe('WorkerExecutor hard stop', () => {
   });
 
   it('runtime.close({ graceMs: 0 }) hard-stops running work at once', async () => {
-    const h = startHarness();
+    await using h = startHarness();
     const patient = { ...TIMINGS, gracePeriodMs: 5_000, timeoutMs: 10_000 };
     const task = h.submit(ref('stubborn.mjs', 'spinForever'), undefined, { cancellation: patient });
     await until(() => task.state === 'RUNNING', 'RUNNING');

@@ -1,13 +1,14 @@
 import { ErrorCode, ProtocolError } from '@taskwarden/sdk';
-import { afterEach, describe, expect, it } from 'vitest';
-import { closeHarnesses, delay, ref, startHarness, until } from './worker-harness.js';
-
-afterEach(closeHarnesses);
+import { sleep, until } from '@taskwarden/sdk/testing';
+import { describe, expect, it } from 'vitest';
+import { PATIENT, ref, startHarness } from './worker-harness.js';
 
 describe("WorkerExecutor: a task that closes the executor's channel (workerData.port)", () => {
   it('fails with ProtocolError; the thread is replaced and the other tasks go on', async () => {
-    const h = startHarness({ executor: { maxThreads: 2 } });
-    const bystander = h.submit(ref('stubborn.mjs', 'finishesDespiteCancel'));
+    await using h = startHarness({ executor: { maxThreads: 2 } });
+    const bystander = h.submit(ref('stubborn.mjs', 'finishesDespiteCancel'), undefined, {
+      cancellation: PATIENT,
+    });
     await until(() => bystander.state === 'RUNNING', 'the bystander to run');
     const closing = h.submit(ref('close-channel.mjs', 'closesThenReturns'), 50);
     const outcome = await closing.done;
@@ -34,7 +35,7 @@ describe("WorkerExecutor: a task that closes the executor's channel (workerData.
   });
 
   it('returning at once with a task waiting: the waiting task runs on the replacement thread', async () => {
-    const h = startHarness({ executor: { maxThreads: 1 } });
+    await using h = startHarness({ executor: { maxThreads: 1 } });
     const closing = h.submit(ref('close-channel.mjs', 'closesThenReturns'), 0);
     const waiting = h.submit(ref('invokables.mjs'), 'waited');
     const outcome = await closing.done;
@@ -50,7 +51,7 @@ describe("WorkerExecutor: a task that closes the executor's channel (workerData.
   });
 
   it('closed unseen by the runner with a task waiting: neither task hangs', async () => {
-    const h = startHarness({ executor: { maxThreads: 1 } });
+    await using h = startHarness({ executor: { maxThreads: 1 } });
     const closing = h.submit(ref('close-channel.mjs', 'closesUnseenThenReturns'));
     const waiting = h.submit(ref('invokables.mjs'), 'waited');
     const outcome = await closing.done;
@@ -69,7 +70,7 @@ describe("WorkerExecutor: a task that closes the executor's channel (workerData.
   });
 
   it('is noticed by the host alone when the runner cannot hear the close', async () => {
-    const h = startHarness({ executor: { maxThreads: 1 } });
+    await using h = startHarness({ executor: { maxThreads: 1 } });
     const outcome = await h.submit(ref('close-channel.mjs', 'closesQuietly')).done;
     expect(outcome.state).toBe('FAILED');
     expect(outcome.error).toBeInstanceOf(ProtocolError);
@@ -81,13 +82,13 @@ describe("WorkerExecutor: a task that closes the executor's channel (workerData.
   });
 
   it('closed while the thread idles: the thread is retired and the next task does not hang', async () => {
-    const h = startHarness({ executor: { maxThreads: 1 } });
+    await using h = startHarness({ executor: { maxThreads: 1 } });
     expect(await h.submit(ref('close-channel.mjs', 'closesWhenIdle'), 20).done).toMatchObject({
       state: 'FINISHED',
       result: 'returned',
     });
     await until(() => h.executor.threadCount === 0, 'the idle thread with a closed channel to be retired');
-    await delay(10);
+    await sleep(10);
     expect(await h.submit(ref('invokables.mjs'), 'next').done).toMatchObject({
       state: 'FINISHED',
       result: 'next',

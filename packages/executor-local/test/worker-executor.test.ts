@@ -1,22 +1,23 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { WorkerExecutor } from '@taskwarden/executor-local';
+import { WORKER_HARD_STOP_MS, WorkerExecutor } from '@taskwarden/executor-local';
 import { ErrorCode, SerializationError, TaskwardenError } from '@taskwarden/sdk';
-import { launchDirectly } from '@taskwarden/sdk/testing';
-import { afterEach, describe, expect, it } from 'vitest';
-import { captureLogger, closeHarnesses, delay, fixture, ref, startHarness, until } from './worker-harness.js';
-
-afterEach(closeHarnesses);
+import { launchDirectly, sleep, tempDir, until } from '@taskwarden/sdk/testing';
+import { describe, expect, it } from 'vitest';
+import { captureLogger, fixture, ref, startHarness } from './worker-harness.js';
 
 describe('WorkerExecutor options', () => {
-  it('declares a hard stop, diagnostics and thread isolation', () => {
+  it('declares a hard stop with its bound, diagnostics and thread isolation', () => {
     const executor = new WorkerExecutor();
     expect(executor.name).toBe('worker');
-    expect(executor.capabilities).toEqual({ hardStop: true, diagnostics: true, isolation: 'thread' });
+    expect(executor.capabilities).toEqual({
+      hardStop: true,
+      diagnostics: true,
+      isolation: 'thread',
+      hardStopMs: WORKER_HARD_STOP_MS,
+    });
     expect(executor.threadCount).toBe(0); // threads start with the first task, not before
   });
 
@@ -44,7 +45,7 @@ describe('WorkerExecutor options', () => {
 
 describe('WorkerExecutor module invokables', () => {
   it('runs function, object and class exports; the default export when none is named', async () => {
-    const h = startHarness();
+    await using h = startHarness();
     const [byDefault, fn, object, klass] = await Promise.all([
       h.submit(ref('invokables.mjs'), { echo: [1, 'two'] }).done,
       h.submit(ref('invokables.mjs', 'double'), 21).done,
@@ -58,7 +59,7 @@ describe('WorkerExecutor module invokables', () => {
   });
 
   it('goes DEPLOYING → INITIALIZING → RUNNING → FINISHED, running restore before invoke', async () => {
-    const h = startHarness();
+    await using h = startHarness();
     const task = h.submit(ref('invokables.mjs', 'withRestore'));
     await until(() => task.state === 'INITIALIZING', 'INITIALIZING (restore waits 50 ms)');
     expect(await task.done).toMatchObject({ state: 'FINISHED', result: { restored: true } });
@@ -66,7 +67,7 @@ describe('WorkerExecutor module invokables', () => {
   });
 
   it('imports a module once per thread and reuses the thread', async () => {
-    const h = startHarness({ executor: { maxThreads: 1 } });
+    await using h = startHarness({ executor: { maxThreads: 1 } });
     const results = [];
     for (let i = 0; i < 3; i++)
       results.push((await h.submit(ref('invokables.mjs', 'moduleState')).done).result);
@@ -79,7 +80,7 @@ describe('WorkerExecutor module invokables', () => {
   });
 
   it('accepts a file URL and a package specifier', async () => {
-    const h = startHarness();
+    await using h = startHarness();
     const byUrl = await h.submit(
       { module: pathToFileURL(fixture('invokables.mjs')).href, export: 'double' },
       4,
@@ -91,7 +92,7 @@ describe('WorkerExecutor module invokables', () => {
   });
 
   it('fails a missing module or export with an error naming it; the thread serves the next task', async () => {
-    const h = startHarness({ executor: { maxThreads: 1 } });
+    await using h = startHarness({ executor: { maxThreads: 1 } });
     const noModule = await h.submit({ module: fixture('no-such-module.mjs') }).done;
     expect(noModule.state).toBe('FAILED');
     expect(noModule.error).toMatchObject({ code: ErrorCode.INVALID_INVOKABLE });
@@ -119,7 +120,7 @@ describe('WorkerExecutor module invokables', () => {
 
 describe('WorkerExecutor values crossing the thread boundary', () => {
   it('copies inputs and results by structured clone', async () => {
-    const h = startHarness();
+    await using h = startHarness();
     const input = {
       when: new Date(0),
       big: 10n,
@@ -133,7 +134,7 @@ describe('WorkerExecutor values crossing the thread boundary', () => {
   });
 
   it('fails a task whose input cannot be cloned with SerializationError, in DEPLOYING; nothing hangs', async () => {
-    const h = startHarness({ executor: { maxThreads: 1 } });
+    await using h = startHarness({ executor: { maxThreads: 1 } });
     const task = h.submit(ref('invokables.mjs'), { callback: () => 1 });
     const outcome = await task.done;
     expect(outcome.state).toBe('FAILED');
@@ -150,7 +151,7 @@ describe('WorkerExecutor values crossing the thread boundary', () => {
   });
 
   it("fails a task whose result cannot be cloned with SerializationError('result')", async () => {
-    const h = startHarness({ executor: { maxThreads: 1 } });
+    await using h = startHarness({ executor: { maxThreads: 1 } });
     const task = h.submit(ref('failures.mjs', 'returnsFunction'));
     const next = h.submit(ref('invokables.mjs'), 1); // waits (and is offered) meanwhile
     const outcome = await task.done;
@@ -162,7 +163,7 @@ describe('WorkerExecutor values crossing the thread boundary', () => {
   });
 
   it('rebuilds thrown errors with name, message, stack, code and own fields', async () => {
-    const h = startHarness();
+    await using h = startHarness();
     const custom = await h.submit(ref('failures.mjs', 'throwsCustom'), 'tenant-7').done;
     expect(custom.state).toBe('FAILED');
     const error = custom.error as Error & { code?: string; details?: unknown; retryable?: boolean };
@@ -187,7 +188,7 @@ describe('WorkerExecutor values crossing the thread boundary', () => {
 describe('WorkerExecutor logging', () => {
   it("writes the task's log records through the task's host logger, with its bindings", async () => {
     const { logger, lines } = captureLogger('info');
-    const h = startHarness({ logger });
+    await using h = startHarness({ logger });
     const task = h.submit(ref('invokables.mjs', 'logSomething'), 'world', { executionId: 'exec-log' });
     expect((await task.done).result).toBe('logged');
     const fromTask = lines.filter(
@@ -207,12 +208,12 @@ describe('WorkerExecutor logging', () => {
 
 describe('WorkerExecutor idle threads', () => {
   it('keeps running work a task left behind (timers) while the thread waits for the next task', async () => {
-    const h = startHarness({ executor: { maxThreads: 1 } });
+    await using h = startHarness({ executor: { maxThreads: 1 } });
     // A first task, so the thread has loaded the module and has nothing else pending.
     await h.submit(ref('invokables.mjs'), 'warm').done;
-    await delay(50);
+    await sleep(50);
     expect((await h.submit(ref('invokables.mjs', 'leaveTimer'), 30).done).state).toBe('FINISHED');
-    await delay(150);
+    await sleep(150);
     expect(await h.submit(ref('invokables.mjs', 'checkTimer')).done).toMatchObject({
       state: 'FINISHED',
       result: true,
@@ -220,17 +221,17 @@ describe('WorkerExecutor idle threads', () => {
   });
 
   it('lets promise callbacks a task left behind run before the thread goes idle', async () => {
-    const h = startHarness({ executor: { maxThreads: 1 } });
-    const file = join(mkdtempSync(join(tmpdir(), 'taskwarden-worker-')), 'chain.txt');
+    await using h = startHarness({ executor: { maxThreads: 1 } });
+    using dir = tempDir('worker');
+    const file = dir.file('chain.txt');
     // A first task, so the thread has loaded the module and has nothing else pending.
     await h.submit(ref('invokables.mjs'), 'warm').done;
-    await delay(50);
+    await sleep(50);
     expect(await h.submit(ref('invokables.mjs', 'leaveMicrotasks'), file).done).toMatchObject({
       result: 'returned first',
     });
     // No further task is submitted: the chain must not wait for one.
     await until(() => existsSync(file), 'the promise chain to write its file', 2_000);
-    rmSync(dirname(file), { recursive: true, force: true });
   });
 
   it('idle threads do not keep the process alive; a running task does', async () => {
@@ -248,7 +249,7 @@ describe('WorkerExecutor idle threads', () => {
   });
 
   it('ends threads idle for idleTimeoutMs and starts a fresh one when work comes', async () => {
-    const h = startHarness({ executor: { maxThreads: 2, idleTimeoutMs: 100 } });
+    await using h = startHarness({ executor: { maxThreads: 2, idleTimeoutMs: 100 } });
     const tasks = [
       h.submit(ref('invokables.mjs', 'sleep'), 60_000),
       h.submit(ref('invokables.mjs', 'sleep'), 60_000),

@@ -1,7 +1,11 @@
 /**
  * Shared set-up for the WorkerExecutor tests: a runtime with one ACTIVE slot and a WorkerExecutor
  * (imported from the built package, so the worker runner is real JavaScript), state recording,
- * and the end-of-test check that every thread a test started has ended.
+ * and the end-of-test check that every thread a test started has ended:
+ *
+ * ```ts
+ * await using h = startHarness({ executor: { maxThreads: 1 } });
+ * ```
  */
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -18,7 +22,7 @@ import type {
 } from '@taskwarden/sdk';
 import { createRuntime, EmitOnlyFatalErrorHandler } from '@taskwarden/sdk';
 import type { CapturedLogLine } from '@taskwarden/sdk/testing';
-import { captureLogger } from '@taskwarden/sdk/testing';
+import { captureLogger, until } from '@taskwarden/sdk/testing';
 import pino from 'pino';
 import { expect } from 'vitest';
 
@@ -27,6 +31,16 @@ export const TIMINGS: Required<CancellationOptions> = {
   interruptIntervalMs: 100,
   gracePeriodMs: 300,
   timeoutMs: 5_000,
+};
+
+/**
+ * For tasks that finish their work some milliseconds after a cancel (`finishesDespiteCancel`): a
+ * grace period a loaded machine cannot overrun, so they end FINISHED, not hard-stopped.
+ */
+export const PATIENT: Required<CancellationOptions> = {
+  interruptIntervalMs: 1_000,
+  gracePeriodMs: 5_000,
+  timeoutMs: 10_000,
 };
 
 /** Absolute path of a module in `test/fixtures/`. */
@@ -49,8 +63,12 @@ export type LogLine = CapturedLogLine;
 
 export { captureLogger };
 
-/** One runtime over one WorkerExecutor, with what the test observes. */
-export interface Harness {
+/**
+ * One runtime over one WorkerExecutor, with what the test observes. Disposing it closes the
+ * runtime and checks that its threads are gone: none left in the executor's accounting, and the
+ * process has no more OS threads than before the first harness started.
+ */
+export interface Harness extends AsyncDisposable {
   readonly runtime: TaskRuntime;
   readonly executor: WorkerExecutor;
   readonly fatal: EmitOnlyFatalErrorHandler;
@@ -62,10 +80,9 @@ export interface Harness {
   path(name: string): string[];
 }
 
-const open: Harness[] = [];
 let baselineThreads: number | undefined;
 
-/** Starts a runtime with a WorkerExecutor; `closeHarnesses()` (afterEach) ends it. */
+/** Starts a runtime with a WorkerExecutor; ends with the test's scope (`await using`). */
 export function startHarness(
   options: {
     executor?: WorkerExecutorOptions;
@@ -104,37 +121,19 @@ export function startHarness(
       const steps = transitions.filter((step) => step.name === name);
       return steps.length === 0 ? [] : [steps[0]?.from as string, ...steps.map((step) => step.to)];
     },
+    [Symbol.asyncDispose]: async () => {
+      await runtime.close();
+      expect(executor.threadCount).toBe(0);
+      expect(executor.stats).toEqual({ threads: 0, busy: 0, idle: 0, exiting: 0, queued: 0 });
+      await threadsEnded();
+    },
   };
-  open.push(harness);
   return harness;
 }
 
-/**
- * Closes every harness of the test and checks that its threads are gone: none left in the
- * executor's accounting, and the process has no more OS threads than before the first one started.
- */
-export async function closeHarnesses(): Promise<void> {
-  const closing = open.splice(0);
-  await Promise.all(closing.map((harness) => harness.runtime.close()));
-  for (const harness of closing) {
-    expect(harness.executor.threadCount).toBe(0);
-    expect(harness.executor.stats).toEqual({ threads: 0, busy: 0, idle: 0, exiting: 0, queued: 0 });
-  }
-  if (baselineThreads !== undefined) {
-    // Threads are joined right after 'exit'; give the OS a moment to drop them from /proc.
-    await until(() => osThreadCount() <= (baselineThreads as number), 'the OS threads to end', 2_000);
-  }
-}
-
-/** Polls `predicate` every 5 ms. */
-export async function until(predicate: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-export function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Resolves once the process has no more OS threads than before the first harness started. */
+export async function threadsEnded(): Promise<void> {
+  if (baselineThreads === undefined) return;
+  // Threads are joined right after 'exit'; give the OS a moment to drop them from /proc.
+  await until(() => osThreadCount() <= (baselineThreads as number), 'the OS threads to end', 2_000);
 }

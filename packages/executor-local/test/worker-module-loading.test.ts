@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { symlinkSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import type { TempDir } from '@taskwarden/sdk/testing';
+import { tempDir } from '@taskwarden/sdk/testing';
+import { describe, expect, it } from 'vitest';
 import { fixture } from './worker-harness.js';
 
 /**
@@ -57,18 +57,11 @@ async function runInChild(
 const probe = (name: string): Step => ({ module: 'probe', input: name });
 
 describe('WorkerExecutor: loading a task module', () => {
-  const dirs: string[] = [];
-  afterEach(() => {
-    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-  });
-
-  /** `link` in a fresh temporary directory whose package.json says `"type": "module"`, linked to `target`. */
-  function symlinkInEsmScope(link: string, target: string): string {
-    const dir = mkdtempSync(join(tmpdir(), 'taskwarden-symlink-'));
-    dirs.push(dir);
-    writeFileSync(join(dir, 'package.json'), '{ "type": "module" }');
-    symlinkSync(target, join(dir, link));
-    return join(dir, link);
+  /** `link` in a temporary directory whose package.json says `"type": "module"`, linked to `target`. */
+  function symlinkInEsmScope(dir: TempDir, link: string, target: string): string {
+    writeFileSync(dir.file('package.json'), '{ "type": "module" }');
+    symlinkSync(target, dir.file(link));
+    return dir.file(link);
   }
 
   it('evaluates an ES module once, synchronously, and finds its exports by name', async () => {
@@ -144,7 +137,8 @@ describe('WorkerExecutor: loading a task module', () => {
   });
 
   it('loads a symlink to CommonJS in an ES module scope as CommonJS, evaluated once though it throws', async () => {
-    const link = symlinkInEsmScope('link.js', fixturePath('cjs/throws.js'));
+    using dir = tempDir('symlink');
+    const link = symlinkInEsmScope(dir, 'link.js', fixturePath('cjs/throws.js'));
     const [failed, probed] = await runInChild([{ module: link }, probe('cjs/throws.js')]);
     expect(failed).toMatchObject({ state: 'FAILED' });
     expect(failed?.error?.message).toContain('the CommonJS top level threw');
@@ -155,7 +149,8 @@ describe('WorkerExecutor: loading a task module', () => {
     ['its target’s URL', [], false],
     ['its own URL under --preserve-symlinks', ['--preserve-symlinks'], true],
   ])('loads a symlinked ES module under %s', async (_, execArgv, preserved) => {
-    const link = symlinkInEsmScope('link.mjs', fixturePath('where.mjs'));
+    using dir = tempDir('symlink');
+    const link = symlinkInEsmScope(dir, 'link.mjs', fixturePath('where.mjs'));
     const [loaded] = await runInChild([{ module: link }], { execArgv });
     expect(loaded).toMatchObject({
       state: 'FINISHED',

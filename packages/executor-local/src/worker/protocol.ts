@@ -4,8 +4,8 @@
  * has already ended is recognised and dropped.
  *
  * Per task: one `run` down, then `started` (only when the invokable has `restore`), `running`,
- * optional `log` records, and exactly one `result`, `error` or `uncloneable` up. `cancel` goes down
- * at most once. A `run` may be an offer (see {@link OFFER}); an offer taken back produces no message
+ * optional `log` records and `progress` reports, and exactly one `result`, `error` or `uncloneable`
+ * up. `cancel` goes down at most once; a `progressAck` answers each `progress`. A `run` may be an offer (see {@link OFFER}); an offer taken back produces no message
  * at all.
  *
  * Messages are tuples, `[kind, id, ...]`, not objects: structured clone writes and reads (and
@@ -27,6 +27,10 @@ export const Kind = Object.freeze({
   error: 5,
   log: 6,
   uncloneable: 7,
+  progress: 8,
+  progressAck: 9,
+  spawned: 10,
+  reaped: 11,
 } as const);
 
 /**
@@ -73,7 +77,8 @@ export type UncloneableMessage = readonly [kind: typeof Kind.uncloneable, id: nu
 
 /**
  * Worker → host: a record of the task's logger, written on the host through the task's logger.
- * `level` is a pino level value; `bindings` are those of `logger.child(...)` calls, outermost first.
+ * `level` is a pino level value; `bindings` are those of `logger.child(...)` calls, outermost first. `errType`: the constructor name
+ * of `obj.err` in the worker (pino writes it as `type`; the rebuilt error has its own constructor).
  */
 export type LogMessage = readonly [
   kind: typeof Kind.log,
@@ -82,10 +87,29 @@ export type LogMessage = readonly [
   bindings: readonly Record<string, unknown>[],
   obj: Record<string, unknown> | undefined,
   msg: string | undefined,
+  errType?: string,
 ];
 
+/**
+ * Worker → host: `ctx.reportProgress(value)`. At most one is in flight per task: the next is
+ * posted after the host's {@link ProgressAckMessage} (or, once, right before the outcome).
+ */
+export type ProgressMessage = readonly [kind: typeof Kind.progress, id: number, value: unknown];
+
+/** Host → worker: the task's last `progress` report was delivered to the runtime. */
+export type ProgressAckMessage = readonly [kind: typeof Kind.progressAck, id: number];
+
+/**
+ * Worker → host: the thread spawned process `pid` (it leads its own process group), while task
+ * `id` ran (0 between tasks). See `process-tree/spawn-tracking.ts`.
+ */
+export type SpawnedMessage = readonly [kind: typeof Kind.spawned, id: number, pid: number];
+
+/** Worker → host: spawned process `pid` has exited and was reaped (its id may be reused). */
+export type ReapedMessage = readonly [kind: typeof Kind.reaped, id: number, pid: number];
+
 /** What the host sends. */
-export type HostMessage = RunMessage | CancelMessage;
+export type HostMessage = RunMessage | CancelMessage | ProgressAckMessage;
 
 /** What a worker sends. */
 export type WorkerMessage =
@@ -94,7 +118,23 @@ export type WorkerMessage =
   | ResultMessage
   | ErrorMessage
   | UncloneableMessage
-  | LogMessage;
+  | LogMessage
+  | ProgressMessage
+  | SpawnedMessage
+  | ReapedMessage;
+
+/**
+ * What the host tells its threads about the task loggers, read once from the first task's logger,
+ * so that `ctx.logger.bindings()` in a worker is what it is on the host without a round trip.
+ */
+export interface LoggerInfo {
+  /** The task logger's bindings, less `jobId`, `executionId` and `task` when it binds those. */
+  readonly bindings: Readonly<Record<string, unknown>>;
+  /** The task logger binds `{ jobId, executionId, task }` to the task's own (the runtime's do). */
+  readonly bindsTask: boolean;
+  /** The host pino's `version`. */
+  readonly version: string;
+}
 
 /** The `workerData` of every pool thread. */
 export interface RunnerData {
@@ -102,6 +142,15 @@ export interface RunnerData {
   readonly port: MessagePort;
   /** Shared slots; see {@link WAKEUPS}, {@link TAKEN} and {@link OFFER}. */
   readonly signals: Int32Array;
+  /** See {@link LoggerInfo}. */
+  readonly logger: LoggerInfo;
+  /** What the thread needs to track the processes its tasks spawn (`process-tree/`). */
+  readonly tree: {
+    /** The thread's cookie token (see `process-tree/tree-cookie.ts`). */
+    readonly token: string;
+    /** Path of the bundled orphan reaper, which the thread's sentinel runs if the host dies. */
+    readonly reaperPath: string;
+  };
 }
 
 /**
@@ -126,8 +175,21 @@ export const TAKEN = 1;
  * cancelled). Whoever exchanges first wins, so an offered task runs exactly once or not at all.
  */
 export const OFFER = 2;
+/**
+ * `signals` slot the worker sets (to 1) before its first spawn: from then on the host sweeps the
+ * thread's process tree whenever it stops the thread. Shared memory, not a message, so a spawn
+ * the host has not heard of yet is not missed by a hard stop.
+ */
+export const SPAWNED = 3;
+/**
+ * `signals` slot the host sets (to 1) when it terminates the thread: from then on the thread starts
+ * no process. With {@link SPAWNED} it closes the race of a spawn and a hard stop: the host sets
+ * this, then reads that; the thread sets that, then reads this; so either the thread refuses the
+ * spawn or the host knows the tree must be killed.
+ */
+export const STOPPING = 4;
 /** Length of `signals`. */
-export const SIGNAL_SLOTS = 3;
+export const SIGNAL_SLOTS = 5;
 
 /** pino's level values, used on both sides. */
 export const LEVELS = Object.freeze({ trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 });
@@ -145,7 +207,20 @@ export const LEVEL_NAMES: Readonly<Record<number, LevelName>> = Object.freeze({
   60: 'fatal',
 });
 
-const KIND_NAMES = ['run', 'cancel', 'started', 'running', 'result', 'error', 'log', 'uncloneable'];
+const KIND_NAMES = [
+  'run',
+  'cancel',
+  'started',
+  'running',
+  'result',
+  'error',
+  'log',
+  'uncloneable',
+  'progress',
+  'progressAck',
+  'spawned',
+  'reaped',
+];
 
 /** The name of a message kind, for error messages. */
 export function kindName(kind: unknown): string {
@@ -165,7 +240,10 @@ export function checkWorkerMessage(message: unknown): string | undefined {
     kind !== Kind.result &&
     kind !== Kind.error &&
     kind !== Kind.uncloneable &&
-    kind !== Kind.log
+    kind !== Kind.log &&
+    kind !== Kind.progress &&
+    kind !== Kind.spawned &&
+    kind !== Kind.reaped
   ) {
     return `unknown message kind ${String(kind)}`;
   }
@@ -177,6 +255,8 @@ export function checkWorkerMessage(message: unknown): string | undefined {
     }
   } else if (kind === Kind.log && (typeof message[2] !== 'number' || !Array.isArray(message[3]))) {
     return 'malformed log record';
+  } else if ((kind === Kind.spawned || kind === Kind.reaped) && !Number.isSafeInteger(message[2])) {
+    return `message ${kindName(kind)} has no pid`;
   }
   return undefined;
 }

@@ -1,8 +1,21 @@
 import type { Execution, Executor, ExecutorCapabilities, LaunchSpec } from '@taskwarden/sdk';
+import { TREE_KILL_BOUND_MS } from './process-tree/process-tree.js';
 import type { WorkerExecutorOptions } from './worker-executor-options.js';
 import { resolveWorkerExecutorOptions } from './worker-executor-options.js';
 import type { WorkerPoolStats } from './worker-pool.js';
 import { WorkerPool } from './worker-pool.js';
+
+/**
+ * How long a hard stop of a {@link WorkerExecutor} task may take, from `kill()` to its outcome
+ * (`capabilities.hardStopMs`): the kill of the processes the thread spawned, bounded at
+ * {@link TREE_KILL_BOUND_MS}, and 500 ms for the terminated thread to exit, which takes a few
+ * milliseconds for JavaScript (a loop, `Atomics.wait`, awaiting anything) and for a thread blocked
+ * in a `*Sync` call of a process it spawned (that process is killed). A thread blocked in other
+ * native code (a synchronous read of a FIFO nobody writes, a native addon) exits only when that
+ * call returns: its task has no outcome until then, and the runtime's watchdog gives it up at
+ * `timeoutMs` (fatal escalation).
+ */
+export const WORKER_HARD_STOP_MS = TREE_KILL_BOUND_MS + 500;
 
 /**
  * Runs each task in a worker thread of its own pool, and stops work that ignores cancellation by
@@ -18,9 +31,15 @@ import { WorkerPool } from './worker-pool.js';
  * - At most `maxThreads` threads; further tasks wait in DEPLOYING, first come first served, and a
  *   waiting task that is cancelled is dropped without being invoked.
  * - Cancel: the task's `AbortSignal` is aborted inside the worker and its `cancel()` hook called.
- *   Hard stop (after `gracePeriodMs`; with `0`, in the same call): `worker.terminate()`; the thread
- *   counts against `maxThreads` until it has really exited, then the next waiting task gets a fresh
- *   thread. The task ends CANCELED, and its `done` resolves only once the thread has exited.
+ *   Hard stop (after `gracePeriodMs`; with `0`, in the same call): `worker.terminate()`, and SIGKILL
+ *   to the processes the thread's tasks spawned (their groups and every process carrying the
+ *   thread's env token); the thread counts against `maxThreads` until it has really exited, then
+ *   the next waiting task gets a fresh thread. The task ends CANCELED, and its `done` resolves only
+ *   once the thread has exited and those processes are gone: within {@link WORKER_HARD_STOP_MS}
+ *   unless the thread is blocked in native code of its own (then only when that call returns).
+ * - Processes a task spawns are stopped with its thread whenever it ends (hard stop, crash, idle
+ *   timeout, `close()`), and by a sentinel process when the host dies.
+ * - `ctx.reportProgress(value)` reaches the runtime, coalesced (one report in flight per task).
  * - A thread that dies (uncaught exception, `process.exit()`, heap exhaustion under
  *   `resourceLimits`) fails only its own task, with `WorkerExitedError`; the pool replaces it.
  * - `diagnose()` returns the JavaScript stack of the task's thread, read through the inspector;
@@ -53,6 +72,7 @@ export class WorkerExecutor implements Executor {
     hardStop: true,
     diagnostics: true,
     isolation: 'thread',
+    hardStopMs: WORKER_HARD_STOP_MS,
   });
   readonly #pool: WorkerPool;
 
@@ -90,8 +110,9 @@ export class WorkerExecutor implements Executor {
 
   /**
    * Refuses new work, fails waiting tasks with `ExecutorClosedError`, terminates every thread and
-   * resolves once all of them have exited. A thread blocked in a native call that ignores
-   * termination keeps `close()` waiting: it really has not exited.
+   * resolves once all of them have exited and the processes their tasks spawned are gone. A thread
+   * blocked in a native call that ignores termination keeps `close()` waiting: it really has not
+   * exited.
    */
   close(): Promise<void> {
     return this.#pool.close();

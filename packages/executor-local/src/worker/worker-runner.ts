@@ -1,8 +1,9 @@
 /**
  * The entry point of every pool thread. It runs one task at a time: load the module (cached per
  * module by the SDK helpers; an ES module synchronously where that is safe, see `loadModuleInvokableSync`),
- * `restore`, `invoke`, and post the outcome. Kept lean: this file is the per-task hot path inside
- * the worker.
+ * `restore`, `invoke`, and post the outcome (after the task's last progress report). At start it
+ * installs the tracking of the processes tasks spawn (`process-tree/spawn-tracking.ts`), which costs
+ * nothing until a task spawns. Kept lean: this file is the per-task hot path inside the worker.
  *
  * Threads do not load this file as built (`dist/worker/worker-runner.js`, ESM) but as one CommonJS
  * bundle of it and everything it imports (`dist/worker/worker-runner.cjs`, made by the package's
@@ -28,6 +29,9 @@ import {
   runInvokable,
   serializeError,
 } from '@taskwarden/sdk/internal';
+import { claim } from './offer-protocol.js';
+import { trackSpawns } from './process-tree/spawn-tracking.js';
+import { ProgressChannel } from './progress-channel.js';
 import type {
   CancelMessage,
   HostMessage,
@@ -36,11 +40,11 @@ import type {
   RunnerData,
   WorkerMessage,
 } from './protocol.js';
-import { CHANNEL_CLOSED, Kind, OFFER, TAKEN, WAKEUPS } from './protocol.js';
+import { CHANNEL_CLOSED, Kind, TAKEN, WAKEUPS } from './protocol.js';
 import { createForwardingLogger } from './worker-logger.js';
 
 if (isMainThread) throw new Error('worker-runner must be loaded as a worker thread by WorkerExecutor');
-const { port, signals } = workerData as RunnerData;
+const { port, signals, logger: loggerInfo, tree } = workerData as RunnerData;
 
 /** The task on this thread. */
 interface Current {
@@ -65,6 +69,8 @@ class Context implements InvocationContext {
   readonly #message: RunMessage;
   #task: TaskInfo | undefined;
   #logger: Logger | undefined;
+  #progress: ProgressChannel | undefined;
+  #report: ((value: unknown) => void) | undefined;
 
   constructor(message: RunMessage) {
     this.#message = message;
@@ -85,16 +91,34 @@ class Context implements InvocationContext {
   }
 
   get logger(): Logger {
-    this.#logger ??= createForwardingLogger(postLog, this.#message[1], this.#message[10]);
+    const m = this.#message;
+    this.#logger ??= createForwardingLogger(postLog, m[1], m[10], loggerInfo, {
+      jobId: m[6],
+      executionId: m[5],
+      name: m[8],
+    });
     return this.#logger;
   }
 
-  /**
-   * Bridge until the worker executor forwards progress (issue 18, worker branch): refused loudly
-   * rather than dropped silently.
-   */
-  reportProgress(): void {
-    throw new TypeError('ctx.reportProgress is not supported by the worker executor yet');
+  /** A function, not a method: task code destructures it from the context (`{ reportProgress }`). */
+  get reportProgress(): (value: unknown) => void {
+    if (this.#progress === undefined) {
+      const id = this.#message[1];
+      this.#progress = new ProgressChannel((value) => port.postMessage([Kind.progress, id, value]));
+    }
+    const progress = this.#progress;
+    this.#report ??= (value) => progress.report(value);
+    return this.#report;
+  }
+
+  /** The host delivered the last progress report. */
+  progressDelivered(): void {
+    this.#progress?.delivered();
+  }
+
+  /** The task has ended: its last progress report goes ahead of the outcome. */
+  end(): void {
+    this.#progress?.end();
   }
 }
 
@@ -119,6 +143,7 @@ async function run(message: RunMessage): Promise<void> {
     outcome = error;
   }
   // The task stays current until its outcome is posted, so nothing else starts before it is.
+  context.end();
   if (!ok) postError(id, outcome);
   else {
     try {
@@ -147,7 +172,7 @@ function idle(): void {
 function claimOffer(): void {
   const message = offer as RunMessage;
   offer = undefined;
-  if (Atomics.compareExchange(signals, OFFER, message[1], 0) === message[1]) start(message);
+  if (claim(signals, message[1])) start(message);
 }
 
 function start(message: RunMessage): void {
@@ -184,7 +209,9 @@ function cancel(message: CancelMessage): void {
 
 function onMessage(message: HostMessage): void {
   if (message[0] === Kind.cancel) cancel(message);
-  else if (message[11] === 0) start(message);
+  else if (message[0] === Kind.progressAck) {
+    if (current?.id === message[1]) current.context.progressDelivered();
+  } else if (message[11] === 0) start(message);
   else {
     offer = message;
     if (current === undefined) claimOffer();
@@ -219,6 +246,14 @@ function nothingElsePending(): boolean {
   return process.stdout.writableLength === 0 && process.stderr.writableLength === 0;
 }
 
+trackSpawns({
+  signals,
+  token: tree.token,
+  reaperPath: tree.reaperPath,
+  currentTask: () => current?.id ?? 0,
+  spawned: (pid, id) => port.postMessage([Kind.spawned, id, pid]),
+  reaped: (pid, id) => port.postMessage([Kind.reaped, id, pid]),
+});
 port.on('message', onMessage);
 // Only task code closes this end (the host never closes its end while the thread lives): tell the
 // host on Node's own channel, so it stops this thread at once instead of waiting for a result.
