@@ -365,6 +365,7 @@ export class WorkerPool implements ExecutionControl {
       task.attempt,
       this.#logLevel ?? 0,
       offer ? 1 : 0,
+      task.fencingToken,
     ];
     // The offer slot is set before the message can be read, so the thread's claim finds it.
     if (offer) Atomics.store(thread.signals, OFFER, execution.id);

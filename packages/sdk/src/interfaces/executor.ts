@@ -1,3 +1,4 @@
+import type { CancellationTimings } from './cancellation-strategy.js';
 import type { InvokableReference, TaskInfo } from './invokable.js';
 import type { Logger } from './logger.js';
 
@@ -7,8 +8,10 @@ export interface ExecutorCapabilities {
   readonly hardStop: boolean;
   /** `Execution.diagnose()` can say where stuck work is. */
   readonly diagnostics: boolean;
-  /** What separates the work from the host. */
-  readonly isolation: 'none' | 'thread' | 'process';
+  /** What separates the work from the host (`'host'`: another machine). */
+  readonly isolation: 'none' | 'thread' | 'process' | 'host';
+  /** Longest a hard stop may take, `kill()` → outcome reported (ms). */
+  readonly hardStopMs?: number;
 }
 
 /** Everything an executor needs to run one task. */
@@ -18,6 +21,8 @@ export interface LaunchSpec {
   readonly input: unknown;
   /** The task's logger (created on first use). */
   readonly logger: Logger;
+  /** The task's resolved cancellation timings (always set by the runtime). */
+  readonly cancellation?: CancellationTimings;
   /**
    * The executor calls this once, right before `invoke` (after `restore`), so the task can move to
    * RUNNING. Never throws.

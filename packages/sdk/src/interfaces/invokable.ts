@@ -8,6 +8,11 @@ export interface TaskInfo {
   readonly name: string;
   /** 1 for the first attempt; set by the integrator through the descriptor. */
   readonly attempt: number;
+  /**
+   * Set by executors that (re)assign work across machines: a number that grows with every
+   * (re)assignment, to pass to outside systems so that a stale holder is refused there.
+   */
+  readonly fencingToken?: number;
 }
 
 /** What an invokable receives. */

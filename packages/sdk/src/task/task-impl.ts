@@ -529,6 +529,10 @@ class TaskLaunchSpec implements LaunchSpec {
     return this.#task.logger;
   }
 
+  get cancellation(): CancellationTimings {
+    return this.#init.timings;
+  }
+
   onRunning(): void {
     this.#task.reportRunning();
   }
