@@ -46,6 +46,8 @@ export interface ChildProcessHandleOptions {
   readonly pauseTimeoutMs: number;
   /** The largest control message either side accepts. */
   readonly maxMessageBytes: number;
+  /** With a host lease: the deadline a new child starts with, in monotonic ms. */
+  readonly leaseDeadline?: () => number;
 }
 
 /** What a handle tells its executor. @internal */
@@ -141,6 +143,7 @@ export class ChildProcessHandle {
       watchdogPollMs: options.watchdogPollMs,
       pauseTimeoutMs: options.pauseTimeoutMs,
       maxMessageBytes: options.maxMessageBytes,
+      ...(options.leaseDeadline ? { leaseDeadlineMs: options.leaseDeadline() } : {}),
     };
     let child: ChildProcess;
     try {
@@ -326,6 +329,13 @@ export class ChildProcessHandle {
       });
       stdio.diagnostics.write(`${JSON.stringify({ id })}\n`);
     });
+  }
+
+  /** Moves the child's host-lease deadline (monotonic ms); its watchdog kills the group once it passes. */
+  renewLease(deadlineMs: number): void {
+    const stdio = this.#stdio;
+    if (!stdio || this.#exited) return;
+    stdio.diagnostics.write(`${JSON.stringify({ lease: deadlineMs })}\n`);
   }
 
   #streams(): Array<{ ref?(): void; unref?(): void }> {

@@ -23,6 +23,18 @@ import {
 
 /** The longest delay a Node timer takes; longer ones overflow to 1 ms (with only a warning). */
 const MAX_TIMER_MS = 2_147_483_647;
+/**
+ * What a hard stop takes beyond `killGraceMs`: the SIGKILL itself, the poll that sees the group
+ * empty (at most 100 ms apart) and a zombie scan.
+ */
+const HARD_STOP_SLACK_MS = 250;
+/** A child's watchdog needs this long, beyond one poll, to SIGKILL its group once its lease ran out. */
+const LEASE_KILL_SLACK_MS = 20;
+
+/** The machine's monotonic clock in ms (CLOCK_MONOTONIC on Linux: the same for every process there). */
+function monotonicMs(): number {
+  return Number(process.hrtime.bigint() / 1_000_000n);
+}
 
 /**
  * Options of {@link ProcessExecutor}. Each is validated up front (`TypeError`/`RangeError` naming it);
@@ -69,6 +81,15 @@ export interface ProcessExecutorOptions {
    */
   maxMessageBytes?: number;
   /**
+   * Children hold a lease from this host, renewed by {@link ProcessExecutor.renewHostLease}: a child
+   * whose lease runs out SIGKILLs its own process group, exactly as when the host dies. For hosts that
+   * can be paused (SIGSTOP, a frozen VM) while something else counts on their work having stopped,
+   * such as a cluster agent whose lease expired: a paused host cannot stop its children, but they
+   * stop themselves. Until the first renewal the lease has run out (children end at once). Default
+   * false: children live as long as the host.
+   */
+  hostLease?: boolean;
+  /**
    * Replaces `child_process.spawn`. For tests and fault injection only (make it throw an `EAGAIN`
    * error to see a task fail in DEPLOYING). It must start the given command as a direct child of
    * this process, with the given options: the child checks who its parent is.
@@ -102,7 +123,9 @@ interface ResolvedOptions {
   readonly idleTimeoutMs: number;
   readonly diagnoseTimeoutMs: number;
   readonly maxMessageBytes: number;
-  readonly handle: ChildProcessHandleOptions;
+  readonly hostLease: boolean;
+  readonly watchdogPollMs: number;
+  readonly handle: Omit<ChildProcessHandleOptions, 'leaseDeadline'>;
 }
 
 const OPTION_KEYS: ReadonlySet<string> = new Set<keyof ProcessExecutorOptions>([
@@ -117,6 +140,7 @@ const OPTION_KEYS: ReadonlySet<string> = new Set<keyof ProcessExecutorOptions>([
   'watchdogPollMs',
   'diagnoseTimeoutMs',
   'maxMessageBytes',
+  'hostLease',
   'spawn',
   'kill',
 ]);
@@ -158,11 +182,7 @@ const OPTION_KEYS: ReadonlySet<string> = new Set<keyof ProcessExecutorOptions>([
  */
 export class ProcessExecutor implements Executor {
   readonly name = 'process';
-  readonly capabilities: ExecutorCapabilities = Object.freeze({
-    hardStop: true,
-    diagnostics: true,
-    isolation: 'process',
-  });
+  readonly capabilities: ExecutorCapabilities;
 
   readonly #options: ResolvedOptions;
   readonly #queue: ProcessExecution[] = [];
@@ -175,9 +195,22 @@ export class ProcessExecutor implements Executor {
   #nextId = 1;
   #spawned = 0;
   #closing: Promise<void> | undefined;
+  /** With `hostLease`: the children's deadline, in monotonic ms (0: run out). */
+  #leaseDeadline = 0;
+  readonly #handleOptions: ChildProcessHandleOptions;
 
   constructor(options: ProcessExecutorOptions = {}) {
     this.#options = resolveOptions(options);
+    this.capabilities = Object.freeze({
+      hardStop: true,
+      diagnostics: true,
+      isolation: 'process',
+      // kill() → outcome: SIGTERM, SIGKILL after killGraceMs, then the group seen empty.
+      hardStopMs: this.#options.killGraceMs + HARD_STOP_SLACK_MS,
+    });
+    this.#handleOptions = this.#options.hostLease
+      ? { ...this.#options.handle, leaseDeadline: () => this.#leaseDeadline }
+      : this.#options.handle;
     this.#executionHost = {
       killGraceMs: this.#options.killGraceMs,
       diagnoseTimeoutMs: this.#options.diagnoseTimeoutMs,
@@ -200,6 +233,26 @@ export class ProcessExecutor implements Executor {
   /** Pids of the child processes that exist now (each is also its process group id). */
   get pids(): number[] {
     return [...this.#processes].flatMap((handle) => (handle.pid === undefined ? [] : [handle.pid]));
+  }
+
+  /**
+   * Renews the host lease (option `hostLease`): every child, and every child spawned later, is gone
+   * within `validForMs` from now unless the lease is renewed again meanwhile. Each child's watchdog
+   * thread ends its group a poll (`watchdogPollMs`) plus a few ms before that, on the machine's
+   * monotonic clock, so a host that cannot renew (it is paused) has no child left once the time is up.
+   *
+   * @throws TypeError when the executor was created without `hostLease`.
+   * @throws RangeError when `validForMs` is not a finite number.
+   */
+  renewHostLease(validForMs: number): void {
+    if (!this.#options.hostLease) {
+      throw new TypeError('renewHostLease: this ProcessExecutor was created without the hostLease option');
+    }
+    if (typeof validForMs !== 'number' || !Number.isFinite(validForMs)) {
+      throw new RangeError(`renewHostLease: validForMs must be a finite number, got ${validForMs}`);
+    }
+    this.#leaseDeadline = monotonicMs() + validForMs - this.#options.watchdogPollMs - LEASE_KILL_SLACK_MS;
+    for (const handle of this.#processes) handle.renewLease(this.#leaseDeadline);
   }
 
   /**
@@ -323,7 +376,7 @@ export class ProcessExecutor implements Executor {
   }
 
   #spawn(): ChildProcessHandle {
-    const handle: ChildProcessHandle = new ChildProcessHandle(this.#options.handle, {
+    const handle: ChildProcessHandle = new ChildProcessHandle(this.#handleOptions, {
       // Dead or dying (it exited, broke the protocol, is being stopped): out of the idle pool at once,
       // although it counts against maxProcesses until its group is gone.
       onUnusable: () => this.#removeIdle(handle),
@@ -406,6 +459,9 @@ function resolveOptions(options: ProcessExecutorOptions): ResolvedOptions {
   if (options.reuse !== undefined && typeof options.reuse !== 'boolean') {
     throw new TypeError('options.reuse must be a boolean');
   }
+  if (options.hostLease !== undefined && typeof options.hostLease !== 'boolean') {
+    throw new TypeError('options.hostLease must be a boolean');
+  }
   if (options.spawn !== undefined && typeof options.spawn !== 'function') {
     throw new TypeError('options.spawn must be a function like child_process.spawn');
   }
@@ -420,6 +476,8 @@ function resolveOptions(options: ProcessExecutorOptions): ResolvedOptions {
     idleTimeoutMs: idleTimeoutMs > MAX_TIMER_MS ? Number.POSITIVE_INFINITY : idleTimeoutMs,
     diagnoseTimeoutMs,
     maxMessageBytes,
+    hostLease: options.hostLease ?? false,
+    watchdogPollMs,
     handle: {
       spawn: options.spawn ?? nodeSpawn,
       kill: options.kill ?? ((pid, signal) => process.kill(pid, signal)),

@@ -146,7 +146,12 @@ describe('ProcessExecutor: running tasks in child processes', () => {
   it('exposes capabilities and refuses plain invokables and work after close()', async () => {
     const { executor } = setup();
     expect(executor.name).toBe('process');
-    expect(executor.capabilities).toEqual({ hardStop: true, diagnostics: true, isolation: 'process' });
+    expect(executor.capabilities).toEqual({
+      hardStop: true,
+      diagnostics: true,
+      isolation: 'process',
+      hardStopMs: 5_000 + 250, // killGraceMs + the group-gone slack
+    });
     const spec = {
       task: { executionId: 'e', jobId: 'j', allocationId: 'a', name: 'n', attempt: 1 },
       invokable: { invoke: () => 1 },

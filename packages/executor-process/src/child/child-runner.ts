@@ -52,6 +52,8 @@ export interface RunnerConfig {
   readonly pauseTimeoutMs: number;
   /** The largest control message either side accepts (`maxMessageBytes`). */
   readonly maxMessageBytes: number;
+  /** With a host lease (`hostLease`): the child's first deadline, in monotonic ms. */
+  readonly leaseDeadlineMs?: number;
 }
 
 interface CurrentTask {
@@ -169,6 +171,7 @@ function startWatchdog(): void {
     pollMs: config.watchdogPollMs,
     diagnosticsFd: DIAGNOSTICS_FD,
     pauseTimeoutMs: config.pauseTimeoutMs,
+    ...(typeof config.leaseDeadlineMs === 'number' ? { leaseDeadlineMs: config.leaseDeadlineMs } : {}),
   };
   try {
     const worker = new Worker(join(__dirname, 'watchdog-thread.cjs'), {
