@@ -60,6 +60,15 @@ export const ErrorCode = {
   EXECUTOR_CLOSED: 'EXECUTOR_CLOSED',
   /** A non-Error value was thrown; it is kept as `value`. */
   NON_ERROR_THROWN: 'NON_ERROR_THROWN',
+  // @taskwarden/cluster-nats
+  /** The agent running a remote task was lost (its lease ran out or was released); the work has stopped. */
+  AGENT_LOST: 'AGENT_LOST',
+  /** None of the cluster's NATS servers could be reached. */
+  CLUSTER_UNREACHABLE: 'CLUSTER_UNREACHABLE',
+  /** The NATS server is older than the minimum or has no JetStream. */
+  UNSUPPORTED_SERVER: 'UNSUPPORTED_SERVER',
+  /** A live agent already holds the lease of that agent name. */
+  LEASE_HELD: 'LEASE_HELD',
 } as const;
 
 /** One of the {@link ErrorCode} values. */
