@@ -133,9 +133,9 @@ export class CoordinatorSession {
       queue: options.queue,
       logger,
       garbage,
-      isLive: (id) => {
+      isLive: (id, nonce) => {
         const execution = options.executions.get(id);
-        return execution !== undefined && !execution.ended;
+        return execution !== undefined && !execution.ended && execution.nonce === nonce;
       },
       registered: () => this.#inFlight,
     });

@@ -41,8 +41,8 @@ export interface TaskRegistryOptions {
   readonly queue: string;
   readonly logger: Logger;
   readonly garbage: GarbageLog;
-  /** Whether this coordinator has a live task with this id. */
-  readonly isLive: (id: string) => boolean;
+  /** Whether this coordinator has a live task with this id, submitted with this nonce. */
+  readonly isLive: (id: string, nonce: string) => boolean;
   /** Every live task with a record, to rewrite before the records' age limit. */
   readonly registered: () => Iterable<RemoteExecution>;
 }
@@ -74,7 +74,10 @@ export class TaskRegistry {
           this.#options.garbage.report(msg.subject, 'not a live query');
           return;
         }
-        const reply: LiveReply = { t: 'live', live: query.ids.map((id) => this.#options.isLive(id)) };
+        const reply: LiveReply = {
+          t: 'live',
+          live: query.tasks.map(([id, nonce]) => this.#options.isLive(id, nonce)),
+        };
         msg.respond(encode(reply));
       },
     });
@@ -188,7 +191,7 @@ export class TaskRegistry {
    */
   async #holderStillLive(record: TaskRecord, id: string): Promise<boolean> {
     const { conn, names, coordinatorId } = this.#options;
-    if (record.coordinator === coordinatorId) return this.#options.isLive(id);
+    if (record.coordinator === coordinatorId) return this.#options.isLive(id, record.nonce);
     let delay = RETRY_FIRST_MS;
     for (;;) {
       if (this.#stopped) return true;
@@ -196,7 +199,7 @@ export class TaskRegistry {
       const holder = lease?.operation === 'PUT' ? parseLeaseRecord(lease.value) : undefined;
       if (holder?.state !== 'live') return false;
       try {
-        const query: LiveQuery = { t: 'live?', ids: [id] };
+        const query: LiveQuery = { t: 'live?', tasks: [[id, record.nonce]] };
         const reply = decode(
           (
             await conn.nc.request(names.coordinatorLive(record.coordinator), encode(query), {

@@ -142,13 +142,16 @@ export interface FreeMessage {
   readonly free: number;
 }
 
-/** Coordinator → coordinator (`coordinatorLive`): are these execution ids yours and live? @internal */
+/**
+ * Coordinator → coordinator (`coordinatorLive`): are these submissions (execution id and the nonce of
+ * the record that names you) yours and live? @internal
+ */
 export interface LiveQuery {
   readonly t: 'live?';
-  readonly ids: readonly string[];
+  readonly tasks: ReadonlyArray<readonly [id: string, nonce: string]>;
 }
 
-/** Reply to a {@link LiveQuery}, one flag per id. @internal */
+/** Reply to a {@link LiveQuery}, one flag per task. @internal */
 export interface LiveReply {
   readonly t: 'live';
   readonly live: readonly boolean[];

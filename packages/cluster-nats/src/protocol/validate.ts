@@ -194,7 +194,15 @@ export function isFreeMessage(value: unknown): value is FreeMessage {
 
 /** @internal */
 export function isLiveQuery(value: unknown): value is LiveQuery {
-  return isObject(value) && value.t === 'live?' && isArrayOf(value.ids, isString);
+  return (
+    isObject(value) &&
+    value.t === 'live?' &&
+    isArrayOf(
+      value.tasks,
+      (task): task is [string, string] =>
+        Array.isArray(task) && task.length === 2 && isString(task[0]) && isString(task[1]),
+    )
+  );
 }
 
 /** @internal */
