@@ -169,11 +169,12 @@ export function useCluster(serverOptions: NatsServerOptions = {}) {
   return helpers;
 }
 
-/** Pids a fixture recorded in `file` (one JSON object per line with a `pid`). */
+/** Pids a fixture recorded in `file` (one JSON object per line with a `pid`), each once. */
 export function readPids(file: string): number[] {
-  return readLines(file)
+  const pids = readLines(file)
     .map((line) => (line as { pid?: unknown }).pid)
     .filter((pid): pid is number => typeof pid === 'number');
+  return [...new Set(pids)];
 }
 
 /** The JSON lines of a fixture's log file. */
