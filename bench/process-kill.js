@@ -16,8 +16,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProcessExecutor } from '@taskwarden/executor-process';
+import { launchDirectly } from '@taskwarden/sdk/testing';
 import { execa } from 'execa';
-import pino from 'pino';
 import { alternate, isMain, printResult } from './lib/stats.js';
 
 const DELAY_MS = 200;
@@ -129,16 +129,13 @@ function pidFileIn(dir) {
 /** Starts the tree under ProcessExecutor; `stop()` kills it and measures. */
 async function startOurs(executor, files, variant) {
   const pidFile = pidFileIn(files.dir);
-  const execution = executor.launch({
-    task: { executionId: `kill-${counter}`, jobId: 'bench', allocationId: 'a', name: 'deaf', attempt: 1 },
+  const run = launchDirectly(executor, {
+    task: { executionId: `kill-${counter}`, jobId: 'bench', name: 'deaf' },
     invokable: { module: files.task },
     input: { pidFile, variant },
-    logger: pino({ level: 'silent' }),
-    onRunning: () => undefined,
   });
-  execution.result.catch(() => undefined);
   const tree = await treeOf(pidFile);
-  return { tree, kill: () => execution.kill(), done: () => execution.result.catch(() => undefined) };
+  return { tree, kill: () => run.execution.kill(), done: () => run.outcome };
 }
 
 async function startExeca(files, variant) {

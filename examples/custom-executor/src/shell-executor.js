@@ -1,13 +1,16 @@
 // A complete third-party executor in one file. It runs shell scripts, each as the leader of its own
 // process group, so the cancellation ladder reaches the script and everything it started.
-// The SPI it implements (`Executor`, `Execution`) comes from @taskwarden/sdk; see ../README.md.
+// The SPI it implements (`Executor`, `Execution`) and its helper (`BaseExecution`) come from
+// @taskwarden/sdk; see ../README.md.
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { isAbsolute } from 'node:path';
 import {
+  BaseExecution,
   ErrorCode,
   ExecutorClosedError,
   InvalidInvokableError,
+  nameErrorClass,
   SerializationError,
   TaskCancelledError,
   TaskwardenError,
@@ -15,6 +18,11 @@ import {
 
 /** A script exited non-zero (or died of a signal) without reporting a structured error. */
 export class ShellScriptError extends TaskwardenError {
+  static {
+    // An explicit name (the class name would do too, until a bundler renames the class).
+    nameErrorClass(ShellScriptError, 'ShellScriptError');
+  }
+
   /** @param {{ script: string, exitCode: number | null, signal: string | null, stderrTail: string }} info */
   constructor({ script, exitCode, signal, stderrTail }) {
     const how = signal ? `was killed by ${signal}` : `exited with code ${exitCode}`;
@@ -27,14 +35,6 @@ export class ShellScriptError extends TaskwardenError {
 }
 
 const ignore = () => undefined;
-
-/** A promise with its resolvers (`Promise.withResolvers` needs Node 22). */
-function deferred() {
-  /** @type {{ promise: Promise<any>, resolve: (value?: unknown) => void, reject: (error: Error) => void }} */
-  const d = /** @type {any} */ ({});
-  d.promise = new Promise((resolve, reject) => Object.assign(d, { resolve, reject }));
-  return d;
-}
 
 /** Signals a whole process group; a group that is already gone is not an error. */
 function signalGroup(/** @type {number} */ pgid, /** @type {NodeJS.Signals} */ signal) {
@@ -73,30 +73,29 @@ function reportedError(/** @type {string} */ stdout, /** @type {string} */ scrip
   }
 }
 
-/** One task: queued, then one `sh` process. Implements `Execution`. */
-class ShellExecution {
+/**
+ * One task: queued, then one `sh` process. `BaseExecution` (from the SDK) does the bookkeeping: it
+ * reports to the runtime through `spec.report` exactly once per fact, makes `cancel()` idempotent
+ * (our `onCancel` runs once, never after the outcome) and offers `started`/`result` promises.
+ */
+class ShellExecution extends BaseExecution {
   /** @type {import('node:child_process').ChildProcess | undefined} */ #child;
-  /** @type {Error | undefined} why cancel() or kill() was called */ #reason;
-  #done = false;
-  #started = deferred();
-  #result = deferred();
-  /** Resolves once the process exists: the end of DEPLOYING. */
-  started = this.#started.promise;
-  /**
-   * Settles exactly once, and only when the process has exited. The runtime frees the slot and
-   * resolves `task.done` on it: settling earlier would report work as stopped that still runs.
-   */
-  result = this.#result.promise;
+  /** @type {Error | undefined} why kill() was called */ #killReason;
+  /** @type {(execution: ShellExecution) => void} */ #onEnd;
 
-  /** @param {import('@taskwarden/sdk').LaunchSpec} spec @param {string} stdin the input as JSON */
-  constructor(spec, stdin) {
-    this.spec = spec;
+  /**
+   * @param {import('@taskwarden/sdk').LaunchSpec} spec
+   * @param {string} stdin the input as JSON
+   * @param {(execution: ShellExecution) => void} onEnd frees the executor's capacity
+   */
+  constructor(spec, stdin, onEnd) {
+    super(spec);
     this.stdin = stdin;
-    this.started.catch(ignore); // `result` carries the same failure; this one must not go unhandled
+    this.#onEnd = onEnd;
   }
 
   get queued() {
-    return !this.#child && !this.#done;
+    return !this.#child && !this.settled;
   }
 
   /** Called by the executor when there is room under `maxConcurrent`. */
@@ -108,7 +107,7 @@ class ShellExecution {
       // the script and all it started, and never the host's own group.
       child = spawn(shell, [script], { detached: true, env: scriptEnv(this.spec), stdio: 'pipe' });
     } catch (error) {
-      return this.#settle(/** @type {Error} */ (error)); // this task fails; the executor goes on
+      return this.#end(/** @type {Error} */ (error)); // this task fails; the executor goes on
     }
     this.#child = child;
     let stdout = '';
@@ -117,12 +116,10 @@ class ShellExecution {
     child.stderr.setEncoding('utf8').on('data', (chunk) => (stderrTail = (stderrTail + chunk).slice(-4096)));
     child.stdin.on('error', ignore); // EPIPE: the script did not read its input; that is its business
     child.stdin.end(this.stdin);
-    child.on('spawn', () => {
-      this.#started.resolve();
-      this.spec.onRunning(); // no restore phase for scripts: RUNNING starts with the process
-    });
+    // No restore phase for scripts: RUNNING starts with the process (running implies started).
+    child.on('spawn', () => this.markRunning());
     // 'error' without a pid: the shell could not be started at all (ENOENT, EAGAIN, ...).
-    child.on('error', (error) => child.pid === undefined && this.#settle(error));
+    child.on('error', (error) => child.pid === undefined && this.#end(error));
     child.on('exit', () => {
       // The script is the work: what it left running in its group would be an orphan.
       // (Never throw from an event handler: that would crash the host.)
@@ -131,40 +128,36 @@ class ShellExecution {
       } catch {}
     });
     // 'close', not 'exit': stdout is complete only once every process holding the pipe is gone.
+    // Reporting the outcome only now is what makes `task.done` mean "the work has stopped".
     child.on('close', (exitCode, signal) => {
-      if (this.#reason && signal === 'SIGKILL') return this.#settle(this.#reason); // kill() stopped it
+      const stopped = this.#killReason ?? this.cancelReason;
+      if (stopped && signal === 'SIGKILL') return this.#end(stopped); // kill() stopped it
       if (exitCode !== 0) {
         const error = reportedError(stdout, script);
-        return this.#settle(error ?? new ShellScriptError({ script, exitCode, signal, stderrTail }));
+        return this.#end(error ?? new ShellScriptError({ script, exitCode, signal, stderrTail }));
       }
       try {
-        this.#settle(undefined, stdout.trim() === '' ? undefined : JSON.parse(stdout));
+        this.#end(undefined, stdout.trim() === '' ? undefined : JSON.parse(stdout));
       } catch (cause) {
-        this.#settle(new SerializationError('result', { cause }));
+        this.#end(new SerializationError('result', { cause }));
       }
     });
   }
 
-  /** Graceful stop: SIGTERM to the group, once. A script's `trap '...' TERM` is its cancel hook. */
-  cancel(/** @type {Error} */ reason) {
-    // Never throws: the ladder calls this first and goes on regardless; if the signal cannot be
-    // sent, the hard stop after gracePeriodMs (or the watchdog) still ends the task.
-    if (this.#reason || this.#done) return;
-    this.#reason = reason;
-    if (this.queued) return this.#settle(reason); // never spawned, so the script never runs
-    try {
-      if (this.#child?.pid) signalGroup(this.#child.pid, 'SIGTERM');
-    } catch (error) {
-      this.spec.logger.warn({ err: error }, 'could not send SIGTERM to the script');
-    }
+  /** Graceful stop: SIGTERM to the group. A script's `trap '...' TERM` is its cancel hook. */
+  onCancel(/** @type {Error} */ reason) {
+    // BaseExecution calls this once and logs what it throws; if the signal cannot be sent, the hard
+    // stop after gracePeriodMs (or the watchdog) still ends the task.
+    if (this.queued) return this.#end(reason); // never spawned, so the script never runs
+    if (this.#child?.pid) signalGroup(this.#child.pid, 'SIGTERM');
   }
 
-  /** Hard stop: SIGKILL to the group; resolves once the process has exited and `result` settled. */
+  /** Hard stop: SIGKILL to the group; resolves once the process has exited and the outcome is reported. */
   kill() {
-    if (this.#done) return Promise.resolve();
-    this.#reason ??= new TaskCancelledError(this.spec.task.executionId);
+    if (this.settled) return Promise.resolve();
+    this.#killReason ??= this.cancelReason ?? new TaskCancelledError(this.spec.task.executionId);
     if (this.queued) {
-      this.#settle(this.#reason);
+      this.#end(this.#killReason);
       return Promise.resolve();
     }
     // Throws (EPERM) only when the stop cannot even start; the runtime then escalates at once
@@ -173,17 +166,12 @@ class ShellExecution {
     return this.result.then(ignore, ignore);
   }
 
-  /** Settles `started` and `result`, once; later calls (a 'close' after an 'error') do nothing. */
-  #settle(/** @type {Error | undefined} */ error, /** @type {unknown} */ value = undefined) {
-    if (this.#done) return;
-    this.#done = true;
-    if (error) {
-      this.#started.reject(error); // a no-op once it has resolved
-      this.#result.reject(error);
-    } else {
-      this.#started.resolve();
-      this.#result.resolve(value);
-    }
+  /** Frees the capacity first (so it is free by the time `task.done` resolves), then reports, once. */
+  #end(/** @type {Error | undefined} */ error, /** @type {unknown} */ value = undefined) {
+    if (this.settled) return;
+    this.#onEnd(this);
+    if (error) this.reject(error);
+    else this.resolve(value);
   }
 }
 
@@ -234,15 +222,12 @@ export class ShellExecutor {
     } catch (cause) {
       throw new SerializationError('input', { cause }); // a BigInt, a cycle: fail now, not in the script
     }
-    const execution = new ShellExecution(spec, stdin);
-    // Registered before the runtime's own handlers, so the capacity is free again by the time
-    // `task.done` resolves.
-    const release = () => {
-      this.#running.delete(execution);
-      this.#queue = this.#queue.filter((queued) => queued !== execution);
-      this.#pump();
-    };
-    execution.result.then(release, release);
+    const execution = new ShellExecution(spec, stdin, (ended) => {
+      this.#running.delete(ended);
+      this.#queue = this.#queue.filter((queued) => queued !== ended);
+      // The next script starts after this one reported (a microtask later), not inside its report.
+      queueMicrotask(() => this.#pump());
+    });
     this.#queue.push(execution);
     this.#pump();
     return execution;

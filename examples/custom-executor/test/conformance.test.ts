@@ -2,7 +2,7 @@
 // shell scripts (test/fixtures/*.sh) doing what the shipped .mjs fixtures do; inputs and results
 // travel as JSON.
 import { fileURLToPath } from 'node:url';
-import { describeExecutorConformance } from '@taskwarden/sdk/testing';
+import { describeExecutorConformance } from '@taskwarden/sdk/testing/conformance';
 import { afterAll, expect } from 'vitest';
 import { ShellExecutor } from '../src/shell-executor.js';
 import { survivors, tagChildProcesses } from './processes.js';

@@ -3,7 +3,7 @@
  * `TaskwardenError.is`, `instanceof` and a `switch` on `code` work across copies of the SDK.
  * @module
  */
-import { ErrorCode, TaskwardenError } from '@taskwarden/sdk';
+import { ErrorCode, nameErrorClass, TaskwardenError } from '@taskwarden/sdk';
 
 /**
  * Why an agent counts as lost for a task:
@@ -28,8 +28,11 @@ export type AgentLostReason = 'lease-expired' | 'lease-released' | 'fenced' | 'c
  * if (outcome.error instanceof AgentLostError) resubmit({ attempt: 2 });
  * ```
  */
-export class AgentLostError extends TaskwardenError {
-  override readonly code: typeof ErrorCode.AGENT_LOST = ErrorCode.AGENT_LOST;
+export class AgentLostError extends TaskwardenError<typeof ErrorCode.AGENT_LOST> {
+  static {
+    nameErrorClass(AgentLostError, 'AgentLostError');
+  }
+  declare readonly name: 'AgentLostError';
   /** The agent's name. */
   readonly agent: string;
   /** The task's execution id. */
@@ -45,10 +48,6 @@ export class AgentLostError extends TaskwardenError {
     this.agent = ctx.agent;
     this.executionId = ctx.executionId;
     this.reason = ctx.reason;
-  }
-
-  override get name(): string {
-    return 'AgentLostError';
   }
 }
 
@@ -69,8 +68,11 @@ function describeReason(reason: AgentLostReason): string {
  * None of the NATS servers answered: refused, unreachable, or too slow to accept a connection within
  * `connectTimeoutMs`. `servers` lists them; `cause` is the client's error.
  */
-export class ClusterUnreachableError extends TaskwardenError {
-  override readonly code: typeof ErrorCode.CLUSTER_UNREACHABLE = ErrorCode.CLUSTER_UNREACHABLE;
+export class ClusterUnreachableError extends TaskwardenError<typeof ErrorCode.CLUSTER_UNREACHABLE> {
+  static {
+    nameErrorClass(ClusterUnreachableError, 'ClusterUnreachableError');
+  }
+  declare readonly name: 'ClusterUnreachableError';
   /** The servers that were tried. */
   readonly servers: readonly string[];
 
@@ -81,18 +83,17 @@ export class ClusterUnreachableError extends TaskwardenError {
     });
     this.servers = [...servers];
   }
-
-  override get name(): string {
-    return 'ClusterUnreachableError';
-  }
 }
 
 /**
  * The NATS server is older than the minimum (2.9.0) or runs without JetStream (`-js`). `version` is
  * what the server reported.
  */
-export class UnsupportedServerError extends TaskwardenError {
-  override readonly code: typeof ErrorCode.UNSUPPORTED_SERVER = ErrorCode.UNSUPPORTED_SERVER;
+export class UnsupportedServerError extends TaskwardenError<typeof ErrorCode.UNSUPPORTED_SERVER> {
+  static {
+    nameErrorClass(UnsupportedServerError, 'UnsupportedServerError');
+  }
+  declare readonly name: 'UnsupportedServerError';
   /** The server's version, e.g. `'2.8.4'`. */
   readonly version: string;
   /** Whether the server has JetStream enabled. */
@@ -109,10 +110,6 @@ export class UnsupportedServerError extends TaskwardenError {
     this.jetstream = ctx.jetstream;
     this.server = ctx.server;
   }
-
-  override get name(): string {
-    return 'UnsupportedServerError';
-  }
 }
 
 /**
@@ -120,8 +117,11 @@ export class UnsupportedServerError extends TaskwardenError {
  * agent that crashed holds its lease for up to `leaseMs`; `startAgent` waits that long before it
  * gives up with this error.
  */
-export class LeaseHeldError extends TaskwardenError {
-  override readonly code: typeof ErrorCode.LEASE_HELD = ErrorCode.LEASE_HELD;
+export class LeaseHeldError extends TaskwardenError<typeof ErrorCode.LEASE_HELD> {
+  static {
+    nameErrorClass(LeaseHeldError, 'LeaseHeldError');
+  }
+  declare readonly name: 'LeaseHeldError';
   /** The lease key, e.g. `a.agent-1`. */
   readonly key: string;
   /** The holder's host and pid, as its lease says. */
@@ -134,9 +134,5 @@ export class LeaseHeldError extends TaskwardenError {
     );
     this.key = key;
     this.holder = { host: holder.host, pid: holder.pid };
-  }
-
-  override get name(): string {
-    return 'LeaseHeldError';
   }
 }

@@ -4,7 +4,7 @@
  * @module
  */
 import type { TaskwardenErrorOptions } from '@taskwarden/sdk';
-import { ErrorCode, TaskwardenError } from '@taskwarden/sdk';
+import { ErrorCode, LaunchFailedError, nameErrorClass, TaskwardenError } from '@taskwarden/sdk';
 
 /**
  * A worker thread exited while it ran a task: an uncaught exception, `process.exit()` inside the
@@ -17,7 +17,11 @@ import { ErrorCode, TaskwardenError } from '@taskwarden/sdk';
  * if (outcome.error instanceof WorkerExitedError) console.log('worker died with', outcome.error.exitCode);
  * ```
  */
-export class WorkerExitedError extends TaskwardenError {
+export class WorkerExitedError extends TaskwardenError<typeof ErrorCode.WORKER_EXITED> {
+  static {
+    nameErrorClass(WorkerExitedError, 'WorkerExitedError');
+  }
+  declare readonly name: 'WorkerExitedError';
   /** The thread's exit code (`process.exit(n)` → n; an uncaught exception or out-of-memory → 1). */
   readonly exitCode: number;
   /** The task that was running, if any. */
@@ -35,5 +39,22 @@ export class WorkerExitedError extends TaskwardenError {
     );
     this.exitCode = ctx.exitCode;
     this.executionId = ctx.executionId;
+  }
+}
+
+/**
+ * A worker thread could not be started (`new Worker()` threw: out of memory, too many threads), so
+ * the task fails in DEPLOYING. `cause` is what `new Worker()` threw.
+ */
+export class WorkerStartError extends LaunchFailedError {
+  static {
+    nameErrorClass(WorkerStartError, 'WorkerStartError');
+  }
+  declare readonly name: 'WorkerStartError';
+
+  constructor(cause: unknown) {
+    super(`cannot start a worker thread: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    });
   }
 }

@@ -17,7 +17,7 @@
  * @module
  */
 
-export { WorkerExitedError } from './errors.js';
+export { WorkerExitedError, WorkerStartError } from './errors.js';
 export { InlineExecutor } from './inline/inline-executor.js';
 export type { LoopBlockWatchdogOptions } from './loop-block-watchdog/loop-block-watchdog.js';
 export { LoopBlockWatchdog } from './loop-block-watchdog/loop-block-watchdog.js';

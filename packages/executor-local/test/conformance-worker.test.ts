@@ -1,5 +1,5 @@
 import { WorkerExecutor } from '@taskwarden/executor-local';
-import { describeExecutorConformance } from '@taskwarden/sdk/testing';
+import { describeExecutorConformance } from '@taskwarden/sdk/testing/conformance';
 
 describeExecutorConformance(
   'WorkerExecutor',

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { InlineExecutor } from '@taskwarden/executor-local';
 import type { InvocationContext, TaskRuntime } from '@taskwarden/sdk';
 import { createRuntime, defineInvokable, EmitOnlyFatalErrorHandler, ErrorCode } from '@taskwarden/sdk';
+import { launchDirectly } from '@taskwarden/sdk/testing';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -203,32 +204,20 @@ describe('InlineExecutor', () => {
     expect(rt.slotTable.getSlotReport()).toEqual([{ index: 0, state: 'FREE' }]);
   });
 
-  it('launched outside a runtime, a cancel right after launch still comes before any user code', async () => {
-    let invoked = false;
-    const log: string[] = [];
-    const execution = new InlineExecutor().launch({
-      task: { executionId: 'e', jobId: 'j', allocationId: 'a', name: 'n', attempt: 1 },
-      invokable: () => {
-        invoked = true;
-      },
-      input: undefined,
-      logger: pino({ level: 'silent' }),
-      onRunning: () => log.push('running'),
+  it('launched directly, synchronous work runs and reports inside launch(); async work after', async () => {
+    const sync = launchDirectly(new InlineExecutor(), { invokable: () => 'value' });
+    expect(sync.reports.map((report) => report.kind)).toEqual(['attach', 'running', 'finished']);
+    await expect(sync.result).resolves.toBe('value');
+    const later = launchDirectly(new InlineExecutor(), { invokable: async () => 'later' });
+    expect(later.reports.map((report) => report.kind)).toEqual(['attach', 'running']);
+    await expect(later.result).resolves.toBe('later');
+    // A module reference is imported first: nothing runs inside launch().
+    const cancelled = launchDirectly(new InlineExecutor(), {
+      invokable: { module: 'node:os', export: 'cpus' },
     });
-    execution.cancel(new Error('stop'));
-    await expect(execution.result).rejects.toThrow('stop');
-    expect(invoked).toBe(false);
-    expect(log).toEqual([]);
-    const plain = new InlineExecutor().launch({
-      task: { executionId: 'e2', jobId: 'j', allocationId: 'a', name: 'n', attempt: 1 },
-      invokable: () => 'value',
-      input: undefined,
-      logger: pino({ level: 'silent' }),
-      onRunning: () => log.push('running'),
-    });
-    await expect(plain.started).resolves.toBeUndefined();
-    await expect(plain.result).resolves.toBe('value');
-    expect(log).toEqual(['running']);
+    cancelled.execution.cancel(new Error('stop'));
+    await expect(cancelled.result).rejects.toThrow('stop');
+    expect(cancelled.reports.map((report) => report.kind)).toEqual(['attach', 'failed']);
   });
 
   it('a closed executor refuses work: the task fails in DEPLOYING with EXECUTOR_CLOSED', async () => {

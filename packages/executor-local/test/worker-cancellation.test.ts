@@ -2,7 +2,7 @@ import type { WorkerPoolStats } from '@taskwarden/executor-local';
 import { WorkerExecutor } from '@taskwarden/executor-local';
 import type { TaskStuckEvent } from '@taskwarden/sdk';
 import { ErrorCode, ExecutorClosedError, TaskCancelledError } from '@taskwarden/sdk';
-import pino from 'pino';
+import { launchDirectly } from '@taskwarden/sdk/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { closeHarnesses, delay, ref, startHarness, TIMINGS, until } from './worker-harness.js';
 
@@ -284,24 +284,23 @@ describe('WorkerExecutor hard stop', () => {
 describe('WorkerExecutor.close()', () => {
   it('fails running and waiting work with ExecutorClosedError and resolves once every thread has exited', async () => {
     const executor = new WorkerExecutor({ maxThreads: 1 });
-    const spec = (name: string, invokable = ref('stubborn.mjs', 'spinForever')) => ({
-      task: { executionId: name, jobId: 'j', allocationId: 'a', name, attempt: 1 },
-      invokable,
-      input: undefined,
-      logger: pino({ level: 'silent' }),
-      onRunning() {},
+    const launch = (name: string, invokable = ref('stubborn.mjs', 'spinForever')) =>
+      launchDirectly(executor, { invokable, task: { executionId: name, name } });
+    const runningRun = launchDirectly(executor, {
+      invokable: ref('stubborn.mjs', 'spinForever'),
+      task: { executionId: 'running', name: 'running' },
     });
-    const running = executor.launch(spec('running'));
-    const waiting = executor.launch(spec('waiting', ref('invokables.mjs')));
-    const outcomes = Promise.allSettled([running.result, waiting.result]);
-    await running.started;
+    const waitingRun = launch('waiting', ref('invokables.mjs'));
+    const running = runningRun.execution;
+    const outcomes = Promise.allSettled([runningRun.result, waitingRun.result]);
+    await runningRun.started;
     expect(executor.stats).toMatchObject({ threads: 1, queued: 1 });
     await executor.close();
     expect(executor.threadCount).toBe(0);
     const [ranOutcome, waitedOutcome] = await outcomes;
     expect(ranOutcome).toMatchObject({ status: 'rejected', reason: expect.any(ExecutorClosedError) });
     expect(waitedOutcome).toMatchObject({ status: 'rejected', reason: expect.any(ExecutorClosedError) });
-    expect(() => executor.launch(spec('late'))).toThrow(ExecutorClosedError);
+    expect(() => launch('late')).toThrow(ExecutorClosedError);
     // Idempotent, and the execution methods never throw on stopped work.
     await executor.close();
     running.cancel(new Error('late'));

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { WorkerExecutor } from '@taskwarden/executor-local';
 import { ErrorCode, SerializationError, TaskwardenError } from '@taskwarden/sdk';
+import { launchDirectly } from '@taskwarden/sdk/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { captureLogger, closeHarnesses, delay, fixture, ref, startHarness, until } from './worker-harness.js';
 
@@ -111,14 +112,7 @@ describe('WorkerExecutor module invokables', () => {
 
   it('refuses functions and objects: they cannot cross to a thread', () => {
     const executor = new WorkerExecutor({ maxThreads: 1 });
-    const spec = {
-      task: { executionId: 'e', jobId: 'j', allocationId: 'a', name: 'n', attempt: 1 },
-      invokable: () => 1,
-      input: undefined,
-      logger: captureLogger().logger,
-      onRunning() {},
-    };
-    expect(() => executor.launch(spec)).toThrow(/module references only/);
+    expect(() => launchDirectly(executor, { invokable: () => 1 })).toThrow(/module references only/);
     expect(executor.threadCount).toBe(0);
   });
 });

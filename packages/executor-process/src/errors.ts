@@ -3,7 +3,7 @@
  * and `instanceof` work across copies of the SDK.
  * @module
  */
-import { ErrorCode, TaskwardenError } from '@taskwarden/sdk';
+import { ErrorCode, LaunchFailedError, nameErrorClass, TaskwardenError } from '@taskwarden/sdk';
 
 /** What {@link ProcessExitedError} reports about the child. */
 export interface ProcessExitInfo {
@@ -29,7 +29,11 @@ export interface ProcessExitInfo {
  * if (outcome.error instanceof ProcessExitedError) console.error(outcome.error.exitCode, outcome.error.stderrTail);
  * ```
  */
-export class ProcessExitedError extends TaskwardenError {
+export class ProcessExitedError extends TaskwardenError<typeof ErrorCode.PROCESS_EXITED> {
+  static {
+    nameErrorClass(ProcessExitedError, 'ProcessExitedError');
+  }
+  declare readonly name: 'ProcessExitedError';
   readonly pid: number | undefined;
   readonly exitCode: number | null;
   readonly signal: NodeJS.Signals | null;
@@ -57,13 +61,18 @@ export class ProcessExitedError extends TaskwardenError {
  * A child process could not be started (`EAGAIN`, `ENOMEM`, `EMFILE`, ...): the task fails in
  * DEPLOYING. `errno` holds the system error code; `cause` the original error.
  */
-export class ProcessSpawnError extends TaskwardenError {
+export class ProcessSpawnError extends LaunchFailedError {
+  static {
+    nameErrorClass(ProcessSpawnError, 'ProcessSpawnError');
+  }
+  declare readonly name: 'ProcessSpawnError';
+  /** The system error code (`EAGAIN`, `EMFILE`, ...), when there was one. */
   readonly errno: string | undefined;
 
   constructor(cause: unknown) {
     const errno = (cause as { code?: unknown } | null)?.code;
     const message = cause instanceof Error ? cause.message : String(cause);
-    super(ErrorCode.LAUNCH_FAILED, `cannot start a child process: ${message}`, { cause });
+    super(`cannot start a child process: ${message}`, { cause });
     this.errno = typeof errno === 'string' ? errno : undefined;
   }
 }

@@ -3,8 +3,14 @@
  * @internal
  * @module
  */
-import type { Execution, LaunchSpec } from '@taskwarden/sdk';
-import { ProtocolError, SerializationError, TaskCancelledError, toError } from '@taskwarden/sdk';
+import type { LaunchSpec } from '@taskwarden/sdk';
+import {
+  BaseExecution,
+  ProtocolError,
+  SerializationError,
+  TaskCancelledError,
+  toError,
+} from '@taskwarden/sdk';
 import { deserializeError, serializeError } from '@taskwarden/sdk/internal';
 import type { ChildGoneInfo, ChildProcessHandle, ChildSink } from './child-process-handle.js';
 import { ProcessExitedError } from './errors.js';
@@ -37,24 +43,16 @@ export interface ExecutionHost {
 }
 
 /** @internal */
-export class ProcessExecution implements Execution, ChildSink {
-  readonly started: Promise<void>;
-  readonly result: Promise<unknown>;
+export class ProcessExecution extends BaseExecution implements ChildSink {
   readonly id: number;
-  readonly spec: LaunchSpec;
 
   readonly #host: ExecutionHost;
   /** The encoded 'run' message (made by `launch()`, so bad input fails before any process is taken). */
   #runFrame: Buffer | undefined;
   #phase: Phase = 'queued';
   #handle: ChildProcessHandle | undefined;
-  #resolveStarted!: () => void;
-  #rejectStarted!: (error: unknown) => void;
-  #resolveResult!: (value: unknown) => void;
-  #rejectResult!: (error: unknown) => void;
-  /** cancel() was called: the process is never reused. */
+  /** cancel() or kill() was called: the process is never reused. */
   #cancelled = false;
-  #cancelReason: Error | undefined;
   #killing: Promise<void> | undefined;
   /** What the child reported (a result), kept until the process is gone when that must come first. */
   #outcome: Outcome | undefined;
@@ -64,19 +62,10 @@ export class ProcessExecution implements Execution, ChildSink {
   #uncaught: Error | undefined;
 
   constructor(spec: LaunchSpec, id: number, runFrame: Buffer, host: ExecutionHost) {
-    this.spec = spec;
+    super(spec);
     this.id = id;
     this.#runFrame = runFrame;
     this.#host = host;
-    this.started = new Promise((resolve, reject) => {
-      this.#resolveStarted = resolve;
-      this.#rejectStarted = reject;
-    });
-    this.started.catch(() => undefined); // `result` carries the same failure
-    this.result = new Promise((resolve, reject) => {
-      this.#resolveResult = resolve;
-      this.#rejectResult = reject;
-    });
   }
 
   /** The process running the task, if any. */
@@ -109,11 +98,10 @@ export class ProcessExecution implements Execution, ChildSink {
     return true;
   }
 
-  cancel(reason: Error): void {
+  protected onCancel(reason: Error): void {
     try {
       if (this.#cancelled || this.#phase === 'done') return;
       this.#cancelled = true;
-      this.#cancelReason = reason;
       if (this.dropQueued(reason)) return;
       if (this.#phase === 'stopping') return;
       this.#handle?.send({ type: 'cancel', id: this.id, reason: serializeError(reason) });
@@ -130,7 +118,7 @@ export class ProcessExecution implements Execution, ChildSink {
     if (this.#killing) return this.#killing;
     if (this.#phase === 'done') return Promise.resolve();
     this.#cancelled = true;
-    if (this.dropQueued(this.#cancelReason ?? new TaskCancelledError(this.spec.task.executionId))) {
+    if (this.dropQueued(this.cancelReason ?? new TaskCancelledError(this.spec.task.executionId))) {
       return Promise.resolve();
     }
     const handle = this.#handle as ChildProcessHandle;
@@ -171,7 +159,7 @@ export class ProcessExecution implements Execution, ChildSink {
           return;
         }
         this.#phase = 'started';
-        this.#resolveStarted();
+        this.markStarted();
         return;
       case 'running':
         if (this.#phase !== 'started') {
@@ -179,7 +167,7 @@ export class ProcessExecution implements Execution, ChildSink {
           return;
         }
         this.#phase = 'running';
-        this.spec.onRunning();
+        this.markRunning();
         return;
       case 'result': {
         // A value means invoke ran, which the child announces first ('running'): a value before that
@@ -264,12 +252,7 @@ export class ProcessExecution implements Execution, ChildSink {
     if (this.#phase === 'done') return;
     this.#phase = 'done';
     this.#runFrame = undefined;
-    if (outcome.ok) {
-      this.#resolveStarted();
-      this.#resolveResult(outcome.value);
-    } else {
-      this.#rejectStarted(outcome.error);
-      this.#rejectResult(outcome.error);
-    }
+    if (outcome.ok) this.resolve(outcome.value);
+    else this.reject(outcome.error);
   }
 }

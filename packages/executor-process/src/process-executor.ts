@@ -261,7 +261,8 @@ export class ProcessExecutor implements Executor {
    * value that cannot be copied fails the task before any process is taken.
    *
    * @param spec - The task; `spec.invokable` must be a `{ module, export? }` reference.
-   * @returns The execution; its `started` resolves once the child has imported the module.
+   * @returns The execution; it reports `started` through `spec.report` once the child has imported
+   * the module, and its outcome once the child (and its process group) is gone.
    * @throws ExecutorClosedError after {@link close}.
    * @throws InvalidInvokableError when the invokable is not a module reference.
    * @throws SerializationError (`what: 'input'`) when the input cannot be cloned or is larger than
@@ -269,8 +270,9 @@ export class ProcessExecutor implements Executor {
    *
    * @example
    * ```ts
-   * const execution = executor.launch({ task, invokable: { module: '/abs/work.js' }, input: 21, logger, onRunning });
-   * console.log(await execution.result);
+   * // Without a runtime (tests): launchDirectly from @taskwarden/sdk/testing builds the spec.
+   * const run = launchDirectly(executor, { invokable: { module: '/abs/work.js' }, input: 21 });
+   * console.log(await run.result);
    * ```
    */
   launch(spec: LaunchSpec): Execution {

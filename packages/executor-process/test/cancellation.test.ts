@@ -1,12 +1,12 @@
 import type { KillFunction } from '@taskwarden/executor-process';
 import { ProcessExitedError } from '@taskwarden/executor-process';
-import type { Execution, LaunchSpec, TaskStuckEvent } from '@taskwarden/sdk';
+import type { TaskStuckEvent } from '@taskwarden/sdk';
 import { TaskCancelledError } from '@taskwarden/sdk';
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { fixture, isGone, until, untilRecorded, useProcessHarness, waitGone } from './helpers.js';
+import type { DirectSpec } from './helpers.js';
+import { fixture, isGone, launch, until, untilRecorded, useProcessHarness, waitGone } from './helpers.js';
 
-function spec(module: string, input: unknown, onRunning = () => undefined): LaunchSpec {
+function spec(module: string, input: unknown): DirectSpec {
   return {
     task: {
       executionId: `e-${Math.random()}`,
@@ -17,8 +17,6 @@ function spec(module: string, input: unknown, onRunning = () => undefined): Laun
     },
     invokable: { module },
     input,
-    logger: pino({ level: 'silent' }),
-    onRunning,
   };
 }
 
@@ -48,7 +46,7 @@ describe('ProcessExecutor cancellation', () => {
     const blockerFile = harness.ledger.pidFile();
     const blocker = submit(fixture('cooperative.mjs'), { pidFile: blockerFile });
     await untilRecorded(harness.ledger, blockerFile, 'invoked');
-    const queued = executor.launch(spec(fixture('echo.mjs'), 'never'));
+    const queued = launch(executor, spec(fixture('echo.mjs'), 'never'));
     expect(executor.stats).toMatchObject({ busy: 1, queued: 1, spawned: 1 });
     const reason = new TaskCancelledError('queued');
     queued.cancel(reason);
@@ -100,8 +98,8 @@ describe('ProcessExecutor cancellation', () => {
   it('kill() keeps the process counted until its group is gone, then the capacity is back', async () => {
     const { executor } = setup({ maxProcesses: 1, killGraceMs: 200 });
     const pidFile = harness.ledger.pidFile();
-    const execution = executor.launch(spec(fixture('deaf-with-grandchild.mjs'), { pidFile }));
-    const next = executor.launch(spec(fixture('echo.mjs'), 'next'));
+    const execution = launch(executor, spec(fixture('deaf-with-grandchild.mjs'), { pidFile }));
+    const next = launch(executor, spec(fixture('echo.mjs'), 'next'));
     await untilRecorded(harness.ledger, pidFile, 'invoked');
     const killed = execution.kill?.();
     const settled = execution.result.catch((error: unknown) => error);
@@ -147,7 +145,7 @@ describe('ProcessExecutor cancellation', () => {
   it('diagnose() says when the child is idle rather than inventing a stack', async () => {
     const { executor } = setup();
     const pidFile = harness.ledger.pidFile();
-    const execution: Execution = executor.launch(spec(fixture('cooperative.mjs'), { pidFile }));
+    const execution = launch(executor, spec(fixture('cooperative.mjs'), { pidFile }));
     await untilRecorded(harness.ledger, pidFile, 'invoked');
     expect(await execution.diagnose?.()).toMatch(/idle/);
     execution.cancel(new TaskCancelledError('x'));
@@ -157,7 +155,7 @@ describe('ProcessExecutor cancellation', () => {
 
   it('cancel() and kill() are idempotent and never throw after the work stopped', async () => {
     const { executor } = setup();
-    const execution = executor.launch(spec(fixture('echo.mjs'), 1));
+    const execution = launch(executor, spec(fixture('echo.mjs'), 1));
     await execution.result;
     const reason = new TaskCancelledError('late');
     expect(() => execution.cancel(reason)).not.toThrow();
@@ -170,9 +168,9 @@ describe('ProcessExecutor cancellation', () => {
   it('cancelJob drops the queued tasks of that job', async () => {
     const { executor } = setup({ maxProcesses: 1 });
     const blockerFile = harness.ledger.pidFile();
-    const blocker = executor.launch(spec(fixture('cooperative.mjs'), { pidFile: blockerFile }));
+    const blocker = launch(executor, spec(fixture('cooperative.mjs'), { pidFile: blockerFile }));
     await untilRecorded(harness.ledger, blockerFile, 'invoked');
-    const queued = executor.launch(spec(fixture('echo.mjs'), 1));
+    const queued = launch(executor, spec(fixture('echo.mjs'), 1));
     await executor.cancelJob('job');
     await expect(queued.result).rejects.toBeInstanceOf(TaskCancelledError);
     blocker.cancel(new TaskCancelledError('blocker'));

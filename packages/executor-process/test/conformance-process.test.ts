@@ -1,5 +1,5 @@
 import { ProcessExecutor } from '@taskwarden/executor-process';
-import { describeExecutorConformance } from '@taskwarden/sdk/testing';
+import { describeExecutorConformance } from '@taskwarden/sdk/testing/conformance';
 
 // `liveResources` counts child processes until they and their whole process group are gone.
 describeExecutorConformance(

@@ -1,8 +1,7 @@
 import { ProcessExecutor, ProcessExitedError } from '@taskwarden/executor-process';
 import { TaskCancelledError } from '@taskwarden/sdk';
-import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fixture, isGone, PidLedger, untilRecorded } from './helpers.js';
+import { fixture, isGone, launch, PidLedger, untilRecorded } from './helpers.js';
 
 // Regression: the group was SIGKILLed as soon as its leader exited. Node's default SIGTERM handling
 // ends the leader at once, so grandchildren went from SIGTERM straight to SIGKILL with no grace.
@@ -20,12 +19,10 @@ describe('hard stop: descendants get the SIGTERM grace period', () => {
     ledger = new PidLedger();
     executor = new ProcessExecutor({ spawn: ledger.spawn, killGraceMs: 1_500 });
     const pidFile = ledger.pidFile();
-    const execution = executor.launch({
+    const execution = launch(executor, {
       task: { executionId: 'e', jobId: 'job', allocationId: 'a', name: 'term', attempt: 1 },
       invokable: { module: fixture('sigterm-grandchild.mjs') },
       input: { pidFile },
-      logger: pino({ level: 'silent' }),
-      onRunning: () => undefined,
     });
     await untilRecorded(ledger, pidFile, 'invoked');
     const [child] = ledger.pidsOf(pidFile, 'child');

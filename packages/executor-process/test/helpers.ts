@@ -6,10 +6,18 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ProcessExecutorOptions, SpawnFunction } from '@taskwarden/executor-process';
 import { ProcessExecutor } from '@taskwarden/executor-process';
-import type { CancellationOptions, TaskRuntime } from '@taskwarden/sdk';
+import type {
+  BaseExecution,
+  CancellationOptions,
+  Execution,
+  Executor,
+  InvokableReference,
+  TaskInfo,
+  TaskRuntime,
+} from '@taskwarden/sdk';
 import { createRuntime, EmitOnlyFatalErrorHandler } from '@taskwarden/sdk';
 import type { CapturedLogLine } from '@taskwarden/sdk/testing';
-import { captureLogger as captureLines } from '@taskwarden/sdk/testing';
+import { captureLogger as captureLines, launchDirectly } from '@taskwarden/sdk/testing';
 import pino from 'pino';
 import { afterEach, expect } from 'vitest';
 
@@ -260,4 +268,20 @@ export function useProcessHarness(defaults: ProcessHarnessDefaults = {}) {
       return executor;
     },
   };
+}
+
+/** A launch spec as these tests write it: what to run, and optionally who the task is. */
+export interface DirectSpec {
+  task?: Partial<TaskInfo>;
+  invokable: InvokableReference;
+  input?: unknown;
+}
+
+/**
+ * Launches on `executor` without a runtime (`launchDirectly`) and returns the execution with its
+ * `started`/`result` promises (every execution of this package is a `BaseExecution`).
+ */
+export function launch(executor: Executor, spec: DirectSpec): BaseExecution & Execution {
+  const run = launchDirectly(executor, spec.task ? spec : { invokable: spec.invokable, input: spec.input });
+  return run.execution as BaseExecution & Execution;
 }

@@ -2,9 +2,8 @@ import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { ProcessExecutor, ProcessExitedError } from '@taskwarden/executor-process';
 import { ExecutorClosedError } from '@taskwarden/sdk';
-import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fixture, isGone, PidLedger, startRuntime, untilRecorded, waitGone } from './helpers.js';
+import { fixture, isGone, launch, PidLedger, startRuntime, untilRecorded, waitGone } from './helpers.js';
 
 describe('ProcessExecutor leaves no orphans', () => {
   let ledger: PidLedger;
@@ -94,22 +93,18 @@ describe('ProcessExecutor leaves no orphans', () => {
     const executor = new ProcessExecutor({ spawn: ledger.spawn, killGraceMs: 200, maxProcesses: 2 });
     const files = [ledger.pidFile(), ledger.pidFile()];
     const executions = files.map((pidFile, index) =>
-      executor.launch({
+      launch(executor, {
         task: { executionId: `e${index}`, jobId: 'job', allocationId: 'a', name: 'deaf', attempt: 1 },
         invokable: { module: fixture('deaf-with-grandchild.mjs') },
         input: { pidFile },
-        logger: pino({ level: 'silent' }),
-        onRunning: () => undefined,
       }),
     );
     // Both processes are taken: this one really waits in the queue.
     const queuedFile = ledger.pidFile();
-    const queued = executor.launch({
+    const queued = launch(executor, {
       task: { executionId: 'e-queued', jobId: 'job', allocationId: 'a', name: 'cpu', attempt: 1 },
       invokable: { module: fixture('cpu-bound.mjs') },
       input: { pidFile: queuedFile },
-      logger: pino({ level: 'silent' }),
-      onRunning: () => undefined,
     });
     for (const file of files) await untilRecorded(ledger, file, 'invoked');
     expect(executor.stats).toMatchObject({ busy: 2, queued: 1, spawned: 2 });

@@ -1,9 +1,7 @@
 import type { KillFunction } from '@taskwarden/executor-process';
 import { ProcessExecutor, ProcessExitedError } from '@taskwarden/executor-process';
-import type { Execution } from '@taskwarden/sdk';
-import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fixture, PidLedger } from './helpers.js';
+import { fixture, launch, PidLedger } from './helpers.js';
 
 // Regression: once a child's group was known to be empty, the handle still signalled `-pgid` when a
 // stop came in before it had finished draining the pipes; by then the id may belong to another group.
@@ -21,7 +19,7 @@ describe('no signal to a process group that is known to be gone', () => {
     ledger = new PidLedger();
     const calls: Array<{ pid: number; signal: string; afterGone: boolean }> = [];
     let goneGroup: number | undefined;
-    let execution: Execution | undefined;
+    let execution: ReturnType<typeof launch> | undefined;
     const kill: KillFunction = (pid, signal = 'SIGTERM') => {
       calls.push({ pid, signal: String(signal), afterGone: goneGroup === -pid });
       try {
@@ -36,12 +34,10 @@ describe('no signal to a process group that is known to be gone', () => {
       }
     };
     executor = new ProcessExecutor({ spawn: ledger.spawn, kill, killGraceMs: 200 });
-    execution = executor.launch({
+    execution = launch(executor, {
       task: { executionId: 'e', jobId: 'job', allocationId: 'a', name: 'crash', attempt: 1 },
       invokable: { module: fixture('exit-mid-task.mjs') },
       input: { code: 3 },
-      logger: pino({ level: 'silent' }),
-      onRunning: () => undefined,
     });
     const error = await execution.result.catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ProcessExitedError);

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   captureLogger,
   fixture,
+  launch,
   PidLedger,
   startRuntime,
   until,
@@ -152,16 +153,11 @@ describe('ProcessExecutor: running tasks in child processes', () => {
       isolation: 'process',
       hardStopMs: 5_000 + 250, // killGraceMs + the group-gone slack
     });
-    const spec = {
-      task: { executionId: 'e', jobId: 'j', allocationId: 'a', name: 'n', attempt: 1 },
-      invokable: { invoke: () => 1 },
-      input: undefined,
-      logger: captureLogger().logger,
-      onRunning: () => undefined,
-    };
-    expect(() => executor.launch(spec)).toThrow(/must be \{ module, export\? \}/);
+    expect(() => launch(executor, { invokable: { invoke: () => 1 } })).toThrow(
+      /must be \{ module, export\? \}/,
+    );
     await executor.close();
-    expect(() => executor.launch({ ...spec, invokable: { module: echo } })).toThrow(ExecutorClosedError);
+    expect(() => launch(executor, { invokable: { module: echo } })).toThrow(ExecutorClosedError);
   });
 });
 

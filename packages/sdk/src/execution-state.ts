@@ -37,11 +37,12 @@ export function isTerminal(state: ExecutionState): state is TerminalState {
 }
 
 /**
- * Every transition the task state machine allows. Anything else is a bug in the runtime; the
- * model-based test checks every transition it observes against this table.
+ * Every transition the task state machine allows. The task's one state setter accepts only these
+ * pairs (checked by the compiler through {@link TransitionTarget}); the model-based test checks
+ * every transition it observes against this table too.
  * @internal
  */
-export const TRANSITIONS: Readonly<Record<ExecutionState, readonly ExecutionState[]>> = {
+export const TRANSITIONS = {
   CREATED: ['DEPLOYING', 'CANCELED', 'FAILED'],
   DEPLOYING: ['INITIALIZING', 'RUNNING', 'FINISHED', 'CANCELING', 'FAILED'],
   INITIALIZING: ['RUNNING', 'FINISHED', 'CANCELING', 'FAILED'],
@@ -50,4 +51,14 @@ export const TRANSITIONS: Readonly<Record<ExecutionState, readonly ExecutionStat
   FINISHED: [],
   CANCELED: [],
   FAILED: [],
-};
+} as const satisfies Readonly<Record<ExecutionState, readonly ExecutionState[]>>;
+
+/**
+ * The states a task may move to from every state in `TFrom` (for a union, only the targets all of
+ * its members allow).
+ * @internal
+ */
+export type TransitionTarget<TFrom extends ExecutionState> = Exclude<
+  ExecutionState,
+  TFrom extends ExecutionState ? Exclude<ExecutionState, (typeof TRANSITIONS)[TFrom][number]> : never
+>;

@@ -37,33 +37,49 @@ export {
   DIAGNOSE_TIMEOUT_MS,
 } from './cancellation/default-cancellation-strategy.js';
 export { defineInvokable } from './define-invokable.js';
-export type { TaskwardenErrorOptions } from './errors.js';
+export type { AnyTaskwardenError, SubmissionErrorCode, TaskwardenErrorOptions } from './errors.js';
 export {
   CancellationArmingError,
   CancellationTimeoutError,
   DuplicateAllocationError,
+  DuplicateExecutionIdError,
   ErrorCode,
   ExecutorClosedError,
+  InvalidDescriptorError,
   InvalidInvokableError,
   InvalidSlotRequestError,
+  isError,
+  LaunchFailedError,
+  NoActiveSlotError,
   NonErrorThrownError,
+  nameErrorClass,
   ProtocolError,
+  RuntimeClosedError,
   RuntimeFatalError,
   SerializationError,
   SlotNotFoundError,
   SlotOccupiedError,
+  SlotReleasedError,
   TaskCancelledError,
+  TaskFailedExternallyError,
   TaskSubmissionError,
   TaskwardenError,
   toError,
+  UnknownExecutorError,
 } from './errors.js';
+export { BaseExecution } from './execution/base-execution.js';
 export type { TerminalState } from './execution-state.js';
 export { ExecutionState, isTerminal } from './execution-state.js';
 export { EmitOnlyFatalErrorHandler } from './fatal/emit-only-fatal-error-handler.js';
 export type { ExitProcessFatalErrorHandlerOptions } from './fatal/exit-process-fatal-error-handler.js';
-export { ExitProcessFatalErrorHandler, FATAL_EXIT_CODE } from './fatal/exit-process-fatal-error-handler.js';
+export {
+  ExitProcessFatalErrorHandler,
+  FATAL_EXIT_CODE,
+  FATAL_EXIT_DEADLINE_MS,
+} from './fatal/exit-process-fatal-error-handler.js';
 export type {
   CancellationHandle,
+  CancellationStage,
   CancellationStrategy,
   CancellationTarget,
   CancellationTimings,
@@ -75,10 +91,17 @@ export type {
   RuntimeEventEmitter,
   RuntimeEvents,
   SlotStateChangedEvent,
+  TaskProgressEvent,
   TaskStateChangedEvent,
   TaskStuckEvent,
 } from './interfaces/events.js';
-export type { Execution, Executor, ExecutorCapabilities, LaunchSpec } from './interfaces/executor.js';
+export type {
+  Execution,
+  ExecutionReporter,
+  Executor,
+  ExecutorCapabilities,
+  LaunchSpec,
+} from './interfaces/executor.js';
 export type { FatalErrorHandler } from './interfaces/fatal-error-handler.js';
 export type {
   InvocationContext,
@@ -97,7 +120,15 @@ export type {
   TaskRuntime,
 } from './interfaces/runtime.js';
 export type { ScheduledTimer, Scheduler } from './interfaces/scheduler.js';
-export type { CancellationOptions, Task, TaskDescriptor, TaskOutcome } from './interfaces/task.js';
+export type {
+  CanceledOutcome,
+  CancellationOptions,
+  FailedOutcome,
+  FinishedOutcome,
+  Task,
+  TaskDescriptor,
+  TaskOutcome,
+} from './interfaces/task.js';
 export type {
   AllocateSlotRequest,
   SlotReportEntry,

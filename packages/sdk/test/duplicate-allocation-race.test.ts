@@ -59,7 +59,7 @@ describe('FLINK-14589: redundant slot requests with the same allocation id', () 
     //    TM's slot report tells RM that slot 1 is held by AID2.
     expect(table.allocateSlot({ index: SLOT1, jobId: JOB, allocationId: AID2 })).toBe(SLOT1);
     expect(table.markSlotActive(AID2)).toBe(true);
-    const aid2Task = new FakeTask('aid2-task', JOB, AID2);
+    const aid2Task = new FakeTask('aid2-task', JOB, AID2, table);
     table.addTask(aid2Task);
     expect(table.getSlotReport()[SLOT1]).toEqual({
       index: SLOT1,
@@ -119,7 +119,7 @@ describe('FLINK-14589: redundant slot requests with the same allocation id', () 
 
     // 11. JM deploys a task with AID1; in Flink this failed with "No task slot allocated for job ID".
     expect(table.isActive(AID1, JOB)).toBe(true);
-    const aid1Task = new FakeTask('aid1-task', JOB, AID1);
+    const aid1Task = new FakeTask('aid1-task', JOB, AID1, table);
     table.addTask(aid1Task);
     expect(table.getTasks(AID1)).toEqual([aid1Task]);
 

@@ -1,5 +1,9 @@
 // The seed's out-of-threads bug: the cancellation machinery cannot start. Flink leaves the task in
 // CANCELING forever; we escalate synchronously and end it FAILED.
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import {
@@ -9,9 +13,17 @@ import {
   ErrorCode,
   ExitProcessFatalErrorHandler,
   FATAL_EXIT_CODE,
+  FATAL_EXIT_DEADLINE_MS,
   RuntimeFatalError,
 } from '../src/index.js';
-import { ManualScheduler, ScriptedExecutor, ThrowingScheduler } from '../src/testing/index.js';
+import {
+  isGone,
+  ManualScheduler,
+  ScriptedExecutor,
+  ThrowingScheduler,
+  tempDir,
+  until,
+} from '../src/testing/index.js';
 import { captureLogger, settle, TIMINGS, testRuntime } from './helpers.js';
 
 function throwingRuntime(executorOptions = {}, logger?: pino.Logger) {
@@ -139,14 +151,59 @@ describe('ExitProcessFatalErrorHandler', () => {
 
   it('is the default handler: a real runtime exits the process with code 70 on a watchdog timeout', async () => {
     const { spawnSync } = await import('node:child_process');
-    const { fileURLToPath } = await import('node:url');
     const script = fileURLToPath(new URL('./fixtures/default-fatal-exit.mjs', import.meta.url));
     const child = spawnSync(process.execPath, [script], { encoding: 'utf8', timeout: 20_000 });
     expect(child.status).toBe(FATAL_EXIT_CODE);
     expect(child.stderr).toContain('CANCELLATION_TIMEOUT');
     await settle();
+    // The SIGKILL deadline it armed ends with the process: nothing of it is left.
+    expect(deadlineKillers()).toEqual([]);
+  });
+
+  it('a worker thread blocked in native code cannot hang the exit: SIGKILL within the deadline', async () => {
+    const dir = tempDir('fatal-fifo');
+    try {
+      const fifo = dir.file('nobody-writes');
+      execFileSync('mkfifo', [fifo]);
+      const script = fileURLToPath(new URL('./fixtures/fatal-exit-blocked-thread.mjs', import.meta.url));
+      const child = spawn(process.execPath, [script, fifo], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      let fatalAt = 0;
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+        stderr += chunk;
+        if (fatalAt === 0 && stderr.includes('CANCELLATION_TIMEOUT')) fatalAt = Date.now();
+      });
+      // Without the deadline the exit hangs for ever: end the child ourselves (by pid) after 10 s.
+      const guard = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const [code, signal] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null];
+      clearTimeout(guard);
+      const goneAfterMs = Date.now() - fatalAt;
+      expect(fatalAt).toBeGreaterThan(0);
+      // exit(70) could not complete (the blocked thread never joins): the deadline killed it.
+      expect({ code, signal }).toEqual({ code: null, signal: 'SIGKILL' });
+      expect(goneAfterMs).toBeGreaterThanOrEqual(FATAL_EXIT_DEADLINE_MS - 100);
+      expect(goneAfterMs).toBeLessThan(FATAL_EXIT_DEADLINE_MS + 1_000);
+      await until(() => deadlineKillers().length === 0, 'the deadline shell to end', 3_000);
+    } finally {
+      dir[Symbol.dispose]();
+    }
   });
 });
+
+/** Live `/bin/sh` deadline processes armed by the fatal handler (from any test process). */
+function deadlineKillers(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (cmdline.includes('taskwarden-fatal-deadline') && !isGone(Number(entry))) pids.push(Number(entry));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return pids;
+}
 
 describe('a hard stop that cannot start', () => {
   it('escalates at once when kill() throws synchronously', async () => {

@@ -552,7 +552,7 @@ class AddTaskCommand implements SlotCommand {
       model.tasks.set(executionId, allocationId);
       expected = { value: undefined };
     }
-    const task = new FakeTask(executionId, jobId, allocationId);
+    const task = new FakeTask(executionId, jobId, allocationId, real.table);
     const outcome = run(() => real.table.addTask(task));
     expectOutcome(outcome, expected, `addTask(${executionId} of ${jobId} in ${allocationId})`);
     if ('value' in outcome) real.tasks.set(executionId, task);

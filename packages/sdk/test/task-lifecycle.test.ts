@@ -37,7 +37,7 @@ describe('task lifecycle', () => {
     const t = testRuntime();
     const task = t.submit();
     const execution = await t.executor.nextLaunch();
-    execution.spec.onRunning();
+    execution.spec.report.running();
     expect(task.state).toBe('RUNNING');
     execution.finish(1);
     await task.done;

@@ -10,7 +10,7 @@
  * @internal
  * @module
  */
-import type { Execution, Executor, LaunchSpec, Logger } from '@taskwarden/sdk';
+import type { Execution, ExecutionReporter, Executor, LaunchSpec, Logger } from '@taskwarden/sdk';
 import { SerializationError, toError } from '@taskwarden/sdk';
 import { decode, encode, GARBAGE } from '../protocol/codec.js';
 import type { OfferedTask } from '../protocol/messages.js';
@@ -89,7 +89,7 @@ export class LocalRun {
       return;
     }
     const { task } = this;
-    const report = {
+    const report: ExecutionReporter = {
       attach: (execution: Execution) => {
         this.#execution = execution;
       },
@@ -99,7 +99,7 @@ export class LocalRun {
       finished: (value: unknown) => this.#finished(value),
       failed: (error: unknown) => this.#failed(error),
     };
-    const spec: LaunchSpec & { report: typeof report } = {
+    const spec: LaunchSpec = {
       task: {
         executionId: task.id,
         jobId: task.jobId,
@@ -113,7 +113,6 @@ export class LocalRun {
       input,
       logger: this.#logger,
       cancellation: task.timings,
-      onRunning: () => this.#running(),
       report,
     };
     let execution: Execution;
@@ -124,16 +123,6 @@ export class LocalRun {
       return;
     }
     this.#execution = execution;
-    // Executors of the current SPI settle promises; executors of the reporter SPI call `report`.
-    const legacy = execution as Partial<{ started: Promise<void>; result: Promise<unknown> }>;
-    legacy.started?.then(
-      () => this.#started(),
-      () => undefined,
-    );
-    legacy.result?.then(
-      (value) => this.#finished(value),
-      (error: unknown) => this.#failed(error),
-    );
   }
 
   /** Graceful: the task's signal and its `cancel()` hook. Idempotent. */

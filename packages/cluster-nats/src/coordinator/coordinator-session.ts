@@ -278,7 +278,7 @@ export class CoordinatorSession {
         return;
       case 'progress': {
         const value = event.value ? decode(event.value) : undefined;
-        if (value !== GARBAGE) execution.progress(value);
+        if (value !== GARBAGE) execution.reportProgress(value);
         return;
       }
       case 'finished': {

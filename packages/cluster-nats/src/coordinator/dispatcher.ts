@@ -221,7 +221,7 @@ export class Dispatcher {
     }
     if (execution.cancelRequested) {
       // It never started anywhere, and nobody wants it any more.
-      execution.reject(execution.cancelReason);
+      execution.reject(execution.cancelReason as Error);
       return;
     }
     if (reason === 'no-executor') {

@@ -7,7 +7,6 @@ import { hostname } from 'node:os';
 import type { Execution, Executor, ExecutorCapabilities, LaunchSpec, Logger } from '@taskwarden/sdk';
 import {
   createDefaultLogger,
-  DEFAULT_CANCELLATION,
   ErrorCode,
   ExecutorClosedError,
   InvalidInvokableError,
@@ -236,7 +235,7 @@ export class NatsClusterExecutor implements Executor {
         `executor '${this.name}' runs tasks on other machines: the invokable must be { module, export? }`,
       );
     }
-    const timings = spec.cancellation ?? DEFAULT_CANCELLATION;
+    const timings = spec.cancellation;
     const hardStopMs = this.capabilities.hardStopMs as number;
     if (timings.timeoutMs < timings.gracePeriodMs + hardStopMs) {
       throw new RangeError(

@@ -1,12 +1,12 @@
 /**
  * One task submitted to the cluster, as the coordinator's runtime sees it: an `Execution` whose
- * work runs on an agent. Its `started`/`result` settle from what the agent reports (or from the
- * agent being declared lost); every way it reports to the runtime goes through the five methods
- * `markStarted`, `markRunning`, `progress`, `resolve` and `reject`, and nothing else.
+ * work runs on an agent. It reports to the runtime through `BaseExecution` (started, running,
+ * progress, the outcome) from what the agent reports, or from the agent being declared lost.
  * @internal
  * @module
  */
-import type { Execution, LaunchSpec } from '@taskwarden/sdk';
+import type { LaunchSpec } from '@taskwarden/sdk';
+import { BaseExecution } from '@taskwarden/sdk';
 import type { WireTimings } from '../protocol/messages.js';
 
 /**
@@ -33,17 +33,14 @@ export interface RemoteControl {
 }
 
 /** One remote task. @internal */
-export class RemoteExecution implements Execution {
-  readonly started: Promise<void>;
-  readonly result: Promise<unknown>;
-  readonly spec: LaunchSpec;
+export class RemoteExecution extends BaseExecution {
   readonly id: string;
   /** Unique per submission: tells this submission's record from another with the same id. */
   readonly nonce: string;
   readonly input: Uint8Array;
   readonly timings: WireTimings;
 
-  phase: RemotePhase = 'waiting';
+  #phase: RemotePhase = 'waiting';
   /** The fencing token: the revision of the task's record when it was (re)assigned. */
   token = 0;
   /** The latest revision of the task's record this coordinator wrote. */
@@ -54,50 +51,42 @@ export class RemoteExecution implements Execution {
   offerInFlight = false;
   /** An offer of the current assignment timed out: the agent may have taken the task. */
   offerUnknown = false;
-  cancelRequested = false;
   killRequested = false;
-  cancelReason: Error | undefined;
 
   readonly #control: RemoteControl;
-  #resolveStarted!: () => void;
-  #rejectStarted!: (error: unknown) => void;
-  #resolveResult!: (value: unknown) => void;
-  #rejectResult!: (error: unknown) => void;
-  #startedReported = false;
-  #runningReported = false;
 
   constructor(
     spec: LaunchSpec,
     ctx: { nonce: string; input: Uint8Array; timings: WireTimings },
     control: RemoteControl,
   ) {
-    this.spec = spec;
+    super(spec);
     this.id = spec.task.executionId;
     this.nonce = ctx.nonce;
     this.input = ctx.input;
     this.timings = ctx.timings;
     this.#control = control;
-    this.started = new Promise((resolve, reject) => {
-      this.#resolveStarted = resolve;
-      this.#rejectStarted = reject;
-    });
-    this.result = new Promise((resolve, reject) => {
-      this.#resolveResult = resolve;
-      this.#rejectResult = reject;
-    });
-    // `result` carries every failure; nobody need handle `started`'s.
-    this.started.catch(() => undefined);
+  }
+
+  get phase(): RemotePhase {
+    return this.#phase;
+  }
+
+  set phase(phase: RemotePhase) {
+    if (this.#phase !== 'ended') this.#phase = phase;
   }
 
   get ended(): boolean {
-    return this.phase === 'ended';
+    return this.#phase === 'ended';
   }
 
-  cancel(reason: Error): void {
-    if (this.ended || this.cancelRequested) return;
-    this.cancelRequested = true;
-    this.cancelReason = reason;
-    this.#control.cancel(this, reason);
+  /** Whether `cancel()` was called. */
+  get cancelRequested(): boolean {
+    return this.cancelReason !== undefined;
+  }
+
+  protected onCancel(reason: Error): void {
+    if (!this.ended) this.#control.cancel(this, reason);
   }
 
   interrupt(): void {
@@ -114,43 +103,19 @@ export class RemoteExecution implements Execution {
     return this.ended ? Promise.resolve(undefined) : this.#control.diagnose(this);
   }
 
-  /** The agent loaded the code (DEPLOYING → INITIALIZING). */
-  markStarted(): void {
-    if (this.ended || this.#startedReported) return;
-    this.#startedReported = true;
-    this.#resolveStarted();
-  }
-
-  /** The agent is about to invoke (→ RUNNING). */
-  markRunning(): void {
-    if (this.ended || this.#runningReported) return;
-    this.markStarted();
-    this.#runningReported = true;
-    this.spec.onRunning();
-  }
-
-  /** A progress value the task reported on the agent. */
-  progress(value: unknown): void {
+  /** The work returned `value` on the agent and has stopped. */
+  override resolve(value: unknown): void {
     if (this.ended) return;
-    const report = (this.spec as { report?: { progress?: (value: unknown) => void } }).report;
-    report?.progress?.(value);
-  }
-
-  /** The work returned `value` and has stopped. */
-  resolve(value: unknown): void {
-    if (this.ended) return;
-    this.markStarted();
-    this.phase = 'ended';
-    this.#resolveResult(value);
+    this.#phase = 'ended';
+    super.resolve(value);
     this.#control.ended(this);
   }
 
   /** The work threw, was stopped, never started, or its agent was lost; it is not running. */
-  reject(error: unknown): void {
+  override reject(error: unknown): void {
     if (this.ended) return;
-    this.phase = 'ended';
-    this.#rejectStarted(error);
-    this.#rejectResult(error);
+    this.#phase = 'ended';
+    super.reject(error);
     this.#control.ended(this);
   }
 }

@@ -8,127 +8,118 @@ import type {
   Logger,
   TaskInfo,
 } from '@taskwarden/sdk';
-import { ExecutorClosedError } from '@taskwarden/sdk';
-import type { OutcomeReporter } from '@taskwarden/sdk/internal';
-import {
-  ATTACH_EXECUTION,
-  callCancelHook,
-  LazyAbort,
-  REPORT_OUTCOME,
-  resolveInvokable,
-  runInvokable,
-} from '@taskwarden/sdk/internal';
-
-const RESOLVED: Promise<void> = Promise.resolve();
+import { BaseExecution, ExecutorClosedError } from '@taskwarden/sdk';
+import { callCancelHook, LazyAbort, resolveInvokable, runInvokable } from '@taskwarden/sdk/internal';
 
 // A class rather than an object literal with getters: the getters live on the prototype, and
 // neither the logger nor the AbortSignal is created unless the task reads it.
 class InlineContext implements InvocationContext {
-  readonly #spec: LaunchSpec;
+  readonly #execution: InlineExecution;
   readonly abort = new LazyAbort();
 
-  constructor(spec: LaunchSpec) {
-    this.#spec = spec;
+  constructor(execution: InlineExecution) {
+    this.#execution = execution;
   }
 
   get input(): unknown {
-    return this.#spec.input;
+    return this.#execution.spec.input;
   }
 
   get task(): TaskInfo {
-    return this.#spec.task;
+    return this.#execution.spec.task;
   }
 
   get logger(): Logger {
-    return this.#spec.logger;
+    return this.#execution.spec.logger;
   }
 
   get signal(): AbortSignal {
     return this.abort.signal;
   }
+
+  /** Reports progress to the runtime (`task.progress`, the `taskProgress` event), synchronously. */
+  reportProgress(value: unknown): void {
+    this.#execution.reportProgress(value);
+  }
 }
 
-class InlineExecution implements Execution {
-  readonly started: Promise<void>;
+/**
+ * One inline task. Synchronous work runs inside `launch()` and reports its outcome there (the
+ * runtime launches a microtask after `submit`, so a `cancel()` right after `submit()` still runs
+ * nothing); asynchronous work reports when its promise settles; a module reference is imported
+ * first.
+ */
+class InlineExecution extends BaseExecution {
   readonly #context: InlineContext;
-  readonly #spec: LaunchSpec;
   #invokable: Invokable | undefined;
-  #result: Promise<unknown> | undefined;
-  /** The outcome of work that ended inside the constructor, until someone asks for `result`. */
-  #ok = true;
-  #value: unknown;
 
   constructor(spec: LaunchSpec) {
-    this.#spec = spec;
-    this.#context = new InlineContext(spec);
-    const resolved = resolveInvokable(spec.invokable);
+    super(spec);
+    this.#context = new InlineContext(this);
+    let resolved: Invokable | Promise<Invokable>;
+    try {
+      resolved = resolveInvokable(spec.invokable);
+    } catch (error) {
+      this.reject(error);
+      return;
+    }
     if (resolved instanceof Promise) {
-      const loaded = resolved.then((invokable) => {
-        this.#invokable = invokable;
-      });
-      this.started = loaded;
-      this.started.catch(() => undefined);
-      this.#result = loaded.then(() => this.#run());
+      resolved.then(
+        (invokable) => {
+          this.#invokable = invokable;
+          // Cancelled while the module loaded: nothing was invoked.
+          const reason = this.cancelReason;
+          if (reason !== undefined) this.reject(reason);
+          else this.#run();
+        },
+        (error: unknown) => this.reject(error),
+      );
       return;
     }
     this.#invokable = resolved;
-    this.started = RESOLVED;
-    const report = (spec as OutcomeReporter)[REPORT_OUTCOME];
-    const attach = (spec as OutcomeReporter)[ATTACH_EXECUTION];
-    if (typeof report !== 'function' || typeof attach !== 'function') {
-      // Launched by something other than the runtime: a microtask's delay, so a cancel() right
-      // after launch is seen before any user code runs.
-      this.#result = RESOLVED.then(() => this.#run());
-      return;
-    }
-    // Launched by the runtime, which launches a microtask after submit (a cancel() right after
-    // submit never reaches here): run now, and report a synchronous outcome without a promise. The
-    // task gets this execution first, so a cancel while the code runs aborts its signal as usual.
-    attach.call(spec, this);
+    this.#run();
+  }
+
+  #run(): void {
+    const invokable = this.#invokable as Invokable;
+    // The code is loaded: INITIALIZING while `restore` runs (without one, RUNNING implies it).
+    if (invokable.restore) this.markStarted();
     let value: unknown;
     try {
-      value = this.#run();
+      value = runInvokable(invokable, this.#context, () => this.markRunning(), this.#context.abort);
     } catch (error) {
-      this.#ok = false;
-      this.#value = error;
-      report.call(spec, false, error);
+      this.reject(error);
       return;
     }
-    if (isThenable(value)) {
-      this.#result = Promise.resolve(value);
+    // A thenable from user code may be hostile (a `then` getter or method that throws).
+    let then: unknown;
+    try {
+      then =
+        (typeof value === 'object' || typeof value === 'function') && value !== null
+          ? (value as { then?: unknown }).then
+          : undefined;
+    } catch (error) {
+      this.reject(error);
       return;
     }
-    this.#value = value;
-    report.call(spec, true, value);
+    if (typeof then !== 'function') {
+      this.resolve(value);
+      return;
+    }
+    try {
+      then.call(
+        value,
+        (result: unknown) => this.resolve(result),
+        (error: unknown) => this.reject(error),
+      );
+    } catch (error) {
+      this.reject(error);
+    }
   }
 
-  /** Settles when the work has stopped; created on first access for work that ended at launch. */
-  get result(): Promise<unknown> {
-    this.#result ??= this.#ok ? Promise.resolve(this.#value) : Promise.reject(this.#value);
-    return this.#result;
-  }
-
-  #run(): unknown {
-    const spec = this.#spec;
-    return runInvokable(
-      this.#invokable as Invokable,
-      this.#context,
-      () => spec.onRunning(),
-      this.#context.abort,
-    );
-  }
-
-  cancel(reason: Error): void {
+  protected onCancel(reason: Error): void {
     if (this.#context.abort.abort(reason)) callCancelHook(this.#invokable, this.#context);
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    (typeof value === 'object' || typeof value === 'function') &&
-    value !== null &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }
 
 /**

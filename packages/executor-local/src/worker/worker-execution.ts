@@ -1,4 +1,5 @@
-import type { Execution, LaunchSpec } from '@taskwarden/sdk';
+import type { LaunchSpec } from '@taskwarden/sdk';
+import { BaseExecution } from '@taskwarden/sdk';
 
 /** What an execution asks of the pool that owns it. @internal */
 export interface ExecutionControl {
@@ -13,53 +14,29 @@ export interface ExecutionControl {
  */
 export type ExecutionPhase = 'queued' | 'offered' | 'running' | 'done';
 
-const noop = (): void => undefined;
-
 /**
  * The host-side half of one task run by {@link WorkerExecutor}. The pool drives it: `markStarted`,
- * `markRunning` and `settle` (once). The public `Execution` methods never throw.
+ * `markRunning` and `settle` (once), which report to the runtime through the launch spec. The public
+ * `Execution` methods never throw.
  * @internal
  */
-export class WorkerExecution implements Execution {
+export class WorkerExecution extends BaseExecution {
   readonly id: number;
-  readonly spec: LaunchSpec;
-  readonly started: Promise<void>;
-  readonly result: Promise<unknown>;
   phase: ExecutionPhase = 'queued';
-  /** The first cancel reason; later cancels are no-ops. */
-  cancelReason: Error | undefined;
   /** Set by the queue when the task is taken out before it ran. */
   dequeued = false;
 
   readonly #control: ExecutionControl;
-  #startedSettled = false;
-  #resolveStarted!: () => void;
-  #rejectStarted!: (error: unknown) => void;
-  #resolveResult!: (value: unknown) => void;
-  #rejectResult!: (error: unknown) => void;
 
   constructor(control: ExecutionControl, spec: LaunchSpec, id: number) {
+    super(spec);
     this.#control = control;
-    this.spec = spec;
     this.id = id;
-    this.started = new Promise((resolve, reject) => {
-      this.#resolveStarted = resolve;
-      this.#rejectStarted = reject;
-    });
-    this.result = new Promise((resolve, reject) => {
-      this.#resolveResult = resolve;
-      this.#rejectResult = reject;
-    });
   }
 
-  cancel(reason: Error): void {
-    if (this.cancelReason !== undefined || this.phase === 'done') return;
-    this.cancelReason = reason;
-    try {
-      this.#control.cancel(this, reason);
-    } catch {
-      // The ladder's next stages stop the work; a failing cancel must not break them.
-    }
+  protected onCancel(reason: Error): void {
+    if (this.phase === 'done') return;
+    this.#control.cancel(this, reason);
   }
 
   kill(): Promise<void> {
@@ -74,34 +51,11 @@ export class WorkerExecution implements Execution {
     return this.#control.diagnose(this);
   }
 
-  /** The worker has loaded the module. */
-  markStarted(): void {
-    if (this.#startedSettled) return;
-    this.#startedSettled = true;
-    this.#resolveStarted();
-  }
-
-  /** The worker is about to call `invoke`. */
-  markRunning(): void {
-    this.markStarted();
-    this.spec.onRunning();
-  }
-
-  /** The work has stopped: settles `result` (and `started`, if still pending) once. */
+  /** The work has stopped: reports the outcome (and `started`, if still pending) once. */
   settle(ok: boolean, value: unknown): void {
     if (this.phase === 'done') return;
     this.phase = 'done';
-    if (ok) {
-      this.markStarted();
-      this.#resolveResult(value);
-      return;
-    }
-    if (!this.#startedSettled) {
-      this.#startedSettled = true;
-      // `result` carries the failure; nobody has to listen to `started` for it.
-      this.started.catch(noop);
-      this.#rejectStarted(value);
-    }
-    this.#rejectResult(value);
+    if (ok) this.resolve(value);
+    else this.reject(value);
   }
 }

@@ -2,13 +2,11 @@ import type { MessagePort } from 'node:worker_threads';
 import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import type { LaunchSpec, ModuleReference } from '@taskwarden/sdk';
 import {
-  ErrorCode,
   ExecutorClosedError,
   InvalidInvokableError,
   ProtocolError,
   SerializationError,
   TaskCancelledError,
-  TaskwardenError,
 } from '@taskwarden/sdk';
 import {
   deserializeError,
@@ -16,7 +14,7 @@ import {
   isSerializedError,
   serializeError,
 } from '@taskwarden/sdk/internal';
-import { WorkerExitedError } from '../errors.js';
+import { WorkerExitedError, WorkerStartError } from '../errors.js';
 import type { LogMessage, RunMessage, RunnerData, WorkerMessage } from './protocol.js';
 import {
   CHANNEL_CLOSED,
@@ -313,11 +311,7 @@ export class WorkerPool implements ExecutionControl {
       });
     } catch (error) {
       port1.close();
-      throw new TaskwardenError(
-        ErrorCode.LAUNCH_FAILED,
-        `cannot start a worker thread: ${(error as Error).message}`,
-        { cause: error },
-      );
+      throw new WorkerStartError(error);
     }
     const thread = new PoolThread(worker, port1, signals);
     this.#threads.add(thread);

@@ -4,19 +4,27 @@ import type { Task } from './task.js';
 
 /** Resolved ladder timings of one task. */
 export interface CancellationTimings {
+  /** How often the interrupter runs while the work has not stopped. */
   readonly interruptIntervalMs: number;
+  /** Delay before the hard stop (0: right after the signal). */
   readonly gracePeriodMs: number;
+  /** Delay before the watchdog gives up on the work. */
   readonly timeoutMs: number;
 }
 
 /** The task being stopped, as a strategy sees it. */
 export interface CancellationTarget {
+  /** The task being stopped (CANCELING, or FAILED by `fail()`). */
   readonly task: Task;
+  /** Its execution: `cancel`, `interrupt`, `kill`, `diagnose`. */
   readonly execution: Execution;
+  /** What its executor can do (`hardStop`, `diagnostics`, `hardStopMs`). */
   readonly capabilities: ExecutorCapabilities;
+  /** The task's resolved timings. */
   readonly timings: CancellationTimings;
   /** The reason to pass to `execution.cancel`. */
   readonly reason: Error;
+  /** The task's logger. */
   readonly logger: Logger;
   /** True once the work has stopped; every stage checks it before acting. */
   isWorkStopped(): boolean;
@@ -24,10 +32,20 @@ export interface CancellationTarget {
   reportStuck(elapsedMs: number, diagnostics: string | undefined): void;
   /** Give up on the work: fatal handler, task FAILED, `done` with `abandoned: true`. */
   abandon(error: Error): void;
+  /**
+   * Tells the runtime a stage of the ladder was reached (for the inspector, metrics and traces):
+   * `'signal'` (the work was asked to stop), `'interrupt'` (each interrupter round), `'hard_stop'`,
+   * `'watchdog'` (given up). Optional for strategies; never throws.
+   */
+  reportStage?(stage: CancellationStage): void;
 }
+
+/** A stage of the cancellation ladder, as {@link CancellationTarget.reportStage} reports it. */
+export type CancellationStage = 'signal' | 'interrupt' | 'hard_stop' | 'watchdog';
 
 /** Returned by {@link CancellationStrategy.arm}; disarmed when the work stops. */
 export interface CancellationHandle {
+  /** Cancels every timer of the ladder; called when the work has stopped. Idempotent. */
   disarm(): void;
 }
 
@@ -37,6 +55,7 @@ export interface CancellationHandle {
  * CANCELING.
  */
 export interface CancellationStrategy {
+  /** Arms the ladder for `target`; throwing means it could not be armed (eager escalation). */
   arm(target: CancellationTarget): CancellationHandle;
 }
 

@@ -6,6 +6,10 @@
  * runtime themselves pass `EmitOnlyFatalErrorHandler` or their own.
  */
 export interface FatalErrorHandler {
+  /**
+   * Called synchronously, once per abandoned task, before the task is settled FAILED with
+   * `abandoned: true`. What it throws is logged; the task still ends.
+   */
   onFatalError(error: Error): void;
 }
 

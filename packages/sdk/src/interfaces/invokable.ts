@@ -2,21 +2,27 @@ import type { Logger } from './logger.js';
 
 /** Identity of a task, as the invokable sees it. */
 export interface TaskInfo {
+  /** Unique among the runtime's live tasks. */
   readonly executionId: string;
+  /** The job the task belongs to. */
   readonly jobId: string;
+  /** The slot allocation the task runs in. */
   readonly allocationId: string;
+  /** The task's name (for logs and events). */
   readonly name: string;
   /** 1 for the first attempt; set by the integrator through the descriptor. */
   readonly attempt: number;
   /**
-   * Set by executors that (re)assign work across machines: a number that grows with every
-   * (re)assignment, to pass to outside systems so that a stale holder is refused there.
+   * Set by executors that may reassign work (the cluster executor): a number that grows with every
+   * (re)assignment of the task. Work that writes to outside systems can pass it along, so that a
+   * stale holder is refused there.
    */
   readonly fencingToken?: number;
 }
 
 /** What an invokable receives. */
 export interface InvocationContext<TInput = unknown> {
+  /** The descriptor's `input` (a structured-clone copy in worker threads and child processes). */
   readonly input: TInput;
   /** Aborted with a `TaskCancelledError` when the task is cancelled or failed from outside. */
   readonly signal: AbortSignal;
@@ -33,8 +39,18 @@ export interface InvocationContext<TInput = unknown> {
  *   `cancel` that never returns blocks nothing.
  */
 export interface Invokable<TInput = unknown, TResult = unknown> {
+  /**
+   * The work (RUNNING). What it returns (or resolves to) is the task's result; what it throws fails
+   * the task, or ends it CANCELED once cancellation was requested.
+   */
   invoke(context: InvocationContext<TInput>): TResult | Promise<TResult>;
+  /** Runs first (INITIALIZING): restore state; if the task is cancelled meanwhile, `invoke` never runs. */
   restore?(context: InvocationContext<TInput>): void | Promise<void>;
+  /**
+   * Called once, right after the signal was aborted, when cancellation is requested (or the task is
+   * failed from outside): a hook to stop work that does not watch the signal. What it throws or
+   * rejects is logged; a `cancel` that never settles blocks nothing.
+   */
   cancel?(context: InvocationContext<TInput>): void | Promise<void>;
 }
 
@@ -50,7 +66,9 @@ export type InvokableFunction<TInput = unknown, TResult = unknown> = (
  * function (then it is `invoke`).
  */
 export interface ModuleReference {
+  /** An absolute path, a `file:` URL or a package specifier, resolved where the task runs. */
   readonly module: string;
+  /** The export to use. @default 'default' */
   readonly export?: string;
 }
 

@@ -11,57 +11,96 @@ import type { TaskSlotTable } from './task-slot-table.js';
 /** `'running'`, `'fatal'` after a fatal error (no new work), `'closed'` after `close()`. */
 export type RuntimeHealth = 'running' | 'fatal' | 'closed';
 
-/** Options of `createRuntime`. */
+/**
+ * Options of `createRuntime`. Unknown keys are refused (TypeError naming the key); every bad value is a
+ * TypeError or RangeError naming the option.
+ */
 export interface RuntimeOptions {
-  /** Static slots `0 … numberOfSlots-1`. */
+  /** Static slots `0 … numberOfSlots-1`, an integer from 0 to `MAX_SLOTS`; dynamic slots come on top. */
   numberOfSlots: number;
-  /** Executors by the name descriptors use. The runtime closes them on `close()`. */
+  /**
+   * Executors by the name descriptors use. The runtime closes them on `close()`.
+   * @default the `Tokens.Executors` registration of `container`
+   */
   executors?: Record<string, Executor>;
-  /** Executor for descriptors that name none; defaults to the only executor when there is one. */
+  /**
+   * Executor for descriptors that name none.
+   * @default the only executor, when there is exactly one
+   */
   defaultExecutor?: string;
-  /** Default ladder timings. */
+  /** Default ladder timings (each task may override them). @default `DEFAULT_CANCELLATION` (30 000 / 30 000 / 180 000 ms) */
   cancellation?: CancellationOptions;
-  /** Default: `ExitProcessFatalErrorHandler`. */
+  /** Called when work cannot be guaranteed to stop. @default `ExitProcessFatalErrorHandler` (exit code 70) */
   fatalErrorHandler?: FatalErrorHandler;
-  /** Default: timers of the host (`setTimeout`). */
+  /** Every timer of the runtime. @default `SystemScheduler` (the host's `setTimeout`) */
   scheduler?: Scheduler;
-  /** Default: pino at level `warn` on stderr. */
+  /** Where the runtime logs; one child per task. @default pino at level `warn` on stderr */
   logger?: Logger;
   /**
-   * Level of the per-transition log line (default `'info'`). Hosts that run many short tasks with
-   * an info-level logger can move it to `'debug'`: four lines per task otherwise cost more than the
-   * task itself (see the README's "Performance").
+   * Level of the per-transition log line. Hosts that run many short tasks with an info-level logger
+   * can move it to `'debug'`: four lines per task otherwise cost more than the task itself (see the
+   * README's "Performance").
+   * @default 'info'
    */
   transitionLogLevel?: 'info' | 'debug';
-  /** A parent tsyringe container holding overrides; the runtime makes a child of it. */
+  /**
+   * A parent tsyringe container holding overrides; the runtime makes a child of it. Import
+   * `@taskwarden/sdk` (which loads `reflect-metadata`) before `tsyringe`.
+   * @default tsyringe's root container (nothing is ever registered into it)
+   */
   container?: DependencyContainer;
 }
 
-/** `close()` options. */
+/** `close()` options. Unknown keys are refused (a misspelt `grace` would otherwise be ignored). */
 export interface CloseOptions {
-  /** Hard-stop work still running this long after close began (where the executor can). */
+  /**
+   * Hard-stop work still running this long after close began (where the executor can).
+   * @default none: each task's own ladder applies
+   */
   graceMs?: number;
 }
 
-/** What `cancelJob` resolves to: every task of the job and how it ended. */
+/** What `cancelJob` resolves to: every task of the job the cancellation found, and how it ended. */
 export interface JobCancellationReport {
+  /** The cancelled job. */
   jobId: string;
+  /** Always CANCELED: the job ends CANCELED even when some of its tasks finished anyway. */
   state: 'CANCELED';
+  /** Every task that was live when the cancellation began or was submitted during it. */
   tasks: Array<{ executionId: string; name: string; state: TerminalState }>;
 }
 
 /** A runtime made by `createRuntime`. */
 export interface TaskRuntime {
+  /** The runtime's capacity (shared with other runtimes when given through `container`). */
   readonly slotTable: TaskSlotTable;
+  /**
+   * Events of the runtime's tasks, slots and jobs. Listeners run synchronously, inside the
+   * transition that emits them, and may call `cancel()` or `fail()`; one that throws is logged.
+   */
   readonly events: RuntimeEventEmitter;
+  /** `'running'`, `'fatal'` after a fatal error (no new work), `'closed'` after `close()`. */
   readonly health: RuntimeHealth;
-  /** Starts a task; throws `TaskSubmissionError` or `RuntimeFatalError` for what it refuses. */
+  /**
+   * Starts a task: it launches one microtask later, so `submit(); cancel()` runs nothing. Throws
+   * `TaskSubmissionError` subclasses (`NoActiveSlotError`, `InvalidDescriptorError`,
+   * `UnknownExecutorError`, `DuplicateExecutionIdError`, `RuntimeClosedError`) or `RuntimeFatalError`
+   * for what it refuses; a refused descriptor changes nothing.
+   */
   submit<TInput = unknown, TResult = unknown>(descriptor: TaskDescriptor<TInput, TResult>): Task<TResult>;
-  /** A live task (not yet `done`). */
+  /** A live task of this runtime (until its `done` resolves), by execution id. */
   getTask(executionId: string): Task | undefined;
-  /** Cancels every task of the job; resolves when all are terminal. */
+  /**
+   * Cancels every task of the job (those not started first), calls every executor's `cancelJob`,
+   * and resolves when all are terminal. Submissions to the job meanwhile are born CANCELED. One
+   * cancellation per job at a time; afterwards the job id may be used again.
+   */
   cancelJob(jobId: string): Promise<JobCancellationReport>;
-  /** Stops intake, cancels everything, waits for it, closes executors, flushes the log. */
+  /**
+   * Stops intake, cancels this runtime's tasks, waits for their work to stop, closes the slot table if
+   * the runtime made it (not one given through `container`), closes the executors and flushes the
+   * log. Idempotent: later calls return the same promise.
+   */
   close(options?: CloseOptions): Promise<void>;
 }
 

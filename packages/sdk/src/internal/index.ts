@@ -8,8 +8,8 @@
  * @module
  */
 
-export type { DoneNotifier, OutcomeReporter } from './fast-path.js';
-export { ATTACH_EXECUTION, ON_DONE, REPORT_OUTCOME } from './fast-path.js';
+export type { LogLevel } from '../logging/log-safely.js';
+export { logSafely } from '../logging/log-safely.js';
 export { LazyAbort } from './lazy-abort.js';
 export { importModule, loadModuleInvokable, resolveInvokable, toInvokable } from './load-invokable.js';
 export { isModuleReference } from './module-reference.js';

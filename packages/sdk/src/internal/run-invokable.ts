@@ -1,5 +1,6 @@
 import { toError } from '../errors.js';
 import type { InvocationContext, Invokable } from '../interfaces/invokable.js';
+import { logSafely } from '../logging/log-safely.js';
 
 /** Something that says whether the task was cancelled, without creating an AbortSignal. */
 export interface AbortState {
@@ -51,10 +52,10 @@ export function callCancelHook(invokable: Invokable | undefined, context: Invoca
     const returned = invokable.cancel(context);
     if (returned && typeof (returned as Promise<void>).then === 'function') {
       (returned as Promise<void>).then(undefined, (error: unknown) =>
-        context.logger.warn({ err: toError(error) }, 'the invokable cancel() hook rejected'),
+        logSafely(context.logger, 'warn', { err: toError(error) }, 'the invokable cancel() hook rejected'),
       );
     }
   } catch (error) {
-    context.logger.warn({ err: toError(error) }, 'the invokable cancel() hook threw');
+    logSafely(context.logger, 'warn', { err: toError(error) }, 'the invokable cancel() hook threw');
   }
 }

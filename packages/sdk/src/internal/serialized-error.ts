@@ -20,7 +20,7 @@ type ErrorClass = new (...args: never[]) => Error;
 const errorClasses = new Map<string, ErrorClass>();
 for (const value of Object.values(errors) as unknown[]) {
   if (typeof value === 'function' && value.prototype instanceof Error) {
-    errorClasses.set(value.name, value as ErrorClass);
+    errorClasses.set(String((value as ErrorClass).prototype.name), value as ErrorClass);
   }
 }
 
@@ -33,31 +33,59 @@ function cloneable(value: unknown): boolean {
   }
 }
 
-/** Flattens an error (or anything thrown) for another thread or process. @internal */
+/** Reads `object[key]`; a getter or Proxy trap that throws reads as `undefined`. */
+function read(object: object, key: PropertyKey): unknown {
+  try {
+    return (object as Record<PropertyKey, unknown>)[key];
+  } catch {
+    return undefined;
+  }
+}
+
+function ownKeys(object: object): string[] {
+  try {
+    return Object.keys(object);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Flattens an error (or anything thrown) for another thread or process. Never throws, whatever the
+ * value: getters and Proxy traps that throw read as missing.
+ * @internal
+ */
 export function serializeError(value: unknown, depth = 0): SerializedError {
   const error = errors.toError(value);
   const props: Record<string, unknown> = {};
-  for (const key of Object.keys(error)) {
+  for (const key of ownKeys(error)) {
     if (key === 'code' || key === 'cause' || key === 'stack' || key === 'message') continue;
-    const field = (error as unknown as Record<string, unknown>)[key];
+    const field = read(error, key);
     if (cloneable(field)) props[key] = field;
   }
-  let cause: SerializedError['cause'];
-  if (error.cause !== undefined && depth < MAX_CAUSE_DEPTH) {
-    cause =
-      error.cause instanceof Error
-        ? serializeError(error.cause, depth + 1)
-        : cloneable(error.cause)
-          ? { value: error.cause }
-          : { value: String(error.cause) };
+  if (error instanceof errors.NonErrorThrownError) {
+    // Not enumerable on the error (loggers must not walk into it), but it is what was thrown.
+    props.value = cloneable(error.value) ? error.value : errors.describe(error.value);
   }
-  const code = (error as { code?: unknown }).code;
+  let cause: SerializedError['cause'];
+  const rawCause = read(error, 'cause');
+  if (rawCause !== undefined && depth < MAX_CAUSE_DEPTH) {
+    cause = errors.isError(rawCause)
+      ? serializeError(rawCause, depth + 1)
+      : cloneable(rawCause)
+        ? { value: rawCause }
+        : { value: errors.safeString(rawCause) };
+  }
+  const code = read(error, 'code');
+  const name = read(error, 'name');
+  const message = read(error, 'message');
+  const stack = read(error, 'stack');
   return {
     __taskwardenError: 1,
-    name: error.name,
-    message: error.message,
-    ...(error.stack === undefined ? {} : { stack: error.stack }),
-    ...(code === undefined ? {} : { code }),
+    name: typeof name === 'string' ? name : 'Error',
+    message: typeof message === 'string' ? message : errors.safeString(message),
+    ...(typeof stack === 'string' ? { stack } : {}),
+    ...(code === undefined || !cloneable(code) ? {} : { code }),
     props,
     ...(cause === undefined ? {} : { cause }),
   };
@@ -114,7 +142,7 @@ export function deserializeError(serialized: SerializedError): Error {
     });
   }
   for (const [key, value] of Object.entries(serialized.props)) {
-    (error as unknown as Record<string, unknown>)[key] = value;
+    Object.defineProperty(error, key, { value, writable: true, enumerable: true, configurable: true });
   }
   if (serialized.cause !== undefined) {
     const cause = isSerializedError(serialized.cause)

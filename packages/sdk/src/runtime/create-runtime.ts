@@ -17,7 +17,7 @@ import { SchedulerToken } from '../interfaces/scheduler.js';
 import { TaskSlotTableToken } from '../interfaces/task-slot-table.js';
 import { SystemScheduler } from '../scheduler/system-scheduler.js';
 import { DefaultTaskSlotTable } from '../slots/default-task-slot-table.js';
-import { validateExecutors, validateRuntimeOptions } from './options.js';
+import { checkTimingsCoverHardStop, validateExecutors, validateRuntimeOptions } from './options.js';
 import { RuntimeEventEmitterImpl } from './runtime-event-emitter.js';
 import { TaskRuntimeImpl } from './task-runtime-impl.js';
 
@@ -68,6 +68,10 @@ export function createRuntime(options: RuntimeOptions): TaskRuntime {
     throw new RangeError(`options.defaultExecutor '${defaultExecutor}' is not one of the executors`);
   }
 
+  for (const [key, executor] of Object.entries(executors)) {
+    checkTimingsCoverHardStop(resolved.cancellation, executor, key, 'options.cancellation');
+  }
+
   const child: DependencyContainer = parent.createChildContainer();
   const logger = options.logger ?? fromParent<Logger>(LoggerToken) ?? createDefaultLogger();
   const scheduler = options.scheduler ?? fromParent<Scheduler>(SchedulerToken) ?? new SystemScheduler();
@@ -82,7 +86,8 @@ export function createRuntime(options: RuntimeOptions): TaskRuntime {
   child.registerInstance(ExecutorsToken, executors);
   child.registerInstance(RuntimeOptionsToken, { ...resolved, defaultExecutor });
   child.registerInstance(EventsToken, new RuntimeEventEmitterImpl());
-  if (!parent.isRegistered(TaskSlotTableToken, true)) {
+  const ownsSlotTable = !parent.isRegistered(TaskSlotTableToken, true);
+  if (ownsSlotTable) {
     child.register(
       TaskSlotTableToken,
       { useClass: DefaultTaskSlotTable },
@@ -97,6 +102,6 @@ export function createRuntime(options: RuntimeOptions): TaskRuntime {
     );
   }
   const runtime = child.resolve(TaskRuntimeImpl);
-  runtime.attachContainer(child);
+  runtime.attachContainer(child, ownsSlotTable);
   return runtime;
 }

@@ -1,4 +1,4 @@
-import { ErrorCode, TaskSubmissionError } from '../errors.js';
+import { InvalidDescriptorError, UnknownExecutorError } from '../errors.js';
 import type { CancellationTimings } from '../interfaces/cancellation-strategy.js';
 import type { Executor } from '../interfaces/executor.js';
 import type { InvokableReference } from '../interfaces/invokable.js';
@@ -6,7 +6,7 @@ import type { TaskDescriptor } from '../interfaces/task.js';
 import { isModuleReference } from '../internal/module-reference.js';
 import type { TaskInit } from '../task/task-impl.js';
 import { executionKeyOf, formatExecutionId, nextExecutionNumber } from './execution-id.js';
-import { resolveTimings } from './options.js';
+import { checkTimingsCoverHardStop, resolveTimings } from './options.js';
 
 const DESCRIPTOR_KEYS = new Set([
   'jobId',
@@ -23,9 +23,10 @@ const DESCRIPTOR_KEYS = new Set([
 
 type Key = string | number;
 
-function invalid(message: string, key?: Key): TaskSubmissionError {
-  return new TaskSubmissionError(ErrorCode.INVALID_DESCRIPTOR, `invalid task descriptor: ${message}`, {
+function invalid(message: string, key?: Key, cause?: unknown): InvalidDescriptorError {
+  return new InvalidDescriptorError(`invalid task descriptor: ${message}`, {
     executionId: key === undefined ? undefined : formatExecutionId(key),
+    cause,
   });
 }
 
@@ -63,15 +64,13 @@ export function resolveDescriptor(
 
   const executorKey = descriptor.executor ?? defaultExecutor;
   if (executorKey === undefined) {
-    throw new TaskSubmissionError(
-      ErrorCode.UNKNOWN_EXECUTOR,
+    throw new UnknownExecutorError(
       `the descriptor names no executor and the runtime has no defaultExecutor (executors: ${Object.keys(executors).join(', ')})`,
       { executionId: formatExecutionId(key) },
     );
   }
   if (typeof executorKey !== 'string' || !Object.hasOwn(executors, executorKey)) {
-    throw new TaskSubmissionError(
-      ErrorCode.UNKNOWN_EXECUTOR,
+    throw new UnknownExecutorError(
       `unknown executor '${String(executorKey)}' (executors: ${Object.keys(executors).join(', ')})`,
       { executionId: formatExecutionId(key) },
     );
@@ -95,12 +94,9 @@ export function resolveDescriptor(
   if (descriptor.cancellation !== undefined) {
     try {
       timings = resolveTimings(baseTimings, descriptor.cancellation, 'cancellation');
+      checkTimingsCoverHardStop(timings, executor, executorKey, 'cancellation');
     } catch (error) {
-      throw new TaskSubmissionError(
-        ErrorCode.INVALID_DESCRIPTOR,
-        `invalid task descriptor: ${(error as Error).message}`,
-        { executionId: formatExecutionId(key), cause: error },
-      );
+      throw invalid((error as Error).message, key, error);
     }
   }
   return {

@@ -1,5 +1,6 @@
 import type { RuntimeEventEmitter, RuntimeEvents } from '../interfaces/events.js';
 import type { Logger } from '../interfaces/logger.js';
+import { logSafely } from '../logging/log-safely.js';
 
 /**
  * Emits an event; a listener that throws is logged, not propagated, because the emit sits inside a
@@ -16,6 +17,6 @@ export function emitSafely<TName extends keyof RuntimeEvents>(
     // eventemitter3's typing of rest arguments needs the cast; the names and payloads are checked above.
     (events.emit as (event: TName, ...rest: unknown[]) => boolean)(name, ...args);
   } catch (error) {
-    logger.error({ err: error, event: name }, 'an event listener threw');
+    logSafely(logger, 'error', { err: error, event: name }, 'an event listener threw');
   }
 }

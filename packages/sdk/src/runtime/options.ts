@@ -130,6 +130,41 @@ export function validateExecutors(executors: unknown): asserts executors is Reco
     ) {
       throw new TypeError(`options.executors.${key} must be an Executor (launch, close, capabilities)`);
     }
+    const { hardStopMs } = executor.capabilities as { hardStopMs?: unknown };
+    if (
+      hardStopMs !== undefined &&
+      (typeof hardStopMs !== 'number' ||
+        !Number.isFinite(hardStopMs) ||
+        hardStopMs < 0 ||
+        hardStopMs > MAX_TIMER_MS)
+    ) {
+      throw new RangeError(
+        `options.executors.${key}.capabilities.hardStopMs must be a number from 0 to ${MAX_TIMER_MS} ms, got ${String(hardStopMs)}`,
+      );
+    }
+  }
+}
+
+/**
+ * Throws a RangeError naming both values when `timings.timeoutMs` cannot cover the grace period plus
+ * the executor's hard-stop bound (`capabilities.hardStopMs`): the watchdog would give up on work
+ * that is still being stopped, and report it as fatal.
+ * @internal
+ */
+export function checkTimingsCoverHardStop(
+  timings: CancellationTimings,
+  executor: Executor,
+  executorKey: string,
+  prefix: string,
+): void {
+  const { hardStop, hardStopMs } = executor.capabilities;
+  if (!hardStop || hardStopMs === undefined || hardStopMs <= 0) return;
+  const needed = timings.gracePeriodMs + hardStopMs;
+  if (timings.timeoutMs < needed) {
+    throw new RangeError(
+      `${prefix}.timeoutMs (${timings.timeoutMs} ms) must cover ${prefix}.gracePeriodMs (${timings.gracePeriodMs} ms) ` +
+        `plus the hard stop of executor '${executorKey}' (capabilities.hardStopMs: ${hardStopMs} ms), at least ${needed} ms`,
+    );
   }
 }
 

@@ -6,16 +6,22 @@ type Listener<T extends Name> = EventEmitter.EventListener<RuntimeEvents, T>;
 
 /**
  * The runtime's event emitter. It knows without a lookup whether anyone listens to
- * `taskStateChanged`, which every transition of every task asks (eventemitter3's `listenerCount`
+ * `taskStateChanged` (and `taskProgress`, `slotStateChanged`), which every transition of every task asks (eventemitter3's `listenerCount`
  * builds a prefixed key string on each call: four times per task on the inline hot path).
  * @internal
  */
 export class RuntimeEventEmitterImpl extends EventEmitter<RuntimeEvents> {
   /** Whether `taskStateChanged` has listeners; refreshed on every (un)subscription. */
   hasStateListeners = false;
+  /** Whether `taskProgress` has listeners. */
+  hasProgressListeners = false;
+  /** Whether `slotStateChanged` has listeners. */
+  hasSlotListeners = false;
 
   #refresh(): this {
     this.hasStateListeners = super.listenerCount('taskStateChanged') > 0;
+    this.hasProgressListeners = super.listenerCount('taskProgress') > 0;
+    this.hasSlotListeners = super.listenerCount('slotStateChanged') > 0;
     return this;
   }
 

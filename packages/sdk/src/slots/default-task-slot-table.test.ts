@@ -76,7 +76,7 @@ function activeSlotWithTasks(
   table.markSlotActive(allocationId);
   const tasks = Array.from(
     { length: count },
-    (_, i) => new FakeTask(`${allocationId}-t${i}`, 'job', allocationId),
+    (_, i) => new FakeTask(`${allocationId}-t${i}`, 'job', allocationId, table),
   );
   for (const task of tasks) table.addTask(task);
   return tasks;
@@ -480,7 +480,7 @@ describe('markSlotActive', () => {
     expect(table.isActive('a1', 'job')).toBe(true);
     expect(table.isActive('a1', 'other')).toBe(false);
 
-    const task = new FakeTask('t1', 'job', 'a1');
+    const task = new FakeTask('t1', 'job', 'a1', table);
     table.addTask(task);
     table.freeSlot('a1');
     expect(table.markSlotActive('a1')).toBe(false);
@@ -542,7 +542,7 @@ describe('freeSlot', () => {
     expect(() => table.allocateSlot({ index: 0, jobId: 'job', allocationId: 'a1' })).toThrow(
       DuplicateAllocationError,
     );
-    expect(() => table.addTask(new FakeTask('t9', 'job', 'a1'))).toThrow(TaskSubmissionError);
+    expect(() => table.addTask(new FakeTask('t9', 'job', 'a1', table))).toThrow(TaskSubmissionError);
 
     tasks[0]?.finish();
     await flush();
@@ -624,9 +624,9 @@ describe('addTask', () => {
     table.allocateSlot({ index: 1, jobId: 'job', allocationId: 'active' });
     table.markSlotActive('active');
     const refused = [
-      new FakeTask('t1', 'job', 'unknown'),
-      new FakeTask('t2', 'job', 'allocated'),
-      new FakeTask('t3', 'other-job', 'active'),
+      new FakeTask('t1', 'job', 'unknown', table),
+      new FakeTask('t2', 'job', 'allocated', table),
+      new FakeTask('t3', 'other-job', 'active', table),
     ];
     for (const task of refused) {
       const error = catchError(() => table.addTask(task));
@@ -636,36 +636,38 @@ describe('addTask', () => {
     expect(table.getTasks('active')).toEqual([]);
   });
 
-  it('refuses a second task with the same execution id', async () => {
-    const { table } = setup();
-    const [task] = activeSlotWithTasks(table, 1);
-    const error = catchError(() => table.addTask(new FakeTask('a1-t0', 'job', 'a1')));
-    expect(error).toMatchObject({ code: ErrorCode.DUPLICATE_EXECUTION_ID });
-    expect(table.getTasks('a1')).toEqual([task]);
-    task?.finish();
-    await flush();
-  });
-
-  it('execution ids are unique across the table; findTask finds a task until its done', async () => {
+  it("attaching a task object twice is a no-op; ids are not the table's business", async () => {
     const { table } = setup({ numberOfSlots: 2 });
     const [task] = activeSlotWithTasks(table, 1, 'a1', 0);
+    if (task === undefined) throw new Error('unreachable');
+    table.addTask(task);
+    expect(table.getTasks('a1')).toEqual([task]);
+    // Another task object with the same execution id is another task: the runtime refuses duplicate
+    // ids before it attaches anything, the table only holds tasks.
     table.allocateSlot({ index: 1, jobId: 'job', allocationId: 'a2' });
     table.markSlotActive('a2');
-    expect(table.findTask('a1-t0')).toBe(task);
-    const error = catchError(() => table.addTask(new FakeTask('a1-t0', 'job', 'a2')));
-    expect(error).toMatchObject({ code: ErrorCode.DUPLICATE_EXECUTION_ID });
+    const twin = new FakeTask('a1-t0', 'job', 'a2', table);
+    table.addTask(twin);
+    expect(table.getTasks('a2')).toEqual([twin]);
+    table.checkInvariants();
+    task.finish();
+    twin.finish();
+    expect(table.getTasks('a1')).toEqual([]);
     expect(table.getTasks('a2')).toEqual([]);
     table.checkInvariants();
-    task?.finish();
-    await flush();
-    expect(table.findTask('a1-t0')).toBeUndefined();
-    // Once detached, the id may be used again, in any slot.
-    const again = new FakeTask('a1-t0', 'job', 'a2');
-    table.addTask(again);
-    expect(table.findTask('a1-t0')).toBe(again);
+  });
+
+  it('removeTask detaches only what is attached; a second removeTask is a no-op', () => {
+    const { table } = setup();
+    const [task] = activeSlotWithTasks(table, 1);
+    if (task === undefined) throw new Error('unreachable');
+    table.removeTask(new FakeTask('stranger', 'job', 'a1'));
+    expect(table.getTasks('a1')).toEqual([task]);
+    table.removeTask(task);
+    table.removeTask(task);
+    expect(table.getTasks('a1')).toEqual([]);
+    expect(table.freeSlot('a1')).toBe(0);
     table.checkInvariants();
-    again.finish();
-    await flush();
   });
 
   it("lists a slot's tasks oldest first and detaches from the middle, the ends and the only one", async () => {
@@ -698,7 +700,7 @@ describe('addTask', () => {
     const addBatch = (start: number, size: number): WeakRef<FakeTask> => {
       const tasks: FakeTask[] = [];
       for (let i = start; i < start + size; i++) {
-        const task = new FakeTask(`t${i}`, 'job', 'a1');
+        const task = new FakeTask(`t${i}`, 'job', 'a1', table);
         table.addTask(task);
         tasks.push(task);
       }
@@ -749,7 +751,7 @@ describe('close', () => {
     const refused = catchError(() => table.allocateSlot({ index: 2, jobId: 'job', allocationId: 'late' }));
     expect(refused).toBeInstanceOf(TaskwardenError);
     expect(refused).toMatchObject({ code: ErrorCode.RUNTIME_CLOSED });
-    expect(() => table.addTask(new FakeTask('t9', 'job', 'busy'))).toThrow(TaskSubmissionError);
+    expect(() => table.addTask(new FakeTask('t9', 'job', 'busy', table))).toThrow(TaskSubmissionError);
 
     await flush();
     expect(closed).toBe(false);
@@ -774,7 +776,7 @@ describe('events and logs', () => {
     table.markSlotActive('a1');
     table.markSlotInactive('a1', 10);
     table.markSlotActive('a1');
-    const task = new FakeTask('t1', 'j1', 'a1');
+    const task = new FakeTask('t1', 'j1', 'a1', table);
     table.addTask(task);
     table.freeSlot('a1');
     task.finish();
@@ -873,7 +875,7 @@ describe('listeners see a consistent table', () => {
     });
     table.allocateSlot({ index: 0, jobId: 'job', allocationId: 'a1' });
     table.markSlotActive('a1');
-    const task = new FakeTask('t1', 'job', 'a1');
+    const task = new FakeTask('t1', 'job', 'a1', table);
     table.addTask(task);
     expect(table.freeSlot('a1')).toBe(-1);
     task.finish();

@@ -13,12 +13,12 @@
 import { inject, injectable } from 'tsyringe';
 import {
   DuplicateAllocationError,
-  ErrorCode,
   InvalidSlotRequestError,
+  NoActiveSlotError,
+  RuntimeClosedError,
   SlotNotFoundError,
   SlotOccupiedError,
-  TaskSubmissionError,
-  TaskwardenError,
+  SlotReleasedError,
 } from '../errors.js';
 import type { RuntimeEventEmitter, SlotStateChangedEvent } from '../interfaces/events.js';
 import { EventsToken } from '../interfaces/events.js';
@@ -35,9 +35,7 @@ import type {
   SlotState,
   TaskSlotTable,
 } from '../interfaces/task-slot-table.js';
-import type { DoneNotifier, KeyedTask } from '../internal/fast-path.js';
-import { EXECUTION_KEY, ON_DONE } from '../internal/fast-path.js';
-import { executionKeyOf } from '../runtime/execution-id.js';
+import { logSafely } from '../logging/log-safely.js';
 import { MAX_SLOTS, MAX_TIMER_MS } from '../runtime/options.js';
 
 /**
@@ -51,22 +49,9 @@ const SLOT_TRANSITIONS: Readonly<Record<SlotState, readonly SlotState[]>> = {
   RELEASING: ['FREE'],
 };
 
-/** A task attached to a slot: in the table's id index and in its slot's list. */
-interface Attachment {
-  readonly task: Task;
-  /** The execution id's index key (see execution-id.ts). */
-  readonly key: string | number;
-  attached: boolean;
-  readonly slot: Slot;
-  prev: Attachment | undefined;
-  next: Attachment | undefined;
-}
-
 /** The tasks attached to `slot`, oldest first (a fresh array). */
 function tasksOf(slot: Slot): Task[] {
-  const tasks: Task[] = [];
-  for (let at = slot.head; at !== undefined; at = at.next) tasks.push(at.task);
-  return tasks;
+  return slot.tasks === undefined ? [] : Array.from(slot.tasks);
 }
 
 /** One slot. Static slots live for the table's lifetime; dynamic ones only while held. */
@@ -75,9 +60,11 @@ interface Slot {
   state: SlotState;
   allocationId: string | undefined;
   jobId: string | undefined;
-  /** Attached tasks, oldest first: a list through their attachments (no map per slot). */
-  head: Attachment | undefined;
-  tail: Attachment | undefined;
+  /**
+   * Attached tasks in attachment order; made on the slot's first task and kept (static slots are
+   * reused). A set by identity: attaching and detaching are O(1) and hash no string.
+   */
+  tasks: Set<Task> | undefined;
   taskCount: number;
   /**
    * True while `freeSlot` fails the slot's tasks: tasks that end synchronously meanwhile (the
@@ -117,8 +104,11 @@ interface Slot {
  * - A request with the allocation id of a RELEASING slot is a `DuplicateAllocationError`, even an
  *   exact repeat: the id is still in use, and answering "allocated" for a slot about to become FREE
  *   would recreate the zombie this table exists to prevent.
- * - After {@link DefaultTaskSlotTable.close}, `allocateSlot` throws a {@link TaskwardenError} with
- *   code `RUNTIME_CLOSED` and `addTask` a {@link TaskSubmissionError} with that code.
+ * - After {@link DefaultTaskSlotTable.close}, `allocateSlot` and `addTask` throw
+ *   {@link RuntimeClosedError} (code `RUNTIME_CLOSED`).
+ * - Unknown request keys (a misspelt `timeout`) are an {@link InvalidSlotRequestError} naming the key.
+ * - Tasks are attached by the runtime (`addTask`) and detached by it (`removeTask`) once their `done`
+ *   resolved; execution ids are the runtime's business, not the table's.
  * - A `slotStateChanged` listener that throws is logged at error level; the table is already
  *   consistent when events are emitted, so it stays so. (eventemitter3 skips the listeners after the
  *   one that threw.)
@@ -139,8 +129,8 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
   #nextDynamicIndex: number;
 
   readonly #byAllocation = new Map<string, Slot>();
-  /** Every attached task by execution id key: one index for the whole table (ids are unique in it). */
-  readonly #attached = new Map<string | number, Attachment>();
+  /** Which slot each attached task sits in (tasks are detached by the runtime, by identity). */
+  readonly #slotOfTask = new Map<Task, Slot>();
   readonly #byJob = new Map<string, Set<string>>();
 
   /** Monotonic: every armed timeout gets a ticket no other timeout ever had. */
@@ -191,7 +181,7 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
    *   {@link DuplicateAllocationError}; the table is unchanged.
    * - The index is held by another allocation: {@link SlotOccupiedError}.
    * - A malformed request: {@link InvalidSlotRequestError} naming the field.
-   * - The table is closed: {@link TaskwardenError} with code `RUNTIME_CLOSED`.
+   * - The table is closed: {@link RuntimeClosedError} (code `RUNTIME_CLOSED`).
    *
    * With `timeoutMs`, the slot is freed after that long unless it is activated first. If the
    * scheduler throws while arming it, the error propagates and the table is unchanged.
@@ -200,10 +190,7 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
     validateRequest(request, this.numberOfSlots);
     const { index, jobId, allocationId, timeoutMs } = request;
     if (this.#closed) {
-      throw new TaskwardenError(
-        ErrorCode.RUNTIME_CLOSED,
-        `the slot table is closed; refusing allocation ${allocationId}`,
-      );
+      throw new RuntimeClosedError(`the slot table is closed; refusing allocation ${allocationId}`);
     }
 
     const existing = this.#byAllocation.get(allocationId);
@@ -295,7 +282,7 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
    *
    * - No tasks attached: the slot becomes FREE and its index is returned.
    * - Tasks attached: the slot becomes RELEASING, every task is failed with `cause` (default: a
-   *   {@link TaskwardenError} with code `SLOT_RELEASED`) and -1 is returned; the slot becomes FREE
+   *   {@link SlotReleasedError} (code `SLOT_RELEASED`)) and -1 is returned; the slot becomes FREE
    *   when the last task's `done` resolves. If every task ended while being failed (tasks that had
    *   not started end at once), the slot is FREE when `freeSlot` returns, which returns its index;
    *   listeners always see RELEASING before FREE.
@@ -333,16 +320,20 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
       this.#setState(slot, 'RELEASING', allocationId, jobId);
       const reason =
         cause ??
-        new TaskwardenError(
-          ErrorCode.SLOT_RELEASED,
+        new SlotReleasedError(
           `slot ${slot.index} (allocation ${allocationId}) was freed while its tasks ran`,
+          {
+            allocationId,
+          },
         );
       // A snapshot: a task may finish, or a listener may react, while we iterate.
       for (const task of tasksOf(slot)) {
         try {
           task.fail(reason);
         } catch (error) {
-          this.#logger.error(
+          logSafely(
+            this.#logger,
+            'error',
             { err: error, executionId: task.executionId, allocationId },
             'task.fail threw while its slot was released',
           );
@@ -423,7 +414,7 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
         if (slot.allocationId !== undefined || slot.jobId !== undefined) {
           fail('a FREE slot has no allocation id', `${at} names ${slot.allocationId} of ${slot.jobId}`);
         }
-        if (slot.taskCount > 0 || slot.head !== undefined) {
+        if (slot.taskCount > 0 || (slot.tasks !== undefined && slot.tasks.size > 0)) {
           fail('a FREE slot has no tasks', `${at} has ${slot.taskCount}`);
         }
       } else {
@@ -457,23 +448,20 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
         fail('a timeout has exactly one ticket', `${at}`);
       }
       let listed = 0;
-      let previous: Attachment | undefined;
-      for (let entry = slot.head; entry !== undefined; entry = entry.next) {
+      for (const task of slot.tasks ?? []) {
         listed++;
-        const { task } = entry;
-        if (entry.slot !== slot || entry.prev !== previous || task.allocationId !== slot.allocationId) {
+        if (task.allocationId !== slot.allocationId) {
           fail(
             'a task sits in the slot of its allocation',
             `${at} holds ${task.executionId} of ${task.allocationId}`,
           );
         }
-        if (this.#attached.get(entry.key) !== entry || !entry.attached) {
-          fail('the id index lists exactly the attached tasks', `${at} holds ${task.executionId}`);
+        if (this.#slotOfTask.get(task) !== slot) {
+          fail('the task index lists exactly the attached tasks', `${at} holds ${task.executionId}`);
         }
-        previous = entry;
       }
       attachedCount += listed;
-      if (listed !== slot.taskCount || slot.tail !== previous) {
+      if (listed !== slot.taskCount) {
         fail('a slot counts the tasks it lists', `${at} lists ${listed}, counts ${slot.taskCount}`);
       }
     };
@@ -501,10 +489,10 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
     if (freeIndexes.size + this.#dynamicSlots.size !== this.#nextDynamicIndex - this.numberOfSlots) {
       fail('every dynamic index ever handed out is held or free', `next ${this.#nextDynamicIndex}`);
     }
-    if (attachedCount !== this.#attached.size) {
+    if (attachedCount !== this.#slotOfTask.size) {
       fail(
-        'the id index lists exactly the attached tasks',
-        `${attachedCount} listed, ${this.#attached.size} indexed`,
+        'the task index lists exactly the attached tasks',
+        `${attachedCount} listed, ${this.#slotOfTask.size} indexed`,
       );
     }
     if (held !== this.#byAllocation.size) {
@@ -536,71 +524,59 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
 
   /**
    * Attaches a task to the ACTIVE slot of `task.allocationId`, which must belong to `task.jobId`. The
-   * task is detached when its `done` resolves (a RELEASING slot becomes FREE with its last task); the
-   * table keeps no reference to a detached task. Attaching the same task object twice is a no-op.
+   * task stays until {@link DefaultTaskSlotTable.removeTask} (the runtime calls it when the task's
+   * `done` resolves); a RELEASING slot becomes FREE with its last task. Attaching the same task
+   * object twice is a no-op. Execution ids are not checked here: the runtime owns them.
    *
-   * @throws TaskSubmissionError `NO_ACTIVE_SLOT` without such a slot, `DUPLICATE_EXECUTION_ID` if
-   *   another task with that execution id is attached (to any slot), `RUNTIME_CLOSED` after
-   *   {@link DefaultTaskSlotTable.close}.
+   * @throws TaskSubmissionError `NO_ACTIVE_SLOT` ({@link NoActiveSlotError}) without such a slot,
+   *   `RUNTIME_CLOSED` ({@link RuntimeClosedError}) after {@link DefaultTaskSlotTable.close}.
    */
   addTask(task: Task): void {
-    // `task.executionId` is read only where needed: the runtime's tasks format a generated id lazily.
     const { allocationId, jobId } = task;
     if (this.#closed) {
-      throw new TaskSubmissionError(ErrorCode.RUNTIME_CLOSED, 'the slot table is closed', {
-        executionId: task.executionId,
-      });
+      throw new RuntimeClosedError('the slot table is closed', { executionId: task.executionId });
     }
     const slot = this.#byAllocation.get(allocationId);
     if (slot === undefined || slot.state !== 'ACTIVE' || slot.jobId !== jobId) {
-      throw new TaskSubmissionError(
-        ErrorCode.NO_ACTIVE_SLOT,
+      throw new NoActiveSlotError(
         `no ACTIVE slot for allocation ${allocationId} of job ${jobId}` +
           (slot === undefined ? '' : ` (slot ${slot.index} is ${slot.state} for job ${slot.jobId})`),
         { executionId: task.executionId },
       );
     }
-    const own = (task as KeyedTask)[EXECUTION_KEY];
-    const id = task.executionId;
-    const key = own !== undefined ? own : typeof id === 'string' ? executionKeyOf(id) : id;
-    const attached = this.#attached.get(key);
-    if (attached !== undefined) {
-      if (attached.task === task) return;
-      const { executionId } = task;
-      throw new TaskSubmissionError(
-        ErrorCode.DUPLICATE_EXECUTION_ID,
-        `a task with execution id ${executionId} is already in slot ${attached.slot.index}`,
-        { executionId },
-      );
+    if (this.#slotOfTask.has(task)) return;
+    let tasks = slot.tasks;
+    if (tasks === undefined) {
+      tasks = new Set();
+      slot.tasks = tasks;
     }
-    const entry: Attachment = { task, key, attached: true, slot, prev: slot.tail, next: undefined };
-    if (slot.tail === undefined) slot.head = entry;
-    else slot.tail.next = entry;
-    slot.tail = entry;
+    tasks.add(task);
     slot.taskCount++;
-    this.#attached.set(key, entry);
-    const onDone = (task as DoneNotifier)[ON_DONE];
-    // The runtime's tasks call back synchronously once `done` has resolved (one promise reaction
-    // less per task); any other Task is followed through `done`, which never rejects (Task
-    // contract): the rejection handler only keeps a broken fake from leaking a slot.
-    if (typeof onDone === 'function') {
-      onDone.call(task, this.#detachEntry, entry);
-    } else {
-      const detach = (): void => this.#detach(entry);
-      task.done.then(detach, detach);
-    }
+    this.#slotOfTask.set(task, slot);
   }
 
   /**
-   * Frees every slot (failing attached tasks with `cause`, default a {@link TaskwardenError} with
-   * code `SLOT_RELEASED`), cancels every timeout, and refuses new allocations. Resolves when every
+   * Detaches a task (its work has stopped and its `done` resolved). When it was the last task of a
+   * RELEASING slot, the slot becomes FREE. Detaching a task that is not attached is a no-op.
+   */
+  removeTask(task: Task): void {
+    const slot = this.#slotOfTask.get(task);
+    if (slot === undefined) return;
+    this.#slotOfTask.delete(task);
+    slot.tasks?.delete(task);
+    slot.taskCount--;
+    if (slot.state === 'RELEASING' && slot.taskCount === 0 && !slot.freeing) this.#release(slot);
+  }
+
+  /**
+   * Frees every slot (failing attached tasks with `cause`, default a {@link SlotReleasedError}), cancels every timeout, and refuses new allocations. Resolves when every
    * slot is FREE, i.e. once the `done` of every attached task has resolved. Idempotent: later calls
    * return the same promise.
    */
   close(cause?: Error): Promise<void> {
     if (this.#closePromise !== undefined) return this.#closePromise;
     this.#closed = true;
-    const reason = cause ?? new TaskwardenError(ErrorCode.SLOT_RELEASED, 'the slot table was closed');
+    const reason = cause ?? new SlotReleasedError('the slot table was closed');
     for (const allocationId of Array.from(this.#byAllocation.keys())) this.freeSlot(allocationId, reason);
     this.#closePromise =
       this.#releasingCount === 0
@@ -641,36 +617,13 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
     }
     this.freeSlot(
       allocationId,
-      new TaskwardenError(
-        ErrorCode.SLOT_RELEASED,
+      new SlotReleasedError(
         `slot ${slot.index} (allocation ${allocationId}) timed out before it was activated`,
+        {
+          allocationId,
+        },
       ),
     );
-  }
-
-  readonly #detachEntry = (entry: unknown): void => this.#detach(entry as Attachment);
-
-  #detach(entry: Attachment): void {
-    if (!entry.attached) return;
-    entry.attached = false;
-    const { slot, prev, next } = entry;
-    this.#attached.delete(entry.key);
-    if (prev === undefined) slot.head = next;
-    else prev.next = next;
-    if (next === undefined) slot.tail = prev;
-    else next.prev = prev;
-    entry.prev = entry.next = undefined;
-    slot.taskCount--;
-    if (slot.state === 'RELEASING' && slot.taskCount === 0 && !slot.freeing) this.#release(slot);
-  }
-
-  /**
-   * The attached task with this execution id, if any: every task of every slot, until its `done`.
-   * The runtime finds its live tasks here instead of keeping a second index.
-   */
-  findTask(executionId: string): Task | undefined {
-    if (typeof executionId !== 'string') return undefined;
-    return this.#attached.get(executionKeyOf(executionId))?.task;
   }
 
   /** Any held state → FREE: drops the slot from every index; a dynamic index goes to the free-list. */
@@ -723,7 +676,9 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
     try {
       this.#events.emit('slotStateChanged', event);
     } catch (error) {
-      this.#logger.error(
+      logSafely(
+        this.#logger,
+        'error',
         { err: error, index, allocationId, jobId, from, to },
         'a slotStateChanged listener threw',
       );
@@ -737,8 +692,7 @@ function newSlot(index: number): Slot {
     state: 'FREE',
     allocationId: undefined,
     jobId: undefined,
-    head: undefined,
-    tail: undefined,
+    tasks: undefined,
     taskCount: 0,
     freeing: false,
     timer: undefined,
@@ -751,12 +705,23 @@ function reportEntry(slot: Slot): SlotReportEntry {
   return { index: slot.index, state: slot.state, allocationId: slot.allocationId, jobId: slot.jobId };
 }
 
+const REQUEST_KEYS: ReadonlySet<string> = new Set(['index', 'jobId', 'allocationId', 'timeoutMs']);
+
 function validateRequest(request: AllocateSlotRequest, numberOfSlots: number): void {
   if (typeof request !== 'object' || request === null) {
     throw new InvalidSlotRequestError(
       'request',
       `must be an object, got ${request === null ? 'null' : typeof request}`,
     );
+  }
+  for (const key of Object.keys(request)) {
+    // A misspelt `timeout` would otherwise be ignored silently: a slot that never times out.
+    if (!REQUEST_KEYS.has(key)) {
+      throw new InvalidSlotRequestError(
+        key,
+        `is not a slot request field (known: ${[...REQUEST_KEYS].join(', ')})`,
+      );
+    }
   }
   const { index, jobId, allocationId, timeoutMs } = request;
   if (typeof index !== 'number' || !Number.isInteger(index)) {

@@ -1,10 +1,12 @@
 import {
   CancellationArmingError,
-  ErrorCode,
+  describe,
+  isError,
   TaskCancelledError,
-  TaskwardenError,
+  TaskFailedExternallyError,
   toError,
 } from '../errors.js';
+import type { TransitionTarget } from '../execution-state.js';
 import { ExecutionState, isTerminal } from '../execution-state.js';
 import type {
   CancellationHandle,
@@ -12,11 +14,11 @@ import type {
   CancellationTarget,
   CancellationTimings,
 } from '../interfaces/cancellation-strategy.js';
-import type { Execution, Executor, LaunchSpec } from '../interfaces/executor.js';
+import type { Execution, ExecutionReporter, Executor, LaunchSpec } from '../interfaces/executor.js';
 import type { InvokableReference, TaskInfo } from '../interfaces/invokable.js';
 import type { Logger } from '../interfaces/logger.js';
 import type { Task, TaskOutcome } from '../interfaces/task.js';
-import { ATTACH_EXECUTION, EXECUTION_KEY, ON_DONE, REPORT_OUTCOME } from '../internal/fast-path.js';
+import { logSafely } from '../logging/log-safely.js';
 import { emitSafely } from '../runtime/emit-safely.js';
 import { formatExecutionId } from '../runtime/execution-id.js';
 import type { RuntimeEventEmitterImpl } from '../runtime/runtime-event-emitter.js';
@@ -31,14 +33,14 @@ export interface TaskHost {
   readonly logTransitions: boolean;
   /** The level transitions are logged at. */
   readonly transitionLogLevel: 'info' | 'debug';
-  /** Called once when `done` resolves. */
+  /** Called once, synchronously, right after `done` resolved: the runtime forgets the task and detaches it from its slot. */
   onDone(task: TaskImpl): void;
   /** Reports a fatal error (handler, health, event); never throws. */
   onFatal(error: Error, task: TaskImpl): void;
 }
 
 /** Fields of a validated descriptor (flat: one object per task). @internal */
-export interface TaskInit extends Omit<TaskInfo, 'executionId'> {
+export interface TaskInit extends Omit<TaskInfo, 'executionId' | 'fencingToken'> {
   /** The execution id's index key: a number for a generated id (formatted on first read). */
   readonly executionKey: string | number;
   readonly executorKey: string;
@@ -51,16 +53,39 @@ export interface TaskInit extends Omit<TaskInfo, 'executionId'> {
 
 const { CREATED, DEPLOYING, INITIALIZING, RUNNING, FINISHED, CANCELING, CANCELED, FAILED } = ExecutionState;
 
+/** How a {@link TaskReporter} reaches its task's private state (set in TaskImpl's static block). */
+interface TaskFriend {
+  attach(task: TaskImpl, execution: Execution): void;
+  started(task: TaskImpl): void;
+  running(task: TaskImpl): void;
+  progress(task: TaskImpl, value: unknown): void;
+  ended(task: TaskImpl, ok: boolean, value: unknown): void;
+}
+let friend!: TaskFriend;
+
 /**
  * One task: the state machine of the design's "Task lifecycle".
  *
  * Everything runs on one thread, yet every transition is a compare-and-set against the state the
- * caller observed, because listeners of `taskStateChanged` and executor callbacks can re-enter
- * (`cancel()` from a listener, `fail()` while launching) and every await is a point where the
- * state may have moved.
+ * caller observed, because listeners of `taskStateChanged` and executor reports can re-enter
+ * (`cancel()` from a listener, `fail()` while launching) and every await is a point where the state
+ * may have moved.
+ *
+ * The executor reports through the launch spec's {@link ExecutionReporter}, during or after
+ * `launch()`: the only path, for built-in and third-party executors alike.
  * @internal
  */
 export class TaskImpl implements Task {
+  static {
+    friend = {
+      attach: (task, execution) => task.#attach(execution),
+      started: (task) => task.#started(),
+      running: (task) => task.#running(),
+      progress: (task, value) => task.#progressed(value),
+      ended: (task, ok, value) => task.#workEnded(ok, value),
+    };
+  }
+
   readonly jobId: string;
   readonly allocationId: string;
   readonly name: string;
@@ -80,6 +105,7 @@ export class TaskImpl implements Task {
   #cancellationRequested = false;
   #diagnostic: Error | undefined;
   #result: unknown;
+  #progress: unknown;
 
   readonly #host: TaskHost;
   readonly #init: TaskInit;
@@ -89,15 +115,10 @@ export class TaskImpl implements Task {
   #ladder: CancellationHandle | undefined;
   /** Work must be stopped but there is no execution yet (cancelled while launching). */
   #stopPending = false;
-  /** The execution handed over through {@link ATTACH_EXECUTION} during `launch()`, if any. */
-  #attached: Execution | undefined;
   #workStopped = false;
   #abandoned = false;
   #settled = false;
   #onAbort: (() => void) | undefined;
-  /** Called synchronously once `done` has resolved (the slot table's detach, through {@link ON_DONE}). */
-  #doneCallback: ((arg: unknown) => void) | undefined;
-  #doneCallbackArg: unknown;
 
   constructor(init: TaskInit, host: TaskHost) {
     this.#init = init;
@@ -116,18 +137,13 @@ export class TaskImpl implements Task {
     return this.#executionId;
   }
 
-  /** {@link EXECUTION_KEY}: what the slot table indexes this task by. @internal */
-  get [EXECUTION_KEY](): string | number {
+  /** What the runtime indexes this task by (a number for a generated id). @internal */
+  get executionKey(): string | number {
     return this.#init.executionKey;
   }
 
   get state(): ExecutionState {
     return this.#state;
-  }
-
-  /** Whether this task belongs to the runtime behind `host`. @internal */
-  isHostedBy(host: TaskHost): boolean {
-    return this.#host === host;
   }
 
   get failureCause(): Error | undefined {
@@ -136,6 +152,10 @@ export class TaskImpl implements Task {
 
   get cancellationRequested(): boolean {
     return this.#cancellationRequested;
+  }
+
+  get progress(): unknown {
+    return this.#progress;
   }
 
   /** The task's logger, bound to `{ jobId, executionId, task }`; created on first use. */
@@ -165,7 +185,8 @@ export class TaskImpl implements Task {
     const execution = this.#execution;
     if (!execution || this.#workStopped || !this.#init.executor.capabilities.hardStop || !execution.kill)
       return;
-    const log = (error: unknown) => this.logger.error({ err: toError(error) }, 'hard stop failed');
+    const log = (error: unknown) =>
+      logSafely(this.logger, 'error', { err: toError(error) }, 'hard stop failed');
     try {
       execution.kill().catch(log);
     } catch (error) {
@@ -188,25 +209,20 @@ export class TaskImpl implements Task {
       this.#workEnded(false, error);
       return;
     }
-    const attached = this.#attached;
-    this.#attached = undefined;
-    // The execution that reported the outcome inside launch() (synchronous inline work): the task is
-    // done, and neither `started` nor `result` needs a reaction. Any other execution (a wrapper, say)
-    // is followed as usual, so its promises never go unhandled.
-    if (this.#workStopped && execution === attached) return;
-    if (!this.#workStopped) this.#execution = execution;
-    execution.started.then(
-      () => this.#transition(DEPLOYING, INITIALIZING),
-      () => undefined, // `result` carries the same failure.
-    );
-    execution.result.then(
-      (value) => this.#workEnded(true, value),
-      (error: unknown) => this.#workEnded(false, error),
-    );
-    if (this.#stopPending) {
-      this.#stopPending = false;
-      this.#stopWork();
+    // Synchronous work may have reported its outcome inside launch(): nothing left to follow.
+    if (this.#workStopped) return;
+    if (!isExecution(execution)) {
+      this.#workEnded(
+        false,
+        new TypeError(
+          `executor '${this.executor}' returned ${describe(execution)} from launch(), not an Execution`,
+        ),
+      );
+      return;
     }
+    // The execution launch() returns wins over one attached during it (a wrapper's, say).
+    this.#execution = execution;
+    this.#applyPendingStop();
   }
 
   cancel(): void {
@@ -229,9 +245,7 @@ export class TaskImpl implements Task {
           return; // terminal or already CANCELING: idempotent
       }
     } catch (error) {
-      this.#abandon(
-        new CancellationArmingError({ executionId: this.executionId, taskName: this.name }, error),
-      );
+      this.#abandon(this.#armingError(error));
     }
   }
 
@@ -260,59 +274,69 @@ export class TaskImpl implements Task {
           return;
       }
     } catch (error) {
-      this.#abandon(
-        new CancellationArmingError({ executionId: this.executionId, taskName: this.name }, error),
-      );
+      this.#abandon(this.#armingError(error));
     }
   }
 
+  #armingError(cause: unknown): CancellationArmingError {
+    return new CancellationArmingError({ executionId: this.executionId, taskName: this.name }, cause);
+  }
+
+  /** The spec handed to the executor: own properties only, so `{ ...spec, input }` keeps working. */
   #launchSpec(): LaunchSpec {
-    return new TaskLaunchSpec(this, this.#init);
+    const init = this.#init;
+    const task = this;
+    return {
+      task: {
+        executionId: this.executionId,
+        jobId: init.jobId,
+        allocationId: init.allocationId,
+        name: init.name,
+        attempt: init.attempt,
+      },
+      invokable: init.invokable,
+      input: init.input,
+      // Created only if the executor or the work asks: a pino child costs more than a no-op task.
+      get logger(): Logger {
+        return task.logger;
+      },
+      cancellation: init.timings,
+      report: new TaskReporter(this),
+    };
   }
 
-  /** Called by the executor (through the launch spec) right before `invoke`. @internal */
-  reportRunning(): void {
-    this.#onRunning();
-  }
-
-  /** The executor knows the outcome (through the launch spec's {@link REPORT_OUTCOME}). @internal */
-  reportOutcome(ok: boolean, value: unknown): void {
-    this.#workEnded(ok, value);
-  }
-
-  /** The executor's execution, before task code runs inside `launch()` ({@link ATTACH_EXECUTION}). @internal */
-  attachExecution(execution: Execution): void {
-    if (this.#workStopped || this.#state === CREATED) return;
-    this.#attached = execution;
+  #attach(execution: Execution): void {
+    if (this.#workStopped || this.#settled || !isExecution(execution)) return;
+    // Only recorded: a pending stop is applied once the execution can take it (after its
+    // constructor, at the latest when launch() returns or the work reports it started).
     this.#execution = execution;
-    if (this.#stopPending) {
-      this.#stopPending = false;
-      this.#stopWork();
+  }
+
+  #started(): void {
+    if (this.#state === DEPLOYING) this.#transition(DEPLOYING, INITIALIZING);
+    this.#applyPendingStop();
+  }
+
+  #running(): void {
+    // `started` is implied: an executor may report running first.
+    if (this.#state === DEPLOYING) this.#transition(DEPLOYING, INITIALIZING);
+    if (this.#state === INITIALIZING) this.#transition(INITIALIZING, RUNNING);
+    this.#applyPendingStop();
+  }
+
+  #progressed(value: unknown): void {
+    if (this.#settled || this.#workStopped) return;
+    this.#progress = value;
+    const host = this.#host;
+    if (host.events.hasProgressListeners) {
+      emitSafely(host.events, 'taskProgress', this.logger, { task: this, progress: value });
     }
   }
 
-  /**
-   * {@link ON_DONE}: `callback(arg)` runs synchronously right after `done` resolves. One slot table
-   * registers per task; anyone else (a task attached to a second table) is served through `done`.
-   * @internal
-   */
-  [ON_DONE](callback: (arg: unknown) => void, arg: unknown): void {
-    if (this.#settled || this.#doneCallback !== undefined) {
-      this.done.then(() => callback(arg));
-      return;
-    }
-    this.#doneCallback = callback;
-    this.#doneCallbackArg = arg;
-  }
-
-  #onRunning(): void {
-    try {
-      // `started` resolves asynchronously; an executor may report running first.
-      if (this.#state === DEPLOYING) this.#transition(DEPLOYING, INITIALIZING);
-      this.#transition(INITIALIZING, RUNNING);
-    } catch (error) {
-      this.logger.error({ err: toError(error) }, 'reporting RUNNING failed');
-    }
+  #applyPendingStop(): void {
+    if (!this.#stopPending || !this.#execution) return;
+    this.#stopPending = false;
+    this.#stopWork();
   }
 
   /** Arms the cancellation ladder once; failure to arm it is fatal at once (eager escalation). */
@@ -329,9 +353,7 @@ export class TaskImpl implements Task {
       // from cancel() or a synchronous hard stop): nothing may stay armed after that.
       if (this.#workStopped || this.#settled) this.#ladder.disarm();
     } catch (error) {
-      this.#abandon(
-        new CancellationArmingError({ executionId: this.executionId, taskName: this.name }, error),
-      );
+      this.#abandon(this.#armingError(error));
     }
   }
 
@@ -340,7 +362,7 @@ export class TaskImpl implements Task {
       this.#state === FAILED
         ? new TaskCancelledError(
             this.executionId,
-            `task ${this.executionId} was failed: ${this.#failureCause?.message ?? 'no cause'}`,
+            `task ${this.executionId} was failed: ${describe(this.#failureCause)}`,
           )
         : new TaskCancelledError(this.executionId);
     return {
@@ -357,17 +379,20 @@ export class TaskImpl implements Task {
   }
 
   #reportStuck(elapsedMs: number, diagnostics: string | undefined): void {
-    this.logger.warn(
+    logSafely(
+      this.logger,
+      'warn',
       { elapsedMs, diagnostics },
       `task did not react to cancelling for ${elapsedMs} ms; stuck in: ${diagnostics ?? '(no diagnostics available)'}`,
     );
     emitSafely(this.#host.events, 'taskStuck', this.logger, { task: this, elapsedMs, diagnostics });
   }
 
-  /** The work has stopped (returned, threw, was killed, or was never launched). */
+  /** The work has stopped (returned, threw, was killed, or was never launched). Never throws. */
   #workEnded(ok: boolean, value: unknown): void {
     if (this.#workStopped) return;
     this.#workStopped = true;
+    this.#stopPending = false;
     this.#ladder?.disarm();
     if (this.#settled) return; // abandoned earlier; the outcome is already out
     const observed = this.#state;
@@ -399,23 +424,27 @@ export class TaskImpl implements Task {
     this.#settleIfDone();
   }
 
-  /** Gives up on the work: fatal handler, FAILED, `done` with `abandoned: true`. Never throws. */
+  /**
+   * Gives up on the work: FAILED, a last request to stop, the fatal handler, then `done` with
+   * `abandoned: true`. FAILED comes first, so work that reports its end while being asked once more
+   * (a synchronous hard stop) cannot turn the task CANCELED. Never throws.
+   */
   #abandon(error: Error): void {
     if (this.#settled) return;
     this.#abandoned = true;
     this.#stopPending = false;
     this.#ladder?.disarm();
-    this.#lastResortStop(error);
-    this.#host.onFatal(error, this);
     const observed = this.#state;
     if (!isTerminal(observed)) {
-      try {
-        this.#transition(observed, FAILED, error);
-      } catch {
+      this.#transition(observed, FAILED, error);
+      if (!isTerminal(this.#state)) {
+        // A listener moved the task on meanwhile; giving up must still end it.
         this.#state = FAILED;
         this.#failureCause = error;
       }
     }
+    this.#lastResortStop(error);
+    this.#host.onFatal(error, this);
     this.#settleIfDone();
   }
 
@@ -444,40 +473,50 @@ export class TaskImpl implements Task {
     if (this.#onAbort) this.#init.signal?.removeEventListener('abort', this.#onAbort);
     this.#onAbort = undefined;
     const state = this.#state;
-    const outcome: TaskOutcome = {
-      state,
-      cancellationRequested: this.#cancellationRequested,
-      abandoned: this.#abandoned,
-    };
-    if (state === FINISHED) outcome.result = this.#result;
-    else if (state === FAILED) outcome.error = this.#failureCause;
-    else if (this.#diagnostic) outcome.error = this.#diagnostic;
+    const cancellationRequested = this.#cancellationRequested;
+    let outcome: TaskOutcome;
+    if (state === FINISHED) {
+      outcome = { state, result: this.#result, cancellationRequested, abandoned: false };
+    } else if (state === FAILED) {
+      outcome = {
+        state,
+        error: this.#failureCause ?? new TaskFailedExternallyError(),
+        cancellationRequested,
+        abandoned: this.#abandoned,
+      };
+    } else if (this.#diagnostic) {
+      outcome = { state: CANCELED, error: this.#diagnostic, cancellationRequested, abandoned: false };
+    } else {
+      outcome = { state: CANCELED, cancellationRequested, abandoned: false };
+    }
     this.#result = undefined;
     this.#execution = undefined;
     this.#resolveDone(outcome);
-    this.#host.onDone(this);
-    const callback = this.#doneCallback;
-    if (callback) {
-      const arg = this.#doneCallbackArg;
-      this.#doneCallback = this.#doneCallbackArg = undefined;
-      try {
-        callback(arg);
-      } catch (error) {
-        this.logger.error({ err: toError(error) }, 'a done callback threw');
-      }
+    try {
+      this.#host.onDone(this);
+    } catch (error) {
+      logSafely(this.logger, 'error', { err: error }, 'detaching a finished task failed');
     }
   }
 
-  /** Compare-and-set; logs and emits. Returns false when the state was not `expected`. */
-  #transition(expected: ExecutionState, next: ExecutionState, cause?: Error): boolean {
-    // Every call site passes a pair TRANSITIONS allows (the model-based test checks every transition
-    // it observes against the table); no lookup here, this runs four times per task.
+  /**
+   * The one state setter: compare-and-set against `expected`, accepting only pairs of the
+   * transition table (checked by the compiler); logs and emits. Returns false when the state was
+   * not `expected`. Never throws: logging and listeners are guarded.
+   */
+  #transition<TFrom extends ExecutionState>(
+    expected: TFrom,
+    next: TransitionTarget<TFrom>,
+    cause?: Error,
+  ): boolean {
     if (this.#state !== expected) return false;
     this.#state = next;
     if (next === FAILED) this.#failureCause = cause;
     const host = this.#host;
     if (host.logTransitions) {
-      this.logger[host.transitionLogLevel](
+      logSafely(
+        this.logger,
+        host.transitionLogLevel,
         cause ? { from: expected, to: next, err: cause } : { from: expected, to: next },
         'task state changed',
       );
@@ -494,65 +533,52 @@ export class TaskImpl implements Task {
   }
 }
 
-// What the executor sees of the task; the logger is created only if the executor or task asks.
-class TaskLaunchSpec implements LaunchSpec {
+/**
+ * The task's end of {@link LaunchSpec.report}: one per launch. Its methods reach the task's private
+ * state; none throws (the executor's code must not break because the task's listeners did).
+ */
+class TaskReporter implements ExecutionReporter {
   readonly #task: TaskImpl;
-  readonly #init: TaskInit;
-  #info: TaskInfo | undefined;
 
-  constructor(task: TaskImpl, init: TaskInit) {
+  constructor(task: TaskImpl) {
     this.#task = task;
-    this.#init = init;
   }
 
-  get task(): TaskInfo {
-    const init = this.#init;
-    this.#info ??= {
-      executionId: this.#task.executionId,
-      jobId: init.jobId,
-      allocationId: init.allocationId,
-      name: init.name,
-      attempt: init.attempt,
-    };
-    return this.#info;
+  attach(execution: Execution): void {
+    friend.attach(this.#task, execution);
   }
 
-  get invokable(): InvokableReference {
-    return this.#init.invokable;
+  started(): void {
+    friend.started(this.#task);
   }
 
-  get input(): unknown {
-    return this.#init.input;
+  running(): void {
+    friend.running(this.#task);
   }
 
-  get logger(): Logger {
-    return this.#task.logger;
+  progress(value: unknown): void {
+    friend.progress(this.#task, value);
   }
 
-  get cancellation(): CancellationTimings {
-    return this.#init.timings;
+  finished(value: unknown): void {
+    friend.ended(this.#task, true, value);
   }
 
-  onRunning(): void {
-    this.#task.reportRunning();
+  failed(error: unknown): void {
+    friend.ended(this.#task, false, error);
   }
+}
 
-  [REPORT_OUTCOME](ok: boolean, value: unknown): void {
-    this.#task.reportOutcome(ok, value);
-  }
-
-  [ATTACH_EXECUTION](execution: Execution): void {
-    this.#task.attachExecution(execution);
+function isExecution(value: unknown): value is Execution {
+  try {
+    return typeof value === 'object' && value !== null && typeof (value as Execution).cancel === 'function';
+  } catch {
+    return false;
   }
 }
 
 function failureCauseOf(cause: unknown): Error {
-  if (cause === undefined) {
-    return new TaskwardenError(ErrorCode.TASK_FAILED_EXTERNALLY, 'the task was failed from outside');
-  }
-  if (cause instanceof Error) return cause;
-  const error = toError(cause);
-  return new TaskwardenError(ErrorCode.TASK_FAILED_EXTERNALLY, `the task was failed: ${error.message}`, {
-    cause,
-  });
+  if (cause === undefined) return new TaskFailedExternallyError();
+  if (isError(cause)) return cause;
+  return new TaskFailedExternallyError(`the task was failed: ${describe(cause)}`, { cause });
 }

@@ -1,5 +1,6 @@
 /**
- * Test helpers for integrators and executor authors.
+ * Test helpers for integrators and executor authors. Nothing here needs vitest; the executor
+ * conformance suite (which does) is on its own subpath, `@taskwarden/sdk/testing/conformance`.
  *
  * @example
  * ```ts
@@ -17,11 +18,17 @@ import '../polyfill.js';
 
 export type { CapturedLogLine } from './capture-logger.js';
 export { captureLogger } from './capture-logger.js';
-export type { ExecutorConformanceOptions } from './conformance.js';
-export { conformanceFixtures, describeExecutorConformance } from './conformance.js';
+export { CountingScheduler } from './counting-scheduler.js';
+export type { DirectLaunch, DirectLaunchOptions, DirectOutcome, DirectReport } from './direct-launch.js';
+export { launchDirectly } from './direct-launch.js';
 export { FakeTask } from './fake-task.js';
+export type { HostileValue } from './hostile-values.js';
+export { hostileValues } from './hostile-values.js';
 export { flushMicrotasks, ManualScheduler } from './manual-scheduler.js';
+export type { TempDir } from './processes.js';
+export { isGone, tempDir, waitGone } from './processes.js';
 export { RecordingFatalErrorHandler } from './recording-fatal-error-handler.js';
 export type { ScriptedExecutorOptions } from './scripted-executor.js';
 export { ScriptedExecution, ScriptedExecutor } from './scripted-executor.js';
 export { ThrowingScheduler } from './throwing-scheduler.js';
+export { sleep, until } from './wait.js';

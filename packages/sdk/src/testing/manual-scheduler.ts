@@ -67,10 +67,34 @@ export class ManualScheduler implements Scheduler {
   advance(ms: number): void {
     const target = this.#now + ms;
     for (let next = this.#nextDue(target); next; next = this.#nextDue(target)) {
-      this.#now = next.at;
+      // Time never goes back: a timer that was due before a block() fires late.
+      this.#now = Math.max(this.#now, next.at);
       next.callback();
     }
     this.#now = target;
+  }
+
+  /**
+   * Models a host whose event loop is blocked for `ms`: time moves on and nothing fires. The timers
+   * that fell due meanwhile fire late, on the next {@link ManualScheduler.fireDue} or `advance`.
+   */
+  block(ms: number): void {
+    this.#now += ms;
+  }
+
+  /**
+   * One "timers phase": fires the timers due now, in time order, but not the ones they arm (even
+   * with a 0 ms delay) — as a real event loop runs those only after its I/O phase. Returns how many
+   * fired.
+   */
+  fireDue(): number {
+    const due = this.#timers
+      .filter((timer) => !timer.cancelled && timer.at <= this.#now)
+      .sort((a, b) => a.at - b.at || a.seq - b.seq);
+    for (const timer of due) timer.cancelled = true;
+    this.#timers = this.#timers.filter((timer) => !timer.cancelled);
+    for (const timer of due) timer.callback();
+    return due.length;
   }
 
   /** Like `advance`, but lets promise callbacks run after each timer, as real time would. */
@@ -78,7 +102,7 @@ export class ManualScheduler implements Scheduler {
     const target = this.#now + ms;
     await flushMicrotasks();
     for (let next = this.#nextDue(target); next; next = this.#nextDue(target)) {
-      this.#now = next.at;
+      this.#now = Math.max(this.#now, next.at);
       next.callback();
       await flushMicrotasks();
     }

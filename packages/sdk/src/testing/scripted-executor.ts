@@ -12,40 +12,35 @@ export interface ScriptedExecutorOptions {
   diagnosis?: string;
   /** When true, `kill()` stops the work (result rejects); when false it resolves but the work goes on. */
   killStops?: boolean;
+  /** `capabilities.hardStopMs`. @default undefined */
+  hardStopMs?: number;
 }
 
 /**
  * One execution of a {@link ScriptedExecutor}, driven by the test: the work does nothing until the
- * test calls `deploy`, `run`, `finish` or `throw`.
+ * test calls `deploy`, `run`, `finish` or `throw`, each of which reports to the runtime through the
+ * launch spec at once (synchronously).
+ *
+ * It implements `Execution` by hand rather than through `BaseExecution`, so that it can misbehave on
+ * request (`cancelError` makes `cancel()` throw) and report exactly what the test says.
  */
 export class ScriptedExecution implements Execution {
-  readonly started: Promise<void>;
-  readonly result: Promise<unknown>;
+  /** The spec the runtime launched it with. */
   readonly spec: LaunchSpec;
   /** Reasons passed to `cancel`, in order. */
   readonly cancelCalls: Error[] = [];
+  /** How often `interrupt()` was called. */
   interruptCalls = 0;
+  /** How often `kill()` was called. */
   killCalls = 0;
+  /** How often `diagnose()` was called. */
   diagnoseCalls = 0;
   #stopped = false;
-  #resolveStarted!: () => void;
-  #rejectStarted!: (error: unknown) => void;
-  #resolveResult!: (value: unknown) => void;
-  #rejectResult!: (error: unknown) => void;
   readonly #options: ScriptedExecutorOptions;
 
   constructor(spec: LaunchSpec, options: ScriptedExecutorOptions) {
     this.spec = spec;
     this.#options = options;
-    this.started = new Promise((resolve, reject) => {
-      this.#resolveStarted = resolve;
-      this.#rejectStarted = reject;
-    });
-    this.started.catch(() => undefined);
-    this.result = new Promise((resolve, reject) => {
-      this.#resolveResult = resolve;
-      this.#rejectResult = reject;
-    });
     if (options.hardStop) this.kill = this.#kill;
     if (options.diagnostics) this.diagnose = this.#diagnose;
   }
@@ -57,41 +52,47 @@ export class ScriptedExecution implements Execution {
 
   /** Code loaded: DEPLOYING → INITIALIZING. */
   deploy(): void {
-    this.#resolveStarted();
+    this.spec.report.started();
   }
 
   /** `restore` done, `invoke` starts: → RUNNING. */
   run(): void {
-    this.#resolveStarted();
-    this.spec.onRunning();
+    this.spec.report.running();
+  }
+
+  /** The work reports progress. */
+  progress(value: unknown): void {
+    this.spec.report.progress(value);
   }
 
   /** The work returns `value`. */
   finish(value?: unknown): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    this.#resolveStarted();
-    this.#resolveResult(value);
+    this.spec.report.finished(value);
   }
 
   /** The work throws `error`. */
   throw(error: unknown): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    this.#rejectStarted(error);
-    this.#rejectResult(error);
+    this.spec.report.failed(error);
   }
 
+  /** Records the reason; throws `cancelError` when the executor was made with one. */
   cancel(reason: Error): void {
     this.cancelCalls.push(reason);
     if (this.#options.cancelError) throw this.#options.cancelError;
   }
 
+  /** Counts the call. */
   interrupt(): void {
     this.interruptCalls++;
   }
 
+  /** Present with `hardStop`: counts the call and (unless `killStops: false`) throws `'killed'` into the work. */
   kill?: () => Promise<void>;
+  /** Present with `diagnostics`: counts the call and returns `diagnosis`. */
   diagnose?: () => Promise<string | undefined>;
 
   #kill = async (): Promise<void> => {
@@ -135,6 +136,7 @@ export class ScriptedExecutor implements Executor {
       hardStop: options.hardStop ?? false,
       diagnostics: options.diagnostics ?? false,
       isolation: 'none',
+      ...(options.hardStopMs === undefined ? {} : { hardStopMs: options.hardStopMs }),
     };
   }
 

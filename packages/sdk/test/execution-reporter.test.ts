@@ -1,5 +1,5 @@
-// The inline hot path's shortcuts keep the public semantics: an executor that reports its outcome
-// inside launch(), the runtime's listener bookkeeping, and live-task lookup through the slot table.
+// The one public reporting path (LaunchSpec.report): an executor that reports inside launch(), after
+// it, through a wrapper or a spread spec; the runtime's listener bookkeeping; live-task lookup.
 import 'reflect-metadata';
 import { EventEmitter } from 'eventemitter3';
 import pino from 'pino';
@@ -8,64 +8,75 @@ import { container as rootContainer } from 'tsyringe';
 import { describe, expect, it } from 'vitest';
 import type {
   Execution,
+  ExecutionReporter,
   Executor,
   LaunchSpec,
   RuntimeOptions,
-  Task,
   TaskSlotTable,
   TaskStateChangedEvent,
 } from '../src/index.js';
 import {
+  BaseExecution,
   createRuntime,
   DefaultTaskSlotTable,
   EmitOnlyFatalErrorHandler,
   ErrorCode,
   Tokens,
 } from '../src/index.js';
-import type { OutcomeReporter } from '../src/internal/index.js';
-import { ATTACH_EXECUTION, REPORT_OUTCOME } from '../src/internal/index.js';
 import { FakeTask, ManualScheduler } from '../src/testing/index.js';
 
 const silent = pino({ level: 'silent' });
 
-/** Runs a function inside launch() and reports its outcome there, like the inline executor. */
+/** Runs a function inside launch() and reports its outcome there, through the public reporter. */
 class ReportingExecutor implements Executor {
   readonly name = 'reporting';
   readonly capabilities = { hardStop: false, diagnostics: false, isolation: 'none' } as const;
-  resultReads = 0;
   /** What cancel() does: nothing, or report the work as ended at once (cancel-aware work). */
   onCancel: 'ignore' | 'report' = 'ignore';
+  /** Reasons the executions were cancelled with, in order. */
+  readonly cancels: Error[] = [];
 
   launch(spec: LaunchSpec): Execution {
-    const reporter = spec as OutcomeReporter;
-    const report = reporter[REPORT_OUTCOME];
-    const attach = reporter[ATTACH_EXECUTION];
-    if (typeof report !== 'function' || typeof attach !== 'function') {
-      throw new Error('the runtime offers no outcome report');
-    }
-    const executor = this;
     const invoke = spec.invokable as (input: unknown) => unknown;
-    let ok = true;
-    let value: unknown;
     const execution: Execution = {
-      started: Promise.resolve(),
-      get result() {
-        executor.resultReads++;
-        return ok ? Promise.resolve(value) : Promise.reject(value);
-      },
       cancel: (reason) => {
-        if (executor.onCancel === 'report') report.call(spec, false, reason);
+        this.cancels.push(reason);
+        if (this.onCancel === 'report') spec.report.failed(reason);
       },
     };
-    attach.call(spec, execution);
-    spec.onRunning();
+    spec.report.attach(execution);
+    spec.report.running();
+    let ok = true;
+    let value: unknown;
     try {
       value = invoke(spec.input);
     } catch (error) {
       ok = false;
       value = error;
     }
-    report.call(spec, ok, value);
+    if (ok) spec.report.finished(value);
+    else spec.report.failed(value);
+    return execution;
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Reports nothing until the test settles it: the outcome arrives after launch() returned. */
+class HeldExecution extends BaseExecution {
+  protected onCancel(reason: Error): void {
+    this.reject(reason);
+  }
+}
+
+class HeldExecutor implements Executor {
+  readonly name = 'held';
+  readonly capabilities = { hardStop: false, diagnostics: false, isolation: 'none' } as const;
+  readonly launches: HeldExecution[] = [];
+
+  launch(spec: LaunchSpec): Execution {
+    const execution = new HeldExecution(spec);
+    this.launches.push(execution);
     return execution;
   }
 
@@ -97,7 +108,7 @@ function sharing(table: TaskSlotTable): { container: DependencyContainer } {
 }
 
 describe('outcome reported inside launch()', () => {
-  it('ends the task with every transition, without reading result, and frees its slot entry', async () => {
+  it('ends the task with every transition and frees its slot entry', async () => {
     const executor = new ReportingExecutor();
     const runtime = runtimeWith(executor);
     const seen: string[] = [];
@@ -111,7 +122,6 @@ describe('outcome reported inside launch()', () => {
     expect(runtime.getTask(task.executionId)).toBe(task);
     expect(await task.done).toMatchObject({ state: 'FINISHED', result: 7 });
     expect(seen).toEqual(['DEPLOYING', 'INITIALIZING', 'RUNNING', 'FINISHED']);
-    expect(executor.resultReads).toBe(0);
     expect(runtime.getTask(task.executionId)).toBeUndefined();
     expect(runtime.slotTable.getTasks('slot')).toEqual([]);
     await runtime.close();
@@ -144,45 +154,200 @@ describe('outcome reported inside launch()', () => {
     });
     await runtime.close();
   });
+
+  it('a cancel from a RUNNING listener reaches the attached execution before the code runs', async () => {
+    const executor = new ReportingExecutor();
+    const runtime = runtimeWith(executor);
+    runtime.events.on('taskStateChanged', ({ task, to }) => {
+      if (to === 'RUNNING') task.cancel();
+    });
+    let cancelledBefore = -1;
+    const task = runtime.submit({
+      jobId: 'job',
+      allocationId: 'slot',
+      invokable: () => {
+        cancelledBefore = executor.cancels.length;
+      },
+    });
+    await task.done;
+    expect(cancelledBefore).toBe(1);
+    expect(executor.cancels[0]).toMatchObject({ code: ErrorCode.TASK_CANCELLED });
+    await runtime.close();
+  });
 });
 
-describe('outcome reported by another execution than the one returned', () => {
-  it('a wrapper returning its own execution is followed as usual: no unhandled rejection', async () => {
+describe('outcome reported after launch() returned', () => {
+  it('started, running, progress and the outcome arrive in order, and later reports are ignored', async () => {
+    const executor = new HeldExecutor();
+    const runtime = runtimeWith(executor);
+    const seen: string[] = [];
+    runtime.events.on('taskStateChanged', ({ to }) => seen.push(to));
+    runtime.events.on('taskProgress', ({ progress }) => seen.push(`progress ${String(progress)}`));
+    const task = runtime.submit({ jobId: 'job', allocationId: 'slot', invokable: () => 1 });
+    await Promise.resolve();
+    const [execution] = executor.launches;
+    if (!execution) throw new Error('not launched');
+    expect(task.state).toBe('DEPLOYING');
+    execution.markStarted();
+    execution.markRunning();
+    execution.reportProgress(0.5);
+    expect(task.progress).toBe(0.5);
+    execution.resolve('value');
+    // The outcome is out: nothing later changes it.
+    execution.spec.report.failed(new Error('late'));
+    execution.spec.report.progress(0.9);
+    execution.spec.report.running();
+    const outcome = await task.done;
+    expect(outcome).toMatchObject({ state: 'FINISHED', result: 'value' });
+    expect(task.progress).toBe(0.5);
+    expect(seen).toEqual(['DEPLOYING', 'INITIALIZING', 'RUNNING', 'progress 0.5', 'FINISHED']);
+    await runtime.close();
+  });
+
+  it('an executor that reports running before started still goes through INITIALIZING', async () => {
+    const executor = new HeldExecutor();
+    const runtime = runtimeWith(executor);
+    const seen: string[] = [];
+    runtime.events.on('taskStateChanged', ({ to }) => seen.push(to));
+    const task = runtime.submit({ jobId: 'job', allocationId: 'slot', invokable: () => 1 });
+    await Promise.resolve();
+    executor.launches[0]?.spec.report.running();
+    executor.launches[0]?.resolve(1);
+    await task.done;
+    expect(seen).toEqual(['DEPLOYING', 'INITIALIZING', 'RUNNING', 'FINISHED']);
+    await runtime.close();
+  });
+
+  it('a cancelled task ends CANCELED once its BaseExecution reports the stop', async () => {
+    const executor = new HeldExecutor();
+    const runtime = runtimeWith(executor);
+    const task = runtime.submit({ jobId: 'job', allocationId: 'slot', invokable: () => 1 });
+    await Promise.resolve();
+    executor.launches[0]?.markRunning();
+    task.cancel();
+    expect(await task.done).toMatchObject({ state: 'CANCELED', cancellationRequested: true });
+    expect(executor.launches[0]?.cancelReason).toMatchObject({ code: ErrorCode.TASK_CANCELLED });
+    await runtime.close();
+  });
+
+  it('a launch() that returns something other than an Execution fails the task, naming the executor', async () => {
+    const broken: Executor = {
+      name: 'broken',
+      capabilities: { hardStop: false, diagnostics: false, isolation: 'none' },
+      launch: () => null as unknown as Execution,
+      close: async () => undefined,
+    };
+    const runtime = runtimeWith(broken);
+    const outcome = await runtime.submit({ jobId: 'job', allocationId: 'slot', invokable: () => 1 }).done;
+    expect(outcome.state).toBe('FAILED');
+    expect(outcome.error?.message).toContain("executor 'main' returned null");
+    await runtime.close();
+  });
+});
+
+describe('the launch spec is a plain object', () => {
+  it('survives { ...spec, input } and { ...spec, report } in a wrapper executor', async () => {
     const inner = new ReportingExecutor();
+    const observed: string[] = [];
+    const wrapper: Executor = {
+      name: 'wrapper',
+      capabilities: inner.capabilities,
+      launch(spec) {
+        const report: ExecutionReporter = {
+          attach: (execution) => spec.report.attach(execution),
+          started: () => spec.report.started(),
+          running: () => {
+            observed.push(`running ${spec.task.name}`);
+            spec.report.running();
+          },
+          progress: (value) => spec.report.progress(value),
+          finished: (value) => {
+            observed.push(`finished ${String(value)}`);
+            spec.report.finished(value);
+          },
+          failed: (error) => spec.report.failed(error),
+        };
+        return inner.launch({ ...spec, input: (spec.input as number) * 2, report });
+      },
+      close: async () => undefined,
+    };
+    const runtime = runtimeWith(wrapper);
+    const task = runtime.submit({
+      jobId: 'job',
+      allocationId: 'slot',
+      invokable: (x: unknown) => (x as number) + 1,
+      input: 20,
+    });
+    expect(await task.done).toMatchObject({ state: 'FINISHED', result: 41 });
+    expect(observed).toEqual(['running invokable', 'finished 41']);
+    await runtime.close();
+  });
+
+  it('carries the task, the resolved cancellation timings and a logger as own properties', async () => {
+    const executor = new HeldExecutor();
+    const runtime = runtimeWith(executor, {
+      cancellation: { interruptIntervalMs: 10, gracePeriodMs: 20, timeoutMs: 30 },
+    });
+    const task = runtime.submit({
+      jobId: 'job',
+      allocationId: 'slot',
+      name: 'named',
+      invokable: () => 1,
+      cancellation: { timeoutMs: 40 },
+    });
+    await Promise.resolve();
+    const spec = executor.launches[0]?.spec;
+    if (!spec) throw new Error('not launched');
+    const copy = { ...spec };
+    expect(Object.keys(copy).sort()).toEqual([
+      'cancellation',
+      'input',
+      'invokable',
+      'logger',
+      'report',
+      'task',
+    ]);
+    expect(copy.task).toEqual({
+      executionId: task.executionId,
+      jobId: 'job',
+      allocationId: 'slot',
+      name: 'named',
+      attempt: 1,
+    });
+    expect(copy.cancellation).toEqual({ interruptIntervalMs: 10, gracePeriodMs: 20, timeoutMs: 40 });
+    expect(typeof copy.logger.info).toBe('function');
+    copy.report.finished('via the copy');
+    expect(await task.done).toMatchObject({ state: 'FINISHED', result: 'via the copy' });
+    await runtime.close();
+  });
+});
+
+describe('a wrapper that returns its own execution', () => {
+  it('is the one the runtime cancels; the inner one reported the outcome', async () => {
+    const inner = new HeldExecutor();
+    const wrapperCancels: Error[] = [];
     const wrapper: Executor = {
       name: 'wrapper',
       capabilities: inner.capabilities,
       launch(spec) {
         const execution = inner.launch(spec);
-        // A tracing wrapper: its own promises, derived from the inner ones.
         return {
-          started: execution.started.then(() => undefined),
-          result: execution.result.finally(() => undefined),
-          cancel: (reason) => execution.cancel(reason),
+          cancel: (reason) => {
+            wrapperCancels.push(reason);
+            execution.cancel(reason);
+          },
         };
       },
       close: async () => undefined,
     };
-    const unhandled: unknown[] = [];
-    const onUnhandled = (reason: unknown) => unhandled.push(reason);
-    process.on('unhandledRejection', onUnhandled);
-    try {
-      const runtime = runtimeWith(wrapper);
-      const boom = new Error('boom');
-      const task = runtime.submit({
-        jobId: 'job',
-        allocationId: 'slot',
-        invokable: () => {
-          throw boom;
-        },
-      });
-      expect(await task.done).toMatchObject({ state: 'FAILED', error: boom });
-      await new Promise((resolve) => setImmediate(resolve));
-      expect(unhandled).toEqual([]);
-      await runtime.close();
-    } finally {
-      process.off('unhandledRejection', onUnhandled);
-    }
+    const runtime = runtimeWith(wrapper);
+    const task = runtime.submit({ jobId: 'job', allocationId: 'slot', invokable: () => 1 });
+    await Promise.resolve();
+    inner.launches[0]?.markRunning();
+    task.cancel();
+    expect(await task.done).toMatchObject({ state: 'CANCELED' });
+    expect(wrapperCancels).toHaveLength(1);
+    await runtime.close();
   });
 });
 
@@ -278,37 +443,31 @@ describe('taskStateChanged listeners', () => {
 });
 
 describe('live tasks', () => {
-  it('with a slot table shared by two runtimes, each finds only its own tasks; ids stay unique', async () => {
+  it('with a slot table shared by two runtimes, each finds only its own tasks; ids are per runtime', async () => {
     const shared = sharing(newTable());
-    const a = runtimeWith(new ReportingExecutor(), shared);
-    const b = runtimeWith(new ReportingExecutor(), shared);
-    const task = a.submit({
+    const a = runtimeWith(new HeldExecutor(), shared);
+    const b = runtimeWith(new HeldExecutor(), shared);
+    const first = a.submit({
       jobId: 'job',
       allocationId: 'slot',
       executionId: 'shared-id',
       invokable: () => 1,
     });
-    expect(a.getTask('shared-id')).toBe(task);
+    expect(a.getTask('shared-id')).toBe(first);
     expect(b.getTask('shared-id')).toBeUndefined();
-    expect(() =>
-      b.submit({ jobId: 'job', allocationId: 'slot', executionId: 'shared-id', invokable: () => 2 }),
-    ).toThrow(expect.objectContaining({ code: ErrorCode.DUPLICATE_EXECUTION_ID }));
-    await task.done;
-    expect(a.getTask('shared-id')).toBeUndefined();
+    const second = b.submit({
+      jobId: 'job',
+      allocationId: 'slot',
+      executionId: 'shared-id',
+      invokable: () => 2,
+    });
+    expect(b.getTask('shared-id')).toBe(second);
     await Promise.all([a.close(), b.close()]);
+    expect(a.getTask('shared-id')).toBeUndefined();
   });
 
   it('an explicit id equal to a live generated one is a duplicate; getTask finds either form', async () => {
-    let release: () => void = () => undefined;
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const executor: Executor = {
-      name: 'held',
-      capabilities: { hardStop: false, diagnostics: false, isolation: 'none' },
-      launch: () => ({ started: Promise.resolve(), result: held, cancel: () => undefined }),
-      close: async () => undefined,
-    };
+    const executor = new HeldExecutor();
     const heldRuntime = runtimeWith(executor);
     const task = heldRuntime.submit({ jobId: 'job', allocationId: 'slot', invokable: () => 1 });
     const id = task.executionId;
@@ -317,7 +476,9 @@ describe('live tasks', () => {
       heldRuntime.submit({ jobId: 'job', allocationId: 'slot', executionId: id, invokable: () => 1 }),
     ).toThrow(expect.objectContaining({ code: ErrorCode.DUPLICATE_EXECUTION_ID, executionId: id }));
     expect(heldRuntime.getTask(`${id}x`)).toBeUndefined();
-    release();
+    expect(heldRuntime.getTask(42 as unknown as string)).toBeUndefined();
+    await Promise.resolve();
+    executor.launches[0]?.resolve(1);
     await task.done;
     // Once done, the same id may be given explicitly (a retry) and is found by it.
     const retry = heldRuntime.submit({
@@ -328,74 +489,21 @@ describe('live tasks', () => {
     });
     expect(retry.executionId).toBe(id);
     expect(heldRuntime.getTask(id)).toBe(retry);
+    await Promise.resolve();
+    executor.launches[1]?.resolve(1);
     await retry.done;
     await heldRuntime.close();
   });
 
-  it('a slot table without findTask: the runtime keeps its own index', async () => {
-    const inner = newTable();
-    // Everything but findTask, as a custom table written against the interface would be.
-    const custom: TaskSlotTable = {
-      numberOfSlots: inner.numberOfSlots,
-      allocateSlot: (request) => inner.allocateSlot(request),
-      markSlotActive: (id) => inner.markSlotActive(id),
-      markSlotInactive: (id, ms) => inner.markSlotInactive(id, ms),
-      freeSlot: (id, cause) => inner.freeSlot(id, cause),
-      isAllocated: (index, job, id) => inner.isAllocated(index, job, id),
-      isActive: (id, job) => inner.isActive(id, job),
-      getAllocationIds: (job) => inner.getAllocationIds(job),
-      getTasks: (id) => inner.getTasks(id),
-      getSlotReport: () => inner.getSlotReport(),
-      checkInvariants: () => inner.checkInvariants(),
-      addTask: (task: Task) => inner.addTask(task),
-      close: (cause) => inner.close(cause),
-    };
-    const runtime = runtimeWith(new ReportingExecutor(), sharing(custom));
-    const task = runtime.submit({
-      jobId: 'job',
-      allocationId: 'slot',
-      executionId: 'e1',
-      invokable: () => 1,
-    });
-    expect(runtime.getTask('e1')).toBe(task);
-    expect(() =>
-      runtime.submit({ jobId: 'job', allocationId: 'slot', executionId: 'e1', invokable: () => 1 }),
-    ).toThrow(expect.objectContaining({ code: ErrorCode.DUPLICATE_EXECUTION_ID }));
-    await task.done;
-    expect(runtime.getTask('e1')).toBeUndefined();
-    await runtime.close();
-  });
-
-  it('a task also attached to a second table leaves both when it is done', async () => {
-    const runtime = runtimeWith(new ReportingExecutor());
-    const second = newTable();
-    second.allocateSlot({ index: 0, jobId: 'job', allocationId: 'slot' });
-    second.markSlotActive('slot');
-    let release: (value: unknown) => void = () => undefined;
-    const task = runtime.submit({
-      jobId: 'job',
-      allocationId: 'slot',
-      invokable: () => new Promise((resolve) => (release = resolve)),
-    });
-    second.addTask(task);
-    await Promise.resolve(); // launched
-    release('done');
-    await task.done;
-    await Promise.resolve(); // the second table follows through `done`, one reaction later
-    expect(runtime.slotTable.getTasks('slot')).toEqual([]);
-    expect(second.getTasks('slot')).toEqual([]);
-    second.checkInvariants();
-    await Promise.all([runtime.close(), second.close()]);
-  });
-
-  it("a foreign task in the shared table is not the runtime's", () => {
+  it("a foreign task in the shared table is not the runtime's, and the runtime leaves it there", async () => {
     const table = newTable();
     const runtime = runtimeWith(new ReportingExecutor(), sharing(table));
-    const fake = new FakeTask('fake', 'job', 'slot');
+    const fake = new FakeTask('fake', 'job', 'slot', table);
     table.addTask(fake);
-    expect(table.findTask('fake')).toBe(fake);
     expect(runtime.getTask('fake')).toBeUndefined();
+    await runtime.close();
+    expect(table.getTasks('slot')).toEqual([fake]);
     fake.finish();
-    return runtime.close();
+    expect(table.getTasks('slot')).toEqual([]);
   });
 });
