@@ -255,6 +255,7 @@ export class Agent {
     for (const run of runs)
       run.cancel(
         new TaskCancelledError(run.id, `task ${run.id} was cancelled: agent ${this.name} is closing`),
+        true,
       );
     const killTimer = setTimeout(() => {
       for (const run of runs) run.kill();
@@ -549,6 +550,7 @@ export class Agent {
           run.id,
           `task ${run.id} was cancelled: its coordinator ${name} is gone (${loss})`,
         ),
+        true,
       );
       const grace = run.task.timings.gracePeriodMs;
       if (grace === 0) run.kill();

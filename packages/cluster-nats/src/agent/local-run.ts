@@ -45,6 +45,8 @@ export class LocalRun {
   #startedSent = false;
   #runningSent = false;
   #cancelled = false;
+  /** Set when the agent itself cancelled the work (it drains, or the coordinator is gone). */
+  #ownCancel: Error | undefined;
   #killed = false;
   #resolveStopped!: () => void;
 
@@ -125,9 +127,15 @@ export class LocalRun {
     this.#execution = execution;
   }
 
-  /** Graceful: the task's signal and its `cancel()` hook. Idempotent. */
-  cancel(reason: Error): void {
-    if (this.#cancelled || this.#workStopped) return;
+  /**
+   * Graceful: the task's signal and its `cancel()` hook. Idempotent. `ownSide`: the agent cancels on
+   * its own (not at its coordinator's request); however the work then ends, short of a result, it
+   * is reported as stopped by this cancellation, so the coordinator's task ends CANCELED.
+   */
+  cancel(reason: Error, ownSide = false): void {
+    if (this.#workStopped) return;
+    if (ownSide) this.#ownCancel ??= reason;
+    if (this.#cancelled) return;
     this.#cancelled = true;
     this.#cancelNow(reason);
   }
@@ -227,6 +235,11 @@ export class LocalRun {
   #failed(error: unknown): void {
     if (this.#workStopped) return;
     this.#stop();
+    if (this.#ownCancel && !this.fenced) {
+      this.#logger.info({ err: toError(error) }, 'the task stopped after the agent cancelled it');
+      this.#sink.failed(this, this.#ownCancel);
+      return;
+    }
     this.#sink.failed(this, error);
   }
 
