@@ -15,7 +15,7 @@ import { decode, encode } from '../protocol/codec.js';
 import type { ReportEvent, ReportMessage } from '../protocol/messages.js';
 import { isReportAck } from '../protocol/validate.js';
 
-const REPORT_TIMEOUT_MS = 1_000;
+const REPORT_TIMEOUT_MS = 2_000;
 const RETRY_FIRST_MS = 25;
 const RETRY_MAX_MS = 500;
 const ENVELOPE_BYTES = 1_024;

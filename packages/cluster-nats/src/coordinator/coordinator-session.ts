@@ -40,7 +40,7 @@ import type { RemoteExecution } from './remote-execution.js';
 import { TaskRegistry } from './task-registry.js';
 
 /** How long an agent has to answer a control request before it is asked again. */
-const CONTROL_TIMEOUT_MS = 1_000;
+const CONTROL_TIMEOUT_MS = 2_000;
 const CONTROL_RETRY_MAX_MS = 500;
 /** What `diagnose()` waits for the agent's answer (the runtime itself waits 2 s). */
 const DIAGNOSE_TIMEOUT_MS = 1_800;

@@ -26,7 +26,7 @@ import type { AgentDirectory, AgentEntry } from './agent-directory.js';
 import type { RemoteExecution } from './remote-execution.js';
 
 /** How long an agent has to answer an offer before it is asked again. */
-const OFFER_TIMEOUT_MS = 1_000;
+const OFFER_TIMEOUT_MS = 2_000;
 /** After no responders: the agent is not connected; leave it alone this long. */
 const QUIET_AFTER_NO_RESPONDERS_MS = 250;
 /** Before asking an agent again about an offer that timed out. */

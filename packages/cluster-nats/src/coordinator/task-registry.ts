@@ -50,6 +50,8 @@ export interface TaskRegistryOptions {
 const RETRY_FIRST_MS = 50;
 const RETRY_MAX_MS = 1_000;
 const LIVE_QUERY_TIMEOUT_MS = 1_000;
+/** Registrations in flight at once: more would only queue up in the server and time out. */
+const REGISTER_WINDOW = 256;
 /** Records are rewritten this often, well within their age limit. */
 const REFRESH_EVERY_MS = Math.floor(TASK_RECORD_TTL_MS / 3);
 
@@ -59,6 +61,8 @@ export class TaskRegistry {
   #liveSubscription: Subscription | undefined;
   #refreshTimer: NodeJS.Timeout | undefined;
   #stopped = false;
+  #registering = 0;
+  readonly #windowWaiters: Array<() => void> = [];
 
   constructor(options: TaskRegistryOptions) {
     this.#options = options;
@@ -87,6 +91,7 @@ export class TaskRegistry {
 
   stop(): void {
     this.#stopped = true;
+    for (const wake of this.#windowWaiters.splice(0)) wake();
     this.#liveSubscription?.unsubscribe();
     clearInterval(this.#refreshTimer);
   }
@@ -97,6 +102,19 @@ export class TaskRegistry {
    * needs it (it was cancelled, the coordinator is closing).
    */
   async register(execution: RemoteExecution, abandon: () => boolean): Promise<Registration> {
+    if (this.#registering >= REGISTER_WINDOW) {
+      await new Promise<void>((resolve) => this.#windowWaiters.push(resolve));
+    }
+    this.#registering++;
+    try {
+      return await this.#register(execution, abandon);
+    } finally {
+      this.#registering--;
+      this.#windowWaiters.shift()?.();
+    }
+  }
+
+  async #register(execution: RemoteExecution, abandon: () => boolean): Promise<Registration> {
     const { conn } = this.#options;
     const key = taskKey(execution.id);
     const value = encodeTaskRecord(this.#record(execution));

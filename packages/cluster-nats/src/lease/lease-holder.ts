@@ -167,11 +167,14 @@ export class LeaseHolder {
     const sentAt = now();
     const epoch = this.#epoch;
     try {
+      // A renewal lost with a dying connection must not hold up the next one: each waits one period.
+      // One that times out but lands later is recognised by its epoch (see #takenOver).
+      const timeout = timing.renewEveryMs;
       const revision = await kv.update(
         key,
         encodeLeaseRecord(this.#options.record(epoch)),
         this.#revision,
-        timing.renewEveryMs,
+        timeout,
       );
       if (this.#stopped) return;
       this.#revision = revision;
@@ -185,7 +188,7 @@ export class LeaseHolder {
       this.#scheduleRenew(timing.renewEveryMs - (now() - sentAt));
     } catch (error) {
       if (this.#stopped) return;
-      if (isWrongRevision(error)) {
+      if (isWrongRevision(error) && (await this.#takenOver(epoch))) {
         this.#options.logger.warn({ key, epoch }, 'the lease was taken over: this holder was declared lost');
         this.#lose('taken-over');
         this.#reacquire();
@@ -193,6 +196,25 @@ export class LeaseHolder {
       }
       this.#options.logger.debug({ err: toError(error), key }, 'renewing the lease failed; retrying');
       this.#scheduleRenew(MIN_RENEW_INTERVAL_MS);
+    }
+  }
+
+  /**
+   * After a stale revision: was the lease taken over, or did an earlier renewal that timed out land
+   * after all (the record is still ours, at a newer revision)? In the second case the revision is
+   * adopted, but the lease is not extended: which renewal landed, and when it was sent, is unknown.
+   */
+  async #takenOver(epoch: string): Promise<boolean> {
+    try {
+      const entry = await this.#options.kv.get(this.#options.key);
+      const record = entry?.operation === 'PUT' ? parseLeaseRecord(entry.value) : undefined;
+      if (entry && record?.state === 'live' && record.epoch === epoch) {
+        this.#revision = entry.revision;
+        return false;
+      }
+      return true;
+    } catch {
+      return false; // unknown: the next renewal asks again
     }
   }
 

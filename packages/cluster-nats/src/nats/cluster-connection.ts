@@ -61,6 +61,8 @@ export async function connectCluster(settings: ConnectSettings): Promise<Cluster
       reconnectTimeWait: 250,
       reconnectJitter: 100,
       waitOnFirstConnect: false,
+      // The client would otherwise build an Error (a stack trace) for every request, just in case.
+      noAsyncTraces: true,
     });
   } catch (error) {
     throw new ClusterUnreachableError(settings.servers, error);
@@ -77,7 +79,9 @@ export async function connectCluster(settings: ConnectSettings): Promise<Cluster
         minimum: MINIMUM_SERVER_VERSION,
       });
     }
-    const js = jetstream(nc, { timeout: Math.min(5_000, Math.max(1_000, Math.floor(settings.leaseMs / 2))) });
+    // Creates and reads of task records: a loaded server answers late, and a retry only adds load
+    // (lease renewals pass timeouts of their own).
+    const js = jetstream(nc, { timeout: 5_000 });
     const kvm = new Kvm(js);
     const [tasks, leases] = await Promise.all([
       kvm.create(settings.names.tasksBucket, { history: 1, ttl: TASK_RECORD_TTL_MS }),
