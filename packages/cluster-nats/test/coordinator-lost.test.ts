@@ -47,7 +47,7 @@ describe('a coordinator that dies: agents stop its remote tasks (no orphans)', (
     for (const agent of [a1, a2]) {
       await agent.waitForLog(
         (line) => String(line.msg).includes('is gone: stopping its tasks'),
-        1_000,
+        10_000,
         'the coordinator loss',
       );
       expect(agent.alive).toBe(true);
