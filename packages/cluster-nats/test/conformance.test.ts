@@ -40,7 +40,7 @@ describeExecutorConformance(
       servers: server?.url ?? 'nats://127.0.0.1:4222',
       cluster,
       agentExecutor: 'process',
-      leaseMs: 1_500,
+      leaseMs: 3_000,
       maxInFlight: maxConcurrency,
       logger: pino({ level: 'silent' }),
     }),

@@ -36,13 +36,12 @@ describe('a coordinator that dies: agents stop its remote tasks (no orphans)', (
     );
     expect(agentsUsed).toEqual(new Set([a1.pid, a2.pid]));
 
-    const killedAt = Date.now();
     host.kill('SIGKILL');
     await exited;
-    // Lease 1.5 s + detection, then cancel, 500 ms grace, SIGTERM (ignored), SIGKILL 200 ms later.
-    await waitGone(pids, 1_500 + 250 + gracePeriodMs + 200 + 2_000);
-    const elapsed = Date.now() - killedAt;
-    expect(elapsed).toBeGreaterThanOrEqual(1_500 + gracePeriodMs - 100);
+    // Lease 3 s + detection, then cancel, 500 ms grace, SIGTERM (ignored), SIGKILL 200 ms later.
+    await waitGone(pids, 3_000 + 250 + gracePeriodMs + 200 + 2_000);
+    // Stopped hard, as they ignore cancellation: each got the SIGTERM of the hard stop (and ignored it).
+    expect(readLines(log).filter((line) => line.event === 'ignored-sigterm')).toHaveLength(4);
     // The agents noticed and stopped the tasks (they logged it), and are serving again.
     for (const agent of [a1, a2]) {
       await agent.waitForLog(

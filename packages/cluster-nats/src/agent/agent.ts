@@ -139,6 +139,7 @@ export class Agent {
     }
     this.#lease = new LeaseHolder({
       kv: conn.leases,
+      nc: conn.nc,
       key: agentLeaseKey(settings.name),
       timing,
       logger: this.#logger,

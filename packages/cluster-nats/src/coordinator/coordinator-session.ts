@@ -93,6 +93,7 @@ export class CoordinatorSession {
     });
     this.#lease = new LeaseHolder({
       kv: conn.leases,
+      nc: conn.nc,
       key: coordinatorLeaseKey(coordinatorId),
       timing,
       logger,

@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '@taskwarden/sdk';
 import { toError } from '@taskwarden/sdk';
 import { now } from '../clock.js';
@@ -24,6 +25,8 @@ export type LeaseLoss = 'expired' | 'taken-over';
 /** What a {@link LeaseHolder} needs. @internal */
 export interface LeaseHolderOptions {
   readonly kv: KV;
+  /** The connection, whose reconnects restart a renewal that went down with the old connection. */
+  readonly nc: NatsConnection;
   readonly key: string;
   readonly timing: LeaseTiming;
   readonly logger: Logger;
@@ -50,9 +53,30 @@ export class LeaseHolder {
   #fenceTimer: NodeJS.Timeout | undefined;
   #renewing: Promise<void> | undefined;
   #reacquiring: Promise<void> | undefined;
+  /** Counts renewal attempts; only the latest one's outcome counts. */
+  #attempt = 0;
 
   constructor(options: LeaseHolderOptions) {
     this.#options = options;
+    void this.#watchReconnects();
+  }
+
+  /** A renewal in flight when the connection dropped may never be answered: send a new one now. */
+  async #watchReconnects(): Promise<void> {
+    for await (const status of this.#options.nc.status()) {
+      if (this.#stopped) return;
+      if (
+        status.type === 'reconnect' &&
+        this.#epoch !== '' &&
+        this.#lost !== 'taken-over' &&
+        !this.#reacquiring
+      ) {
+        clearTimeout(this.#renewTimer);
+        this.#renewing = this.#renew().finally(() => {
+          this.#renewing = undefined;
+        });
+      }
+    }
   }
 
   /** The current epoch ('' before the first acquisition). */
@@ -164,19 +188,21 @@ export class LeaseHolder {
   async #renew(): Promise<void> {
     if (this.#stopped || this.#lost === 'taken-over') return;
     const { kv, key, timing } = this.#options;
+    const attempt = ++this.#attempt;
     const sentAt = now();
     const epoch = this.#epoch;
     try {
-      // A renewal lost with a dying connection must not hold up the next one: each waits one period.
-      // One that times out but lands later is recognised by its epoch (see #takenOver).
-      const timeout = timing.renewEveryMs;
+      // A slow server is waited for as long as the lease holds (a retry would only add load); a
+      // renewal lost with a dropped connection is replaced at the reconnect (see #watchReconnects).
+      const timeout = Math.max(timing.renewEveryMs, Math.floor(this.validForMs()));
       const revision = await kv.update(
         key,
         encodeLeaseRecord(this.#options.record(epoch)),
         this.#revision,
         timeout,
       );
-      if (this.#stopped) return;
+      if (this.#stopped || attempt !== this.#attempt) return;
+      this.#options.logger.trace({ key, revision, rttMs: Math.round(now() - sentAt) }, 'lease renewed');
       this.#revision = revision;
       this.#validUntil = Math.max(this.#validUntil, sentAt + timing.leaseMs - timing.marginMs);
       const wasLost = this.#lost === 'expired';
@@ -187,13 +213,15 @@ export class LeaseHolder {
       if (wasLost) this.#options.onRegained?.(epoch, true);
       this.#scheduleRenew(timing.renewEveryMs - (now() - sentAt));
     } catch (error) {
-      if (this.#stopped) return;
+      if (this.#stopped || attempt !== this.#attempt) return;
       if (isWrongRevision(error) && (await this.#takenOver(epoch))) {
+        if (attempt !== this.#attempt) return;
         this.#options.logger.warn({ key, epoch }, 'the lease was taken over: this holder was declared lost');
         this.#lose('taken-over');
         this.#reacquire();
         return;
       }
+      if (attempt !== this.#attempt) return;
       this.#options.logger.debug({ err: toError(error), key }, 'renewing the lease failed; retrying');
       this.#scheduleRenew(MIN_RENEW_INTERVAL_MS);
     }

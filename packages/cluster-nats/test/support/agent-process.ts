@@ -77,7 +77,7 @@ export class AgentProcess {
       '--executor',
       options.executor ?? 'process',
       '--lease-ms',
-      String(options.leaseMs ?? 1_500),
+      String(options.leaseMs ?? 3_000),
       '--kill-grace-ms',
       String(options.killGraceMs ?? 200),
       '--grace-ms',

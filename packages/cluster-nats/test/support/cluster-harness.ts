@@ -26,7 +26,7 @@ export function fixture(name: string): string {
   return fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url));
 }
 
-/** Ladder timings for remote tasks with a 1.5 s lease: timeoutMs covers grace + lease + tick. */
+/** Ladder timings for remote tasks with a 3 s lease: timeoutMs covers grace + lease + tick. */
 export const REMOTE_LADDER: Required<CancellationOptions> = {
   interruptIntervalMs: 300,
   gracePeriodMs: 600,
@@ -137,7 +137,7 @@ export function useCluster(serverOptions: NatsServerOptions = {}) {
     ): TestCoordinator {
       const executor = new NatsClusterExecutor({
         servers: helpers.server.url,
-        leaseMs: 1_500,
+        leaseMs: 3_000,
         logger: pino({ level: 'silent' }),
         ...options,
       });
