@@ -7,6 +7,7 @@ import { InlineExecutor, WorkerExecutor } from '@taskwarden/executor-local';
 import { ProcessExecutor } from '@taskwarden/executor-process';
 import type { Task, TaskRuntime } from '@taskwarden/sdk';
 import { createRuntime, EmitOnlyFatalErrorHandler } from '@taskwarden/sdk';
+import { until } from '@taskwarden/sdk/testing';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -23,14 +24,6 @@ afterEach(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
   runtime = undefined;
 });
-
-async function until(predicate: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 describe('cancelJob across inline, worker and process executors', () => {
   it('ends every task with its real final state; waiting and late tasks are never invoked', async () => {
@@ -75,7 +68,8 @@ describe('cancelJob across inline, worker and process executors', () => {
       waitingWorker: submit('waiting-worker', 'worker', 'quick'), // both threads are busy
       cooperativeProcess: submit('cooperative-process', 'process', 'cooperative'),
       waitingProcess: submit('waiting-process', 'process', 'quick'), // maxProcesses: 1
-      finishesAnyway: submit('finishes-anyway', 'inline', 'finishesAnyway', { ms: 300 }),
+      // Long enough to be still running once every other task has started, even on a loaded machine.
+      finishesAnyway: submit('finishes-anyway', 'inline', 'finishesAnyway', { ms: 2_000 }),
       failing: submit('failing', 'inline', 'cooperative'),
     };
     const bystander = submit('bystander', 'inline', 'finishesAnyway', { ms: 500 }, 'other');
@@ -86,10 +80,15 @@ describe('cancelJob across inline, worker and process executors', () => {
       'finishesAnyway',
       'failing',
     ];
-    await until(() => started.every((key) => tasks[key]?.state === 'RUNNING'), 'the running tasks');
+    await until(
+      () => started.every((key) => tasks[key]?.state === 'RUNNING'),
+      () => `the running tasks: ${started.map((key) => `${key} ${tasks[key]?.state}`).join(', ')}`,
+      15_000,
+    );
     await until(
       () => readFileSync(log, 'utf8').split('\n').length > started.length,
       'every running task to record',
+      15_000,
     );
     expect(tasks.waitingWorker?.state).toBe('DEPLOYING');
     expect(tasks.waitingProcess?.state).toBe('DEPLOYING');

@@ -9,13 +9,12 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { spawn as nodeSpawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { WorkerExecutor } from '@taskwarden/executor-local';
 import type { ProcessExecutor, SpawnFunction } from '@taskwarden/executor-process';
-import type { ScheduledTimer, Scheduler, TaskRuntime } from '@taskwarden/sdk';
+import type { TaskRuntime } from '@taskwarden/sdk';
+import { isGone, until } from '@taskwarden/sdk/testing';
 import pino from 'pino';
 
 /** Absolute path of a module in `tests/reliability/fixtures/`. */
@@ -28,30 +27,8 @@ export function silentLogger(): pino.Logger {
   return pino({ level: 'silent' });
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls `predicate` every 5 ms; rejects naming `what` after `ms`. */
-export async function until(
-  predicate: () => boolean,
-  what: string | (() => string),
-  ms = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${ms} ms waiting for ${typeof what === 'string' ? what : what()}`);
-    }
-    await sleep(5);
-  }
-}
-
-/** A private temporary directory (invocation logs, pid files); `remove()` deletes it. */
-export function tempDir(prefix: string): { path: string; remove(): void } {
-  const path = mkdtempSync(join(tmpdir(), `taskwarden-${prefix}-`));
-  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
-}
+// The generic helpers come from the SDK's test-support module; re-exported for the suites here.
+export { CountingScheduler, isGone, sleep, tempDir, until } from '@taskwarden/sdk/testing';
 
 // ---------------------------------------------------------------------------------------------
 // Threads and processes, as the OS sees them (Linux /proc).
@@ -110,17 +87,6 @@ export function scanProcesses(): ProcInfo[] {
  */
 export function isDeadState(state: string): boolean {
   return state === 'Z' || state === 'X';
-}
-
-/** True when no live process has this pid (gone, a zombie, or dead). */
-export function isGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return true;
-  }
-  const info = procInfo(pid);
-  return info === undefined || isDeadState(info.state);
 }
 
 /**
@@ -251,62 +217,6 @@ export class ProcessLedger {
 // ---------------------------------------------------------------------------------------------
 // Timers and concurrency.
 // ---------------------------------------------------------------------------------------------
-
-/**
- * Wraps a {@link Scheduler} and counts live timers (armed, neither fired nor cancelled): a runtime
- * that is closed must have none left.
- */
-export class CountingScheduler implements Scheduler {
-  readonly #inner: Scheduler;
-  readonly #live = new Set<{ delayMs: number; armedAt: number }>();
-  #armed = 0;
-  #peak = 0;
-
-  constructor(inner: Scheduler) {
-    this.#inner = inner;
-  }
-
-  get live(): number {
-    return this.#live.size;
-  }
-
-  get armed(): number {
-    return this.#armed;
-  }
-
-  get peak(): number {
-    return this.#peak;
-  }
-
-  /** The live timers, as `<delay> ms armed <age> ms ago`. */
-  describeLive(): string[] {
-    const now = this.#inner.now();
-    return [...this.#live].map(
-      (timer) => `${timer.delayMs} ms armed ${Math.round(now - timer.armedAt)} ms ago`,
-    );
-  }
-
-  schedule(delayMs: number, callback: () => void): ScheduledTimer {
-    const entry = { delayMs, armedAt: this.#inner.now() };
-    const timer = this.#inner.schedule(delayMs, () => {
-      this.#live.delete(entry);
-      callback();
-    });
-    this.#armed++;
-    this.#live.add(entry);
-    this.#peak = Math.max(this.#peak, this.#live.size);
-    return {
-      cancel: () => {
-        this.#live.delete(entry);
-        timer.cancel();
-      },
-    };
-  }
-
-  now(): number {
-    return this.#inner.now();
-  }
-}
 
 /** What a {@link ConcurrencyProbe} saw. */
 export interface ConcurrencyReport {

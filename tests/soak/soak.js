@@ -20,7 +20,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { InlineExecutor, WorkerExecutor } from '@taskwarden/executor-local';
 import { ProcessExecutor } from '@taskwarden/executor-process';
-import { createRuntime, EmitOnlyFatalErrorHandler, isTerminal, SystemScheduler } from '@taskwarden/sdk';
+import { createRuntime, EmitOnlyFatalErrorHandler, isTerminal } from '@taskwarden/sdk';
+import { CountingScheduler, sleep } from '@taskwarden/sdk/testing';
 import pino from 'pino';
 import { abortableDelay } from '../reliability/fixtures/abortable-delay.mjs';
 
@@ -90,41 +91,7 @@ function liveProcesses(groups) {
   return alive;
 }
 
-/** A scheduler that counts live timers (armed, neither fired nor cancelled). */
-class CountingScheduler {
-  #inner = new SystemScheduler();
-  live = 0;
-  armed = 0;
-
-  schedule(delayMs, callback) {
-    let pending = true;
-    const settle = () => {
-      if (pending) {
-        pending = false;
-        this.live--;
-      }
-    };
-    const timer = this.#inner.schedule(delayMs, () => {
-      settle();
-      callback();
-    });
-    this.live++;
-    this.armed++;
-    return {
-      cancel: () => {
-        settle();
-        timer.cancel();
-      },
-    };
-  }
-
-  now() {
-    return this.#inner.now();
-  }
-}
-
 const mb = (bytes) => `${(bytes / 1024 / 1024).toFixed(1)} MB`;
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function waitFor(predicate, ms) {
   const deadline = Date.now() + ms;

@@ -91,6 +91,7 @@ export type {
   RuntimeEventEmitter,
   RuntimeEvents,
   SlotStateChangedEvent,
+  TaskCancellationStageEvent,
   TaskProgressEvent,
   TaskStateChangedEvent,
   TaskStuckEvent,
@@ -115,9 +116,13 @@ export type { Logger } from './interfaces/logger.js';
 export type {
   CloseOptions,
   JobCancellationReport,
+  JobSnapshot,
+  LadderSnapshot,
   RuntimeHealth,
   RuntimeOptions,
+  RuntimeSnapshot,
   TaskRuntime,
+  TaskSnapshot,
 } from './interfaces/runtime.js';
 export type { ScheduledTimer, Scheduler } from './interfaces/scheduler.js';
 export type {

@@ -1,5 +1,6 @@
 import type { EventEmitter } from 'eventemitter3';
 import type { ExecutionState } from '../execution-state.js';
+import type { CancellationStage } from './cancellation-strategy.js';
 import type { Task } from './task.js';
 import type { SlotState } from './task-slot-table.js';
 
@@ -47,6 +48,16 @@ export interface TaskProgressEvent {
   progress: unknown;
 }
 
+/** `taskCancellationStage` payload: the task's cancellation ladder reached `stage`. */
+export interface TaskCancellationStageEvent {
+  /** The task being stopped. */
+  task: Task;
+  /** `'signal'`, `'interrupt'`, `'hard_stop'` or `'watchdog'`. */
+  stage: CancellationStage;
+  /** Time since the cancel request, in ms. */
+  elapsedMs: number;
+}
+
 /** States of a job; a CANCELING job still counts as running. */
 export type JobState = 'RUNNING' | 'CANCELING' | 'CANCELED';
 
@@ -81,6 +92,11 @@ export interface RuntimeEvents {
   slotStateChanged: (event: SlotStateChangedEvent) => void;
   /** Each interrupter round of a task that has not stopped after its cancel (with the stack, if any). */
   taskStuck: (event: TaskStuckEvent) => void;
+  /**
+   * Each stage of a task's cancellation ladder: the signal, every interrupter round, the hard stop,
+   * the watchdog giving up.
+   */
+  taskCancellationStage: (event: TaskCancellationStageEvent) => void;
   /** Each progress report of the work that reaches the runtime (reports may be coalesced on the way). */
   taskProgress: (event: TaskProgressEvent) => void;
   /** When a job enters CANCELING (`cancelJob`) and when it ends CANCELED. */

@@ -1,12 +1,13 @@
 import type { DependencyContainer } from 'tsyringe';
-import type { TerminalState } from '../execution-state.js';
-import type { RuntimeEventEmitter } from './events.js';
-import type { Executor } from './executor.js';
+import type { ExecutionState, TerminalState } from '../execution-state.js';
+import type { CancellationStage } from './cancellation-strategy.js';
+import type { JobState, RuntimeEventEmitter } from './events.js';
+import type { Executor, ExecutorCapabilities } from './executor.js';
 import type { FatalErrorHandler } from './fatal-error-handler.js';
 import type { Logger } from './logger.js';
 import type { Scheduler } from './scheduler.js';
 import type { CancellationOptions, Task, TaskDescriptor } from './task.js';
-import type { TaskSlotTable } from './task-slot-table.js';
+import type { SlotReportEntry, TaskSlotTable } from './task-slot-table.js';
 
 /** `'running'`, `'fatal'` after a fatal error (no new work), `'closed'` after `close()`. */
 export type RuntimeHealth = 'running' | 'fatal' | 'closed';
@@ -70,6 +71,70 @@ export interface JobCancellationReport {
   tasks: Array<{ executionId: string; name: string; state: TerminalState }>;
 }
 
+/** How far a task's cancellation ladder has got, in a {@link TaskSnapshot}. */
+export interface LadderSnapshot {
+  /** The last stage reached: `'signal'`, `'interrupt'`, `'hard_stop'` or `'watchdog'`. */
+  readonly stage: CancellationStage;
+  /** When cancellation (or `fail()`) was requested, ms since the epoch. */
+  readonly requestedAt: number;
+  /** How many interrupter rounds ran. */
+  readonly interrupts: number;
+  /** The last `taskStuck` report, if any. */
+  readonly lastStuck?: { readonly elapsedMs: number; readonly diagnostics?: string };
+}
+
+/** One live task in a {@link RuntimeSnapshot}. */
+export interface TaskSnapshot {
+  /** The task's execution id. */
+  readonly executionId: string;
+  /** Its job. */
+  readonly jobId: string;
+  /** Its slot allocation. */
+  readonly allocationId: string;
+  /** Its name. */
+  readonly name: string;
+  /** The key of its executor. */
+  readonly executor: string;
+  /** Its state. */
+  readonly state: ExecutionState;
+  /** When it was submitted, ms since the epoch. */
+  readonly submittedAt: number;
+  /** The last progress value reported (`undefined` until then). */
+  readonly progress: unknown;
+  /** Whether cancellation was requested. */
+  readonly cancellationRequested: boolean;
+  /** Its cancellation ladder, once one was armed. */
+  readonly ladder?: LadderSnapshot;
+}
+
+/** One job in a {@link RuntimeSnapshot}: jobs with live tasks or a cancellation in progress. */
+export interface JobSnapshot {
+  /** The job id. */
+  readonly jobId: string;
+  /** RUNNING or CANCELING. */
+  readonly state: JobState;
+  /** Its live tasks. */
+  readonly liveTasks: number;
+}
+
+/** A point-in-time view of a runtime (for inspectors and health endpoints): a fresh, plain object. */
+export interface RuntimeSnapshot {
+  /** When it was taken, ms since the epoch. */
+  readonly takenAt: number;
+  /** The runtime's health. */
+  readonly health: RuntimeHealth;
+  /** The slot table's report. */
+  readonly slots: readonly SlotReportEntry[];
+  /** Every live task of this runtime, oldest first. */
+  readonly tasks: readonly TaskSnapshot[];
+  /** Every job with live tasks or a cancellation in progress. */
+  readonly jobs: readonly JobSnapshot[];
+  /** The executors by key: their `name` and `capabilities`. */
+  readonly executors: Readonly<
+    Record<string, { readonly name: string; readonly capabilities: ExecutorCapabilities }>
+  >;
+}
+
 /** A runtime made by `createRuntime`. */
 export interface TaskRuntime {
   /** The runtime's capacity (shared with other runtimes when given through `container`). */
@@ -90,6 +155,11 @@ export interface TaskRuntime {
   submit<TInput = unknown, TResult = unknown>(descriptor: TaskDescriptor<TInput, TResult>): Task<TResult>;
   /** A live task of this runtime (until its `done` resolves), by execution id. */
   getTask(executionId: string): Task | undefined;
+  /**
+   * A point-in-time view: health, slots, every live task with its ladder state, jobs, executors.
+   * Costs O(live tasks + slots); meant for inspectors and health endpoints, not the hot path.
+   */
+  snapshot(): RuntimeSnapshot;
   /**
    * Cancels every task of the job (those not started first), calls every executor's `cancelJob`,
    * and resolves when all are terminal. Submissions to the job meanwhile are born CANCELED. One

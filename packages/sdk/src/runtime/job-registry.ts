@@ -6,7 +6,7 @@ import { toError } from '../errors.js';
 import type { JobState, RuntimeEventEmitter } from '../interfaces/events.js';
 import type { Executor } from '../interfaces/executor.js';
 import type { Logger } from '../interfaces/logger.js';
-import type { JobCancellationReport } from '../interfaces/runtime.js';
+import type { JobCancellationReport, JobSnapshot } from '../interfaces/runtime.js';
 import { logSafely } from '../logging/log-safely.js';
 import type { TaskImpl } from '../task/task-impl.js';
 import { emitSafely } from './emit-safely.js';
@@ -78,6 +78,11 @@ export class JobRegistry {
   /** The live tasks of every job. */
   *liveTasks(): Iterable<TaskImpl> {
     for (const job of this.#jobs.values()) yield* job.tasks();
+  }
+
+  /** Every job with live tasks or a cancellation in progress. */
+  snapshot(): JobSnapshot[] {
+    return [...this.#jobs].map(([jobId, job]) => ({ jobId, state: job.state, liveTasks: job.size }));
   }
 
   /** A job's state: `'RUNNING'` or `'CANCELING'` while it exists, `undefined` otherwise. */

@@ -17,11 +17,14 @@ export class RuntimeEventEmitterImpl extends EventEmitter<RuntimeEvents> {
   hasProgressListeners = false;
   /** Whether `slotStateChanged` has listeners. */
   hasSlotListeners = false;
+  /** Whether `taskCancellationStage` has listeners. */
+  hasStageListeners = false;
 
   #refresh(): this {
     this.hasStateListeners = super.listenerCount('taskStateChanged') > 0;
     this.hasProgressListeners = super.listenerCount('taskProgress') > 0;
     this.hasSlotListeners = super.listenerCount('slotStateChanged') > 0;
+    this.hasStageListeners = super.listenerCount('taskCancellationStage') > 0;
     return this;
   }
 

@@ -21,7 +21,9 @@ import type {
   CloseOptions,
   JobCancellationReport,
   RuntimeHealth,
+  RuntimeSnapshot,
   TaskRuntime,
+  TaskSnapshot,
 } from '../interfaces/runtime.js';
 import { ExecutorsToken, RuntimeOptionsToken } from '../interfaces/runtime.js';
 import type { ScheduledTimer, Scheduler } from '../interfaces/scheduler.js';
@@ -64,6 +66,8 @@ export class TaskRuntimeImpl implements TaskRuntime {
   readonly #host: TaskHost & { logTransitions: boolean };
   readonly #onLevelChange: () => void;
   #toStart: TaskImpl[] = [];
+  /** The clock read for the current batch of submissions (one read per batch, not per task). */
+  #batchAt = 0;
   #health: RuntimeHealth = 'running';
   #closing: Promise<void> | undefined;
   #container: DependencyContainer | undefined;
@@ -128,6 +132,7 @@ export class TaskRuntimeImpl implements TaskRuntime {
       this.#options.cancellation,
     );
     const task = new TaskImpl(init, this.#host);
+    task.submittedAt = this.#submittedAt();
     const key = init.executionKey;
     if (this.#tasks.has(key)) {
       throw new DuplicateExecutionIdError(`a live task already has execution id ${task.executionId}`, {
@@ -156,6 +161,12 @@ export class TaskRuntimeImpl implements TaskRuntime {
     if (this.#toStart.length === 1) queueMicrotask(this.#drainStarts);
   }
 
+  /** The submission time: one clock read per batch of submissions made in the same turn. */
+  #submittedAt(): number {
+    if (this.#toStart.length === 0) this.#batchAt = Date.now();
+    return this.#batchAt;
+  }
+
   readonly #drainStarts = (): void => {
     const tasks = this.#toStart;
     this.#toStart = [];
@@ -165,6 +176,46 @@ export class TaskRuntimeImpl implements TaskRuntime {
   getTask(executionId: string): Task | undefined {
     if (typeof executionId !== 'string') return undefined;
     return this.#tasks.get(executionKeyOf(executionId));
+  }
+
+  snapshot(): RuntimeSnapshot {
+    const tasks: TaskSnapshot[] = [];
+    for (const task of this.#tasks.values()) {
+      const ladder = task.ladderState;
+      tasks.push({
+        executionId: task.executionId,
+        jobId: task.jobId,
+        allocationId: task.allocationId,
+        name: task.name,
+        executor: task.executor,
+        state: task.state,
+        submittedAt: task.submittedAt,
+        progress: task.progress,
+        cancellationRequested: task.cancellationRequested,
+        ...(ladder === undefined
+          ? {}
+          : {
+              ladder: {
+                stage: ladder.stage,
+                requestedAt: ladder.requestedAt,
+                interrupts: ladder.interrupts,
+                ...(ladder.lastStuck === undefined ? {} : { lastStuck: { ...ladder.lastStuck } }),
+              },
+            }),
+      });
+    }
+    const executors: Record<string, { name: string; capabilities: Executor['capabilities'] }> = {};
+    for (const [key, executor] of Object.entries(this.#executors)) {
+      executors[key] = { name: executor.name, capabilities: { ...executor.capabilities } };
+    }
+    return {
+      takenAt: Date.now(),
+      health: this.#health,
+      slots: this.slotTable.getSlotReport(),
+      tasks,
+      jobs: this.#jobs.snapshot(),
+      executors,
+    };
   }
 
   cancelJob(jobId: string): Promise<JobCancellationReport> {

@@ -12,6 +12,7 @@ import type { TransitionTarget } from '../execution-state.js';
 import { ExecutionState, isTerminal } from '../execution-state.js';
 import type {
   CancellationHandle,
+  CancellationStage,
   CancellationStrategy,
   CancellationTarget,
   CancellationTimings,
@@ -51,6 +52,14 @@ export interface TaskInit extends Omit<TaskInfo, 'executionId' | 'fencingToken'>
   readonly input: unknown;
   readonly timings: CancellationTimings;
   readonly signal: AbortSignal | undefined;
+}
+
+/** How far a task's cancellation ladder has got. @internal */
+export interface LadderState {
+  stage: CancellationStage;
+  readonly requestedAt: number;
+  interrupts: number;
+  lastStuck?: { elapsedMs: number; diagnostics?: string };
 }
 
 const { CREATED, DEPLOYING, INITIALIZING, RUNNING, FINISHED, CANCELING, CANCELED, FAILED } = ExecutionState;
@@ -93,6 +102,8 @@ export class TaskImpl implements Task {
   readonly name: string;
   readonly executor: string;
   readonly done: Promise<TaskOutcome>;
+  /** When it was submitted, ms since the epoch (one clock read per batch of submissions). @internal */
+  submittedAt = 0;
 
   /** The runtime's per-job list runs through these (intrusive: no hashing per task). @internal */
   jobRecord: object | undefined = undefined;
@@ -108,6 +119,8 @@ export class TaskImpl implements Task {
   #diagnostic: Error | undefined;
   #result: unknown;
   #progress: unknown;
+  /** The ladder's progress, once cancellation began (for `runtime.snapshot()`). */
+  #ladderState: LadderState | undefined;
 
   readonly #host: TaskHost;
   readonly #init: TaskInit;
@@ -158,6 +171,11 @@ export class TaskImpl implements Task {
 
   get progress(): unknown {
     return this.#progress;
+  }
+
+  /** How far the cancellation ladder has got, once it was armed. @internal */
+  get ladderState(): Readonly<LadderState> | undefined {
+    return this.#ladderState;
   }
 
   /** The task's logger, bound to `{ jobId, executionId, task }`; created on first use. */
@@ -377,10 +395,30 @@ export class TaskImpl implements Task {
       isWorkStopped: () => this.#workStopped || this.#settled,
       reportStuck: (elapsedMs, diagnostics) => this.#reportStuck(elapsedMs, diagnostics),
       abandon: (error) => this.#abandon(error),
+      reportStage: (stage) => this.#reportStage(stage),
     };
   }
 
+  #reportStage(stage: CancellationStage): void {
+    const now = Date.now();
+    this.#ladderState ??= { stage, requestedAt: now, interrupts: 0 };
+    const ladder = this.#ladderState;
+    ladder.stage = stage;
+    if (stage === 'interrupt') ladder.interrupts++;
+    const host = this.#host;
+    if (host.events.hasStageListeners) {
+      emitSafely(host.events, 'taskCancellationStage', this.logger, {
+        task: this,
+        stage,
+        elapsedMs: now - ladder.requestedAt,
+      });
+    }
+  }
+
   #reportStuck(elapsedMs: number, diagnostics: string | undefined): void {
+    if (this.#ladderState) {
+      this.#ladderState.lastStuck = diagnostics === undefined ? { elapsedMs } : { elapsedMs, diagnostics };
+    }
     logSafely(
       this.logger,
       'warn',

@@ -39,14 +39,13 @@ export interface TempDir extends Disposable {
   readonly path: string;
   /** `join(path, ...parts)`. */
   file(...parts: string[]): string;
+  /** Removes it now (what dispose does). Idempotent. */
+  remove(): void;
 }
 
 /** Makes a fresh directory under the OS temp dir, named `taskwarden-<prefix>-XXXXXX`. */
 export function tempDir(prefix: string): TempDir {
   const path = mkdtempSync(join(tmpdir(), `taskwarden-${prefix}-`));
-  return {
-    path,
-    file: (...parts) => join(path, ...parts),
-    [Symbol.dispose]: () => rmSync(path, { recursive: true, force: true }),
-  };
+  const remove = (): void => rmSync(path, { recursive: true, force: true });
+  return { path, file: (...parts) => join(path, ...parts), remove, [Symbol.dispose]: remove };
 }
