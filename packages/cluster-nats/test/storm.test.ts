@@ -3,7 +3,7 @@ import type { Task } from '@taskwarden/sdk';
 import { describe, expect, it } from 'vitest';
 import { agentStats } from './support/agent-stats.js';
 import { fixture, readLines, useCluster } from './support/cluster-harness.js';
-import { until } from './support/pids.js';
+import { sleep, until } from './support/pids.js';
 
 /** A small deterministic PRNG, so a failing storm can be replayed from its seed. */
 function random(seed: number): () => number {
@@ -62,7 +62,22 @@ describe('a storm: 1,000 remote tasks, 3 agents, random cancels, one agent SIGKI
       'the victim to run tasks',
       30_000,
     ).then(() => victim?.kill());
-    const outcomes = await Promise.all(tasks.map((task) => task.done));
+    const all = Promise.all(tasks.map((task) => task.done));
+    const stalled = await Promise.race([all.then(() => false), sleep(60_000).then(() => true)]);
+    if (stalled) {
+      // Not a hang: say what is stuck where.
+      const open = tasks.filter((task) => !['FINISHED', 'CANCELED', 'FAILED'].includes(task.state));
+      const agentsNow = await agentStats(cluster.server.url, name, ['s1', 's3']).catch(
+        (error: Error) => error.message,
+      );
+      throw new Error(
+        `seed ${seed}: ${open.length} tasks not done after 60 s (${open
+          .slice(0, 5)
+          .map((task) => `${task.executionId} ${task.state}`)
+          .join(', ')}); coordinator ${JSON.stringify(executor.stats)}; agents ${JSON.stringify(agentsNow)}`,
+      );
+    }
+    const outcomes = await all;
     await killed;
     for (const timer of timers) clearTimeout(timer);
 

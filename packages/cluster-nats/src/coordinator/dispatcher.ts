@@ -31,6 +31,11 @@ const OFFER_TIMEOUT_MS = 2_000;
 const QUIET_AFTER_NO_RESPONDERS_MS = 250;
 /** Before asking an agent again about an offer that timed out. */
 const RETRY_UNKNOWN_MS = 100;
+/**
+ * While tasks wait, an agent believed full is offered one task this often anyway: the messages that
+ * say it has room again are plain publishes, and one lost in a reconnect must not stall the queue.
+ */
+const PROBE_EVERY_MS = 500;
 /** Room in a message for everything but the tasks' inputs. */
 const ENVELOPE_BYTES = 1_024;
 const ITEM_OVERHEAD_BYTES = 512;
@@ -57,10 +62,13 @@ export class Dispatcher {
   readonly #queue: RemoteExecution[] = [];
   #pumpScheduled = false;
   #retryTimer: NodeJS.Timeout | undefined;
+  readonly #probeTimer: NodeJS.Timeout;
   #stopped = false;
 
   constructor(options: DispatcherOptions) {
     this.#options = options;
+    this.#probeTimer = setInterval(() => this.#probe(), PROBE_EVERY_MS);
+    this.#probeTimer.unref();
   }
 
   /** Tasks waiting for an agent with free capacity. */
@@ -122,6 +130,21 @@ export class Dispatcher {
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#retryTimer);
+    clearInterval(this.#probeTimer);
+  }
+
+  /** Tasks wait and some agent looks full: give it one credit; it declines if it really is full. */
+  #probe(): void {
+    if (this.#queue.length === 0) return;
+    const time = now();
+    let probed = false;
+    for (const agent of this.#options.directory.all()) {
+      if (agent.credits > 0 || agent.offerInFlight || agent.pending.length > 0 || agent.quietUntil > time)
+        continue;
+      agent.credits = 1;
+      probed = true;
+    }
+    if (probed) this.pump();
   }
 
   #pumpNow(): void {

@@ -69,16 +69,31 @@ export class LeaseObserver {
   async start(): Promise<void> {
     const watch = await this.#options.kv.watch({ key: `${this.#options.prefix}>` });
     this.#watch = watch;
-    void (async () => {
-      try {
-        for await (const entry of watch) {
-          if (this.#stopped) break;
-          this.#onEntry(entry);
-        }
-      } catch (error) {
-        if (!this.#stopped) this.#options.logger.error({ err: toError(error) }, 'the lease watch ended');
+    void this.#follow(watch);
+  }
+
+  /** Applies what the watch delivers; should the watch end by itself, a new one replaces it. */
+  async #follow(watch: AsyncIterable<KvEntry> & { stop(): void }): Promise<void> {
+    try {
+      for await (const entry of watch) {
+        if (this.#stopped) return;
+        this.#onEntry(entry);
       }
-    })();
+    } catch (error) {
+      if (!this.#stopped) this.#options.logger.warn({ err: toError(error) }, 'the lease watch failed');
+    }
+    let delay = RETRY_MS;
+    while (!this.#stopped) {
+      try {
+        // Every current record comes again: applying one already seen changes nothing.
+        await this.start();
+        return;
+      } catch (error) {
+        this.#options.logger.debug({ err: toError(error) }, 'restarting the lease watch failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        delay = Math.min(delay * 2, 2_000);
+      }
+    }
   }
 
   /** The live lease under `key`, if one is known. */
