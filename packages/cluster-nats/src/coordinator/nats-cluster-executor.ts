@@ -99,6 +99,9 @@ export class NatsClusterExecutor implements Executor {
   readonly #control: RemoteControl;
   #session: CoordinatorSession | undefined;
   #connecting: Promise<void> | undefined;
+  /** Nonces are this executor's random prefix and a counter: unique, and cheap per task. */
+  readonly #noncePrefix = randomBytes(6).toString('base64url');
+  #nonces = 0;
   #closing: Promise<void> | undefined;
 
   constructor(options: NatsClusterExecutorOptions) {
@@ -264,7 +267,7 @@ export class NatsClusterExecutor implements Executor {
     const execution = new RemoteExecution(
       spec,
       {
-        nonce: randomBytes(9).toString('base64url'),
+        nonce: `${this.#noncePrefix}.${(this.#nonces++).toString(36)}`,
         input,
         timings: {
           interruptIntervalMs: timings.interruptIntervalMs,
