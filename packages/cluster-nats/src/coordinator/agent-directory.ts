@@ -24,6 +24,8 @@ export interface AgentEntry {
   offerInFlight: boolean;
   /** Nobody listened on its subject: no offers until then (monotonic ms). */
   quietUntil: number;
+  /** A stats request (how much room?) is out. */
+  probing: boolean;
 }
 
 /** Agents serving one queue with one executor. @internal */
@@ -72,6 +74,7 @@ export class AgentDirectory {
       pending: [],
       offerInFlight: false,
       quietUntil: 0,
+      probing: false,
     };
     this.#agents.set(record.name, entry);
     return entry;

@@ -21,7 +21,7 @@ import { decode, encode } from '../protocol/codec.js';
 import type { GarbageLog } from '../protocol/garbage-log.js';
 import type { DeclineReason, OfferedTask, OfferMessage } from '../protocol/messages.js';
 import type { ClusterNames } from '../protocol/subjects.js';
-import { isOfferReply } from '../protocol/validate.js';
+import { isOfferReply, isStatsReply } from '../protocol/validate.js';
 import type { AgentDirectory, AgentEntry } from './agent-directory.js';
 import type { RemoteExecution } from './remote-execution.js';
 
@@ -133,18 +133,41 @@ export class Dispatcher {
     clearInterval(this.#probeTimer);
   }
 
-  /** Tasks wait and some agent looks full: give it one credit; it declines if it really is full. */
+  /**
+   * Tasks wait and some agent looks full: ask it how much room it has (a stats request, which risks
+   * no task), so a lost "free" message cannot stall the queue.
+   */
   #probe(): void {
     if (this.#queue.length === 0) return;
     const time = now();
-    let probed = false;
     for (const agent of this.#options.directory.all()) {
       if (agent.credits > 0 || agent.offerInFlight || agent.pending.length > 0 || agent.quietUntil > time)
         continue;
-      agent.credits = 1;
-      probed = true;
+      if (agent.probing) continue;
+      agent.probing = true;
+      void this.#askFree(agent).finally(() => {
+        agent.probing = false;
+      });
     }
-    if (probed) this.pump();
+  }
+
+  async #askFree(agent: AgentEntry): Promise<void> {
+    const { conn, names } = this.#options;
+    try {
+      const reply = decode(
+        (
+          await conn.nc.request(names.agentControl(agent.name), encode({ t: 'stats' }), {
+            timeout: OFFER_TIMEOUT_MS,
+          })
+        ).data,
+      );
+      if (isStatsReply(reply)) {
+        this.#options.directory.setCredits(agent.name, agent.epoch, reply.free);
+        this.pump();
+      }
+    } catch {
+      // Not connected now: its lease decides whether it is lost; the next probe asks again.
+    }
   }
 
   #pumpNow(): void {
