@@ -80,7 +80,13 @@ export interface NatsClusterExecutorStats {
  * ```
  */
 export class NatsClusterExecutor implements Executor {
+  /** `'nats-cluster'`, for logs. */
   readonly name = 'nats-cluster';
+  /**
+   * `{ hardStop: true, diagnostics: true, isolation: 'host', hardStopMs: leaseMs + DETECTION_TICK_MS }`:
+   * a hard stop ends within the agent's own bound when it is reachable, and within the lease plus
+   * the detection tick when it is not.
+   */
   readonly capabilities: ExecutorCapabilities;
   /** This coordinator's id in the cluster. */
   readonly id: string;

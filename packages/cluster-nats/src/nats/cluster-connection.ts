@@ -13,7 +13,7 @@ import { connect } from '@nats-io/transport-node';
 import { ClusterUnreachableError, UnsupportedServerError } from '../errors.js';
 import type { ClusterNames } from '../protocol/subjects.js';
 
-/** The oldest server the cluster runs on (Debian bookworm's). @internal */
+/** The oldest nats-server the cluster runs on: 2.9.0 (Debian bookworm has 2.9.10). */
 export const MINIMUM_SERVER_VERSION = '2.9.0';
 /**
  * Task records live this long unless rewritten; a coordinator rewrites its live ones well before.
