@@ -14,6 +14,7 @@ export interface AgentCommand {
   readonly leaseMs: number | undefined;
   readonly cluster: string | undefined;
   readonly killGraceMs: number;
+  readonly reuse: boolean;
   readonly graceMs: number;
   readonly cwd: string | undefined;
   readonly logLevel: string;
@@ -34,6 +35,8 @@ them in child processes or worker threads on this machine. SIGTERM or SIGINT dra
   --lease-ms <ms>         the agent's lease (default: 3000)
   --cluster <name>        cluster name, as the coordinators use it (default: taskwarden)
   --kill-grace-ms <ms>    process executor: SIGTERM -> SIGKILL delay of a hard stop (default: 500)
+  --reuse                 process executor: keep a process whose task returned or threw for later
+                          tasks (much faster; a task's leftovers live until the process is stopped)
   --grace-ms <ms>         on SIGTERM/SIGINT: how long cancelled tasks may take (default: 5000)
   --cwd <dir>             working directory of task processes; package specifiers resolve from it
   --log-level <level>     pino level: fatal, error, warn, info, debug, trace (default: info)
@@ -52,6 +55,10 @@ export function parseAgentArgs(argv: readonly string[]): AgentCommand {
       help = true;
       continue;
     }
+    if (arg === '--reuse') {
+      values.set('reuse', 'true');
+      continue;
+    }
     if (!arg.startsWith('--')) throw new TypeError(`unexpected argument ${JSON.stringify(arg)}`);
     const eq = arg.indexOf('=');
     const flag = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
@@ -68,6 +75,7 @@ export function parseAgentArgs(argv: readonly string[]): AgentCommand {
     'lease-ms',
     'cluster',
     'kill-grace-ms',
+    'reuse',
     'grace-ms',
     'cwd',
     'log-level',
@@ -96,6 +104,7 @@ export function parseAgentArgs(argv: readonly string[]): AgentCommand {
     leaseMs: integer(values, 'lease-ms'),
     cluster: values.get('cluster'),
     killGraceMs: integer(values, 'kill-grace-ms') ?? 500,
+    reuse: values.has('reuse'),
     graceMs: integer(values, 'grace-ms') ?? 5_000,
     cwd: values.get('cwd'),
     logLevel,

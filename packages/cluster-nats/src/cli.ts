@@ -34,6 +34,7 @@ async function main(): Promise<void> {
         ? new ProcessExecutor({
             hostLease: true,
             killGraceMs: command.killGraceMs,
+            reuse: command.reuse,
             ...(command.capacity === undefined ? {} : { maxProcesses: command.capacity }),
             ...(command.cwd === undefined ? {} : { cwd: command.cwd }),
           })

@@ -23,6 +23,7 @@ describe('the taskwarden-agent command', () => {
         'process,worker',
         '--lease-ms',
         '2000',
+        '--reuse',
       ]),
     ).toMatchObject({
       servers: 'nats://a:4222,nats://b:4222',
@@ -32,6 +33,7 @@ describe('the taskwarden-agent command', () => {
       executors: ['process', 'worker'],
       leaseMs: 2_000,
       killGraceMs: 500,
+      reuse: true,
       graceMs: 5_000,
       logLevel: 'info',
     });
