@@ -26,6 +26,15 @@ export default defineConfig({
       },
       {
         extends: true,
+        // Against real nats-server processes (the harness starts them); agents as real processes.
+        test: {
+          name: 'cluster-nats',
+          root: 'packages/cluster-nats',
+          include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+        },
+      },
+      {
+        extends: true,
         test: { name: 'examples', root: 'examples', include: ['*/test/**/*.test.ts'] },
       },
       {

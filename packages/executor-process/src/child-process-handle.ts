@@ -51,6 +51,8 @@ export interface ChildProcessHandleOptions {
   readonly maxMessageBytes: number;
   /** How the child's tree is set up and killed. */
   readonly treeKill: TreeKillPlan;
+  /** With a host lease: the deadline a new child starts with, in monotonic ms. */
+  readonly leaseDeadline?: () => number;
 }
 
 /** What a handle tells its executor. @internal */
@@ -145,6 +147,7 @@ export class ChildProcessHandle {
       pauseTimeoutMs: options.pauseTimeoutMs,
       maxMessageBytes: options.maxMessageBytes,
       tree: setup.own,
+      ...(options.leaseDeadline ? { leaseDeadlineMs: options.leaseDeadline() } : {}),
     };
     const [command, args] = options.treeKill.command([
       ...options.execArgv,
@@ -314,6 +317,12 @@ export class ChildProcessHandle {
   requestStack(timeoutMs: number): Promise<string | undefined> {
     if (!this.#diagnostics || this.#exited) return Promise.resolve(undefined);
     return this.#diagnostics.requestStack(timeoutMs);
+  }
+
+  /** Moves the child's host-lease deadline (monotonic ms); its watchdog kills the tree once it passes. */
+  renewLease(deadlineMs: number): void {
+    if (!this.#diagnostics || this.#exited) return;
+    this.#diagnostics.renewLease(deadlineMs);
   }
 
   /**

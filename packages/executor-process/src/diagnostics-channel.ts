@@ -15,7 +15,8 @@ interface DiagnosticsPipe {
 
 /**
  * Asks a child's watchdog thread for the main thread's JavaScript stack. Wire format: one JSON
- * object per line; request `{ "id": n }`, reply `{ "id": n, "stack" }` or `{ "id": n, "error" }`.
+ * object per line; request `{ "id": n }`, reply `{ "id": n, "stack" }` or `{ "id": n, "error" }`; a
+ * host-lease renewal `{ "lease": deadline }` has no reply.
  * @internal
  */
 export class DiagnosticsChannel {
@@ -43,6 +44,11 @@ export class DiagnosticsChannel {
       });
       this.#pipe.write(`${JSON.stringify({ id })}\n`);
     });
+  }
+
+  /** Moves the child's host-lease deadline (monotonic ms); the watchdog does not answer. */
+  renewLease(deadlineMs: number): void {
+    this.#pipe.write(`${JSON.stringify({ lease: deadlineMs })}\n`);
   }
 
   /** Bytes the child wrote on the pipe. */

@@ -24,6 +24,14 @@ import {
 import type { TreeKillOption } from './tree-kill-plan.js';
 import { TreeKillPlan } from './tree-kill-plan.js';
 
+/** A child's watchdog needs this long, beyond one poll, to kill its tree once its lease ran out. */
+const LEASE_KILL_SLACK_MS = 20;
+
+/** The machine's monotonic clock in ms (CLOCK_MONOTONIC on Linux: the same for every process there). */
+function monotonicMs(): number {
+  return Number(process.hrtime.bigint() / 1_000_000n);
+}
+
 /** The longest delay a Node timer takes; longer ones overflow to 1 ms (with only a warning). */
 const MAX_TIMER_MS = 2_147_483_647;
 /** The default `killGraceMs`. */
@@ -101,6 +109,15 @@ export interface ProcessExecutorOptions {
    */
   logger?: Logger;
   /**
+   * Children hold a lease from this host, renewed by {@link ProcessExecutor.renewHostLease}: a child
+   * whose lease runs out kills its own tree, exactly as when the host dies. For hosts that can be
+   * paused (SIGSTOP, a frozen VM) while something else counts on their work having stopped, such as
+   * a cluster agent whose lease expired: a paused host cannot stop its children, but they stop
+   * themselves. Until the first renewal the lease has run out (children end at once).
+   * @default false: children live as long as the host
+   */
+  hostLease?: boolean;
+  /**
    * Replaces `child_process.spawn`. For tests and fault injection only (make it throw an `EAGAIN`
    * error to see a task fail in DEPLOYING). It must start the given command as a direct child of
    * this process, with the given options: the child checks who its parent is.
@@ -136,8 +153,10 @@ interface ResolvedOptions {
   readonly idleTimeoutMs: number;
   readonly diagnoseTimeoutMs: number;
   readonly maxMessageBytes: number;
+  readonly hostLease: boolean;
+  readonly watchdogPollMs: number;
   /** The handles' settings but the tree-kill plan, which the executor makes once it has the options. */
-  readonly handle: Omit<ChildProcessHandleOptions, 'treeKill'>;
+  readonly handle: Omit<ChildProcessHandleOptions, 'treeKill' | 'leaseDeadline'>;
 }
 
 const OPTION_KEYS: ReadonlySet<string> = new Set<keyof ProcessExecutorOptions>([
@@ -154,6 +173,7 @@ const OPTION_KEYS: ReadonlySet<string> = new Set<keyof ProcessExecutorOptions>([
   'maxMessageBytes',
   'treeKill',
   'logger',
+  'hostLease',
   'spawn',
   'kill',
 ]);
@@ -234,6 +254,8 @@ export class ProcessExecutor implements Executor {
   #nextId = 1;
   #spawned = 0;
   #closing: Promise<void> | undefined;
+  /** With `hostLease`: the children's deadline, in monotonic ms (0: run out). */
+  #leaseDeadline = 0;
 
   constructor(options: ProcessExecutorOptions = {}) {
     this.#options = resolveOptions(options);
@@ -246,7 +268,9 @@ export class ProcessExecutor implements Executor {
       isolation: 'process',
       hardStopMs: this.#options.killGraceMs + HARD_STOP_MARGIN_MS,
     });
-    this.#handleOptions = { ...this.#options.handle, treeKill: plan };
+    this.#handleOptions = this.#options.hostLease
+      ? { ...this.#options.handle, treeKill: plan, leaseDeadline: () => this.#leaseDeadline }
+      : { ...this.#options.handle, treeKill: plan };
     this.#startupLine = {
       fields: {
         treeKill: plan.mode,
@@ -279,6 +303,26 @@ export class ProcessExecutor implements Executor {
   /** Pids of the child processes that exist now (each is also its process group and session id). */
   get pids(): number[] {
     return [...this.#processes].flatMap((handle) => (handle.pid === undefined ? [] : [handle.pid]));
+  }
+
+  /**
+   * Renews the host lease (option `hostLease`): every child, and every child spawned later, is gone
+   * within `validForMs` from now unless the lease is renewed again meanwhile. Each child's watchdog
+   * thread kills its tree a poll (`watchdogPollMs`) plus a few ms before that, on the machine's
+   * monotonic clock, so a host that cannot renew (it is paused) has no child left once the time is up.
+   *
+   * @throws TypeError when the executor was created without `hostLease`.
+   * @throws RangeError when `validForMs` is not a finite number.
+   */
+  renewHostLease(validForMs: number): void {
+    if (!this.#options.hostLease) {
+      throw new TypeError('renewHostLease: this ProcessExecutor was created without the hostLease option');
+    }
+    if (typeof validForMs !== 'number' || !Number.isFinite(validForMs)) {
+      throw new RangeError(`renewHostLease: validForMs must be a finite number, got ${validForMs}`);
+    }
+    this.#leaseDeadline = monotonicMs() + validForMs - this.#options.watchdogPollMs - LEASE_KILL_SLACK_MS;
+    for (const handle of this.#processes) handle.renewLease(this.#leaseDeadline);
   }
 
   /**
@@ -506,6 +550,9 @@ function resolveOptions(options: ProcessExecutorOptions): ResolvedOptions {
   if (options.reuse !== undefined && typeof options.reuse !== 'boolean') {
     throw new TypeError('options.reuse must be a boolean');
   }
+  if (options.hostLease !== undefined && typeof options.hostLease !== 'boolean') {
+    throw new TypeError('options.hostLease must be a boolean');
+  }
   if (options.spawn !== undefined && typeof options.spawn !== 'function') {
     throw new TypeError('options.spawn must be a function like child_process.spawn');
   }
@@ -522,6 +569,8 @@ function resolveOptions(options: ProcessExecutorOptions): ResolvedOptions {
     idleTimeoutMs: idleTimeoutMs > MAX_TIMER_MS ? Number.POSITIVE_INFINITY : idleTimeoutMs,
     diagnoseTimeoutMs,
     maxMessageBytes,
+    hostLease: options.hostLease ?? false,
+    watchdogPollMs,
     handle: {
       spawn: options.spawn ?? nodeSpawn,
       kill: options.kill ?? ((pid, signal) => process.kill(pid, signal)),

@@ -62,6 +62,12 @@ export const ErrorCode = {
   NON_ERROR_THROWN: 'NON_ERROR_THROWN',
   /** A remote agent running the task was lost (its lease expired): `@taskwarden/cluster-nats`. */
   AGENT_LOST: 'AGENT_LOST',
+  /** None of the cluster's NATS servers could be reached: `@taskwarden/cluster-nats`. */
+  CLUSTER_UNREACHABLE: 'CLUSTER_UNREACHABLE',
+  /** The NATS server is older than the minimum or has no JetStream: `@taskwarden/cluster-nats`. */
+  UNSUPPORTED_SERVER: 'UNSUPPORTED_SERVER',
+  /** A live agent already holds the lease of that agent name: `@taskwarden/cluster-nats`. */
+  LEASE_HELD: 'LEASE_HELD',
 } as const;
 
 /** One of the {@link ErrorCode} values. */

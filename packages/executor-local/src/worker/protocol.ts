@@ -51,6 +51,8 @@ export type RunMessage = readonly [
   attempt: number,
   logLevel: number,
   offered: 0 | 1,
+  /** `TaskInfo.fencingToken`, when the task has one. */
+  fencingToken?: number,
 ];
 
 /** Host → worker: abort the task's signal and call its `cancel()` hook. */

@@ -255,6 +255,7 @@ export class WorkerPool implements ExecutionControl, ThreadEvents {
       task.attempt,
       this.#logLevel ?? 0,
       offer ? 1 : 0,
+      task.fencingToken,
     ];
     if (offer) this.#offers.prepare(thread, execution);
     try {

@@ -82,7 +82,17 @@ class Context implements InvocationContext {
 
   get task(): TaskInfo {
     const m = this.#message;
-    this.#task ??= { executionId: m[5], jobId: m[6], allocationId: m[7], name: m[8], attempt: m[9] };
+    this.#task ??=
+      m[12] === undefined
+        ? { executionId: m[5], jobId: m[6], allocationId: m[7], name: m[8], attempt: m[9] }
+        : {
+            executionId: m[5],
+            jobId: m[6],
+            allocationId: m[7],
+            name: m[8],
+            attempt: m[9],
+            fencingToken: m[12],
+          };
     return this.#task;
   }
 

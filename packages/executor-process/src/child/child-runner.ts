@@ -60,6 +60,8 @@ export interface RunnerConfig {
   readonly maxMessageBytes: number;
   /** The child's tree, which it kills when the host is gone. */
   readonly tree: OwnTree;
+  /** With a host lease (`hostLease`): the child's first deadline, in monotonic ms. */
+  readonly leaseDeadlineMs?: number;
 }
 
 interface CurrentTask {
@@ -143,6 +145,7 @@ function startWatchdog(): void {
     diagnosticsFd: DIAGNOSTICS_FD,
     pauseTimeoutMs: config.pauseTimeoutMs,
     tree: config.tree,
+    ...(typeof config.leaseDeadlineMs === 'number' ? { leaseDeadlineMs: config.leaseDeadlineMs } : {}),
   };
   try {
     const worker = new Worker(join(__dirname, 'watchdog-thread.cjs'), {

@@ -8,6 +8,11 @@
  *   which ends the blocked main thread and every descendant the mode reaches. A child stopped by
  *   SIGSTOP stops this thread too; the kernel wakes it with SIGCONT when the host dies (the host
  *   starts children under `setpriv --pdeathsig CONT` where it can).
+ * - **Host lease** (the executor's `hostLease` option). The host renews a deadline on the
+ *   diagnostics pipe; once it passes unrenewed, the thread kills the child's tree as if the host had
+ *   died. A host that is paused (SIGSTOP, a frozen VM) cannot renew, so its children end themselves
+ *   although it still exists; the deadline is on the machine's monotonic clock (`process.hrtime`,
+ *   the same for every process there).
  * - **Diagnostics.** It serves stack requests on the diagnostics pipe (fd 4) without the main
  *   thread's help: if the main thread does not answer a ping at once, an inspector session
  *   connected to it pauses it (V8 services the pause from an interrupt, even inside a busy loop),
@@ -15,7 +20,7 @@
  *   such rather than as the stack of whatever callback would run next.
  *
  * Wire format on fd 4: one JSON object per line; request `{ "id": n }`, reply `{ "id": n, "stack" }`
- * or `{ "id": n, "error" }`.
+ * or `{ "id": n, "error" }`; a lease renewal `{ "lease": deadline }` (monotonic ms) has no reply.
  *
  * Like the runner, threads load it as one CommonJS bundle (`dist/child/watchdog-thread.cjs`, made by
  * the package's build); its stdout and stderr go nowhere, so it writes to neither.
@@ -40,6 +45,8 @@ export interface WatchdogData {
   readonly pauseTimeoutMs: number;
   /** The child's tree. */
   readonly tree: OwnTree;
+  /** With a host lease: the first deadline, in monotonic ms (see {@link monotonicMs}). */
+  readonly leaseDeadlineMs?: number;
 }
 
 const data = workerData as WatchdogData;
@@ -52,10 +59,21 @@ function killTree(): void {
   process.kill(process.pid, 'SIGKILL');
 }
 
-// `process.ppid` is read live (getppid) on every access, also from a worker thread.
-if (process.ppid !== data.ppid) killTree();
+/** The machine's monotonic clock in ms (CLOCK_MONOTONIC on Linux: shared by every process). */
+function monotonicMs(): number {
+  return Number(process.hrtime.bigint() / 1_000_000n);
+}
+
+let leaseDeadline = data.leaseDeadlineMs;
+
+function hostGone(): boolean {
+  // `process.ppid` is read live (getppid) on every access, also from a worker thread.
+  return process.ppid !== data.ppid || (leaseDeadline !== undefined && monotonicMs() >= leaseDeadline);
+}
+
+if (hostGone()) killTree();
 setInterval(() => {
-  if (process.ppid !== data.ppid) killTree();
+  if (hostGone()) killTree();
 }, data.pollMs);
 
 interface CallFrame {
@@ -155,12 +173,17 @@ function serveDiagnostics(fd: number): void {
       const line = pending.slice(0, newline);
       pending = pending.slice(newline + 1);
       newline = pending.indexOf('\n');
-      let id: unknown;
+      let request: { id?: unknown; lease?: unknown };
       try {
-        id = (JSON.parse(line) as { id?: unknown }).id;
+        request = JSON.parse(line) as { id?: unknown; lease?: unknown };
       } catch {
         continue;
       }
+      if (typeof request.lease === 'number' && leaseDeadline !== undefined) {
+        leaseDeadline = request.lease;
+        continue;
+      }
+      const id = request.id;
       if (typeof id !== 'number') continue;
       // One capture at a time: two sessions pausing the same thread would confuse each other.
       queue = queue.then(async () => {

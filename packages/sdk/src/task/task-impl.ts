@@ -1,9 +1,11 @@
 import {
   CancellationArmingError,
   describe,
+  ErrorCode,
   isError,
   TaskCancelledError,
   TaskFailedExternallyError,
+  TaskwardenError,
   toError,
 } from '../errors.js';
 import type { TransitionTarget } from '../execution-state.js';
@@ -441,6 +443,12 @@ export class TaskImpl implements Task {
         if (ok) {
           this.#result = value;
           this.#transition(observed, FINISHED);
+        } else if (cancelledWhereItRan(value)) {
+          // Cancelled by the executor's side (a cluster agent that drains), not by the runtime: the
+          // final state still says what happened to the work.
+          this.#cancellationRequested = true;
+          this.#diagnostic = toError(value);
+          if (this.#transition(observed, CANCELING)) this.#transition(CANCELING, CANCELED);
         } else {
           this.#transition(observed, FAILED, toError(value));
         }
@@ -619,4 +627,9 @@ function failureCauseOf(cause: unknown): Error {
   if (cause === undefined) return new TaskFailedExternallyError();
   if (isError(cause)) return cause;
   return new TaskFailedExternallyError(`the task was failed: ${describe(cause)}`, { cause });
+}
+
+/** An executor reported the work stopped by a cancellation of its own (a `TaskCancelledError`). */
+function cancelledWhereItRan(value: unknown): boolean {
+  return TaskwardenError.is(value) && (value as TaskwardenError).code === ErrorCode.TASK_CANCELLED;
 }

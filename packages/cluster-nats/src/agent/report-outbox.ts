@@ -1,0 +1,148 @@
+/**
+ * What an agent's tasks did, on its way to one coordinator: events queue up in order and go out as
+ * one report request at a time, each carrying everything queued since the last (batching, up to the
+ * server's maximum payload). An event leaves the outbox only when the coordinator acknowledged the
+ * report that carried it; anything else (no responders, a timeout, a server restart) sends the same
+ * events again, which the coordinator applies idempotently. So an outcome is lost only with the
+ * coordinator itself, or with the agent.
+ * @internal
+ * @module
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from '@taskwarden/sdk';
+import { toError } from '@taskwarden/sdk';
+import { decode, encode } from '../protocol/codec.js';
+import type { ReportEvent, ReportMessage } from '../protocol/messages.js';
+import { isReportAck } from '../protocol/validate.js';
+
+const REPORT_TIMEOUT_MS = 2_000;
+const RETRY_FIRST_MS = 25;
+const RETRY_MAX_MS = 500;
+const ENVELOPE_BYTES = 1_024;
+const EVENT_OVERHEAD_BYTES = 256;
+
+/** What a {@link ReportOutbox} needs. @internal */
+export interface ReportOutboxOptions {
+  readonly nc: NatsConnection;
+  readonly subject: string;
+  readonly agent: string;
+  readonly maxPayload: number;
+  readonly logger: Logger;
+  /** The agent's current lease epoch and free capacity, stamped on each report. */
+  readonly stamp: () => { readonly epoch: string; readonly free: number };
+  /** These events reached the coordinator. */
+  readonly onAcked: (events: readonly ReportEvent[]) => void;
+}
+
+/** The queue of events for one coordinator. @internal */
+export class ReportOutbox {
+  readonly #options: ReportOutboxOptions;
+  readonly #events: ReportEvent[] = [];
+  /** Encoded size of each queued event's value or error. */
+  readonly #sizes: number[] = [];
+  #sending = false;
+  #flushScheduled = false;
+  #delay = RETRY_FIRST_MS;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #dropped = false;
+  #idleWaiters: Array<() => void> = [];
+
+  constructor(options: ReportOutboxOptions) {
+    this.#options = options;
+  }
+
+  /** Events not yet acknowledged. */
+  get size(): number {
+    return this.#events.length;
+  }
+
+  /** Queues an event; `bytes` is the encoded size of its value or error. */
+  push(event: ReportEvent, bytes: number): void {
+    if (this.#dropped) return;
+    this.#events.push(event);
+    this.#sizes.push(bytes);
+    if (this.#flushScheduled || this.#sending) return;
+    this.#flushScheduled = true;
+    // Events of one turn (a task's started, running and result, or many tasks' results) go together.
+    queueMicrotask(() => {
+      this.#flushScheduled = false;
+      void this.#flush();
+    });
+  }
+
+  /** Resolves once every queued event was acknowledged (or the outbox was dropped). */
+  idle(): Promise<void> {
+    if (this.#events.length === 0 || this.#dropped) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Gives up on the coordinator: its pending events are dropped (returned). */
+  drop(): ReportEvent[] {
+    this.#dropped = true;
+    clearTimeout(this.#retryTimer);
+    const dropped = this.#events.splice(0);
+    this.#sizes.length = 0;
+    this.#wakeIdle();
+    return dropped;
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#sending || this.#dropped || this.#events.length === 0) return;
+    this.#sending = true;
+    const batch = this.#batch();
+    const { epoch, free } = this.#options.stamp();
+    const report: ReportMessage = {
+      t: 'report',
+      agent: this.#options.agent,
+      agentEpoch: epoch,
+      free,
+      events: batch,
+    };
+    let acked = false;
+    try {
+      const reply = decode(
+        (
+          await this.#options.nc.request(this.#options.subject, encode(report), {
+            timeout: REPORT_TIMEOUT_MS,
+          })
+        ).data,
+      );
+      acked = isReportAck(reply);
+    } catch (error) {
+      this.#options.logger.debug(
+        { err: toError(error), subject: this.#options.subject },
+        'a report was not acknowledged; sending it again',
+      );
+    }
+    this.#sending = false;
+    if (this.#dropped) return;
+    if (acked) {
+      this.#events.splice(0, batch.length);
+      this.#sizes.splice(0, batch.length);
+      this.#delay = RETRY_FIRST_MS;
+      this.#options.onAcked(batch);
+      if (this.#events.length === 0) this.#wakeIdle();
+      else void this.#flush();
+      return;
+    }
+    this.#retryTimer = setTimeout(() => void this.#flush(), this.#delay);
+    this.#delay = Math.min(this.#delay * 2, RETRY_MAX_MS);
+  }
+
+  #batch(): ReportEvent[] {
+    const budget = this.#options.maxPayload - ENVELOPE_BYTES;
+    let bytes = 0;
+    let count = 0;
+    for (const eventBytes of this.#sizes) {
+      const size = eventBytes + EVENT_OVERHEAD_BYTES;
+      if (count > 0 && bytes + size > budget) break;
+      bytes += size;
+      count++;
+    }
+    return this.#events.slice(0, count);
+  }
+
+  #wakeIdle(): void {
+    for (const wake of this.#idleWaiters.splice(0)) wake();
+  }
+}
