@@ -1,8 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { ProcessExecutor, ProcessExitedError } from '@taskwarden/executor-process';
-import { afterEach, describe, expect, it } from 'vitest';
 import { isGone, sleep, waitGone } from '@taskwarden/sdk/testing';
+import { afterEach, describe, expect, it } from 'vitest';
 import { fixture, PidLedger, startRuntime, untilRecorded } from './helpers.js';
 
 describe('ProcessExecutor hostLease: children end themselves when the host stops renewing', () => {
