@@ -50,11 +50,12 @@ beforeAll(async () => {
     join(app, 'package.json'),
     JSON.stringify({ name: 'pack-check-app', version: '1.0.0', private: true, type: 'module' }, null, 2),
   );
-  // The application's own pino is 9 (the SDK accepts 9 or 10), and it uses tsyringe for `container`.
+  // The application brings the oldest pino and tsyringe the SDK accepts (the workspace tests the
+  // newest): npm must place one copy of each, and the SDK must work with them.
   await npmInstall(app, [
     ...[...tarballs.values()].map(({ tarball }) => tarball),
     'pino@^9.0.0',
-    'tsyringe@^4.10.0',
+    'tsyringe@4.8.0',
     `@types/node@${rootManifest.devDependencies['@types/node']}`,
   ]);
 }, 240_000);
@@ -181,7 +182,7 @@ describe.each(packages)('$name', ({ name, json }) => {
 });
 
 describe('an application outside the workspace, installed from the tarballs', () => {
-  it('is outside the workspace and has one copy of every package, and of pino (its own 9.x)', () => {
+  it('is outside the workspace and has one copy of every package, of pino and of tsyringe (its own)', () => {
     expect(relative(root, app).startsWith('..')).toBe(true);
     for (const name of names) {
       expect(existsSync(join(installed(name), 'package.json')), name).toBe(true);
@@ -191,6 +192,9 @@ describe('an application outside the workspace, installed from the tarballs', ()
     }
     const pino = JSON.parse(readFileSync(join(app, 'node_modules/pino/package.json'), 'utf8'));
     expect(pino.version).toMatch(/^9\./);
+    // A second tsyringe would break the `container` option ("TypeInfo not known for TaskRuntimeImpl").
+    const tsyringe = JSON.parse(readFileSync(join(app, 'node_modules/tsyringe/package.json'), 'utf8'));
+    expect(tsyringe.version).toBe('4.8.0');
     expect(existsSync(join(app, 'node_modules/vitest')), 'vitest is an optional peer').toBe(false);
   });
 
