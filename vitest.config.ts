@@ -47,6 +47,17 @@ export default defineConfig({
         // Cross-executor fault injection, storms and the bad-input catalogue (issue 9).
         test: { name: 'reliability', root: 'tests/reliability', include: ['**/*.test.ts'] },
       },
+      {
+        extends: true,
+        // The packages as published: npm pack, publint, attw, and an application outside the workspace.
+        // After the other projects (group 0), so its installs and type checks load no timing test.
+        test: {
+          name: 'packaging',
+          root: 'tests/packaging',
+          include: ['**/*.test.ts'],
+          sequence: { groupOrder: 1 },
+        },
+      },
     ],
     // The JSON report is what .ci/run reads for its summary line.
     reporters: ['default', ['json', { outputFile: '.vitest-results.json' }]],

@@ -1,6 +1,15 @@
 /**
- * Internals shared by the executor packages, including the code that runs inside worker threads
- * and child processes. Not a public API: anything here may change in any release.
+ * Internals shared by `@taskwarden/executor-local` and `@taskwarden/executor-process`, including
+ * the code that runs inside worker threads and child processes (the executors bundle it into their
+ * runners at build time).
+ *
+ * **Not for third parties.** This subpath exists only because those two packages are built
+ * separately. It changes whenever they need it to: it stays compatible only within one minor version
+ * (the peer range the executors declare), and anything here may change or go in the next. An
+ * executor of your own builds on the public SPI instead:
+ * `BaseExecution` and the `Executor`/`LaunchSpec` types from `@taskwarden/sdk`, tested with
+ * `launchDirectly` from `@taskwarden/sdk/testing` and `describeExecutorConformance` from
+ * `@taskwarden/sdk/testing/conformance`.
  *
  * Kept light on purpose: no DI container, no runtime classes, nothing decorated. Every fresh worker
  * or child process imports it, and importing the whole SDK cost a child about 35 ms at start-up.
