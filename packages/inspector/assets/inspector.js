@@ -462,30 +462,26 @@
     }
   }
 
+  /**
+   * The ladder cell keeps its elements and only changes their text, so an opened stack stays open
+   * (and clickable) while the interrupter reports every few hundred milliseconds.
+   */
   function renderLadder(cell, task) {
+    if (cell.childElementCount === 0) {
+      const details = el('details', 'stack');
+      details.append(el('summary', undefined, 'stack'), el('pre'));
+      cell.append(el('span', 'stage'), el('span', 'stuck'), el('span', 'stuck-at'), details);
+    }
+    const [stage, stuckText, stuckAt, details] = cell.children;
     const ladder = task.ladder;
     const stuck = ladder?.lastStuck;
-    const key = ladder ? `${ladder.stage}|${ladder.interrupts}|${stuck?.elapsedMs ?? ''}` : '';
-    if (cell.dataset.key === key) return;
-    cell.dataset.key = key;
-    const open = cell.querySelector('details')?.open === true;
-    cell.replaceChildren();
-    if (!ladder) {
-      if (task.cancellationRequested) cell.append(el('span', 'stage', 'requested'));
-      return;
-    }
-    cell.append(el('span', 'stage', ladderText(ladder)));
-    if (stuck) {
-      cell.append(document.createTextNode(` · stuck ${formatDuration(stuck.elapsedMs)}`));
-      const frame = firstFrame(stuck.diagnostics);
-      if (frame) cell.append(el('span', 'stuck-at', frame));
-      if (stuck.diagnostics) {
-        const details = el('details', 'stack');
-        details.open = open;
-        details.append(el('summary', undefined, 'stack'), el('pre', undefined, stuck.diagnostics));
-        cell.append(details);
-      }
-    }
+    setText(stage, ladder ? ladderText(ladder) : task.cancellationRequested ? 'requested' : '');
+    setText(stuckText, stuck ? ` · stuck ${formatDuration(stuck.elapsedMs)}` : '');
+    const frame = firstFrame(stuck?.diagnostics);
+    setText(stuckAt, frame ?? '');
+    stuckAt.hidden = frame === undefined;
+    details.hidden = !stuck?.diagnostics;
+    setText(details.lastChild, stuck?.diagnostics ?? '');
   }
 
   function renderTasks() {

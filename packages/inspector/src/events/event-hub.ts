@@ -132,13 +132,11 @@ export class EventHub {
 
   #startTimers(): void {
     this.#heartbeatTimer = setInterval(() => this.#broadcast(': heartbeat\n\n'), this.#options.heartbeatMs);
-    this.#heartbeatTimer.unref();
     this.#snapshotTimer = setInterval(() => {
       this.#flush();
       this.#broadcast(sseMessage('snapshot', this.#snapshot()));
       this.#sendAgents();
     }, this.#options.snapshotIntervalMs);
-    this.#snapshotTimer.unref();
   }
 
   #stopTimers(): void {
@@ -179,7 +177,6 @@ export class EventHub {
         this.#flushTimer = undefined;
         this.#flush();
       }, this.#options.flushIntervalMs);
-      this.#flushTimer.unref();
     }
   }
 
