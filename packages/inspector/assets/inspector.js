@@ -2,8 +2,6 @@
 // origin. Everything shown comes from user code (task names, error messages, stacks), so the page
 // builds its DOM with createElement and textContent only: no HTML string is ever parsed.
 (() => {
-  'use strict';
-
   const TOKEN_KEY = 'taskwarden-inspector-token';
   const TERMINAL = new Set(['FINISHED', 'CANCELED', 'FAILED']);
   const STATES = new Set([
@@ -55,14 +53,23 @@
       /* storage disabled: the token lives in this page only */
     }
   }
+  /**
+   * `#token=…` (percent-encoded where the token holds `%`, `&` or `#`). Parsed by hand: URLSearchParams
+   * would turn a `+` of a base64 token into a space.
+   */
   function takeTokenFromFragment() {
-    if (location.hash.length <= 1) return;
-    const params = new URLSearchParams(location.hash.slice(1));
-    const token = params.get('token');
-    if (token === null) return;
+    const parts = location.hash.slice(1).split('&');
+    const index = parts.findIndex((part) => part.startsWith('token='));
+    if (index === -1) return;
+    let token;
+    try {
+      token = decodeURIComponent(parts[index].slice('token='.length));
+    } catch {
+      token = '';
+    }
     if (token.length > 0) storeToken(token);
-    params.delete('token');
-    const rest = params.toString();
+    parts.splice(index, 1);
+    const rest = parts.join('&');
     // Out of the address bar (and of screenshots, shared screens and the history).
     history.replaceState(null, '', `${location.pathname}${location.search}${rest ? `#${rest}` : ''}`);
   }
@@ -94,7 +101,11 @@
     return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, '0')} min`;
   }
   function formatTime(ms) {
-    return Number.isFinite(ms) ? new Date(ms).toLocaleTimeString() : '–';
+    if (!Number.isFinite(ms)) return '–';
+    const date = new Date(ms);
+    return [date.getHours(), date.getMinutes(), date.getSeconds()]
+      .map((n) => String(n).padStart(2, '0'))
+      .join(':');
   }
   function serverNow() {
     return Date.now() - model.offsetMs;
@@ -107,6 +118,10 @@
     } catch {
       return String(progress);
     }
+  }
+  /** A stack frame with its location cut to the file name: `at spin (spin.mjs:5:3)`. */
+  function shortFrame(frame) {
+    return frame.replace(/\((?:[a-z]+:\/\/)?[^()]*[\\/]([^\\/()]+:\d+:\d+)\)$/, '($1)');
   }
   /** The first "at …" line of a stack: where the work is stuck. */
   function firstFrame(stack) {
@@ -226,7 +241,11 @@
     taskCancellationStage(event) {
       const task = model.tasks.get(event.executionId);
       if (!task) return;
-      const ladder = task.ladder ?? { stage: event.stage, requestedAt: event.at - event.elapsedMs, interrupts: 0 };
+      const ladder = task.ladder ?? {
+        stage: event.stage,
+        requestedAt: event.at - event.elapsedMs,
+        interrupts: 0,
+      };
       ladder.stage = event.stage;
       if (event.stage === 'interrupt') ladder.interrupts += 1;
       task.ladder = ladder;
@@ -410,7 +429,12 @@
       (slot) => String(slot.index),
       () => {
         const card = el('div', 'slot');
-        card.append(el('span', 'index'), el('span', 'slot-state'), el('div', 'slot-job'), el('div', 'slot-allocation'));
+        card.append(
+          el('span', 'index'),
+          el('span', 'slot-state'),
+          el('div', 'slot-job'),
+          el('div', 'slot-allocation'),
+        );
         return card;
       },
       (card, slot) => {
@@ -478,7 +502,8 @@
     setText(stage, ladder ? ladderText(ladder) : task.cancellationRequested ? 'requested' : '');
     setText(stuckText, stuck ? ` · stuck ${formatDuration(stuck.elapsedMs)}` : '');
     const frame = firstFrame(stuck?.diagnostics);
-    setText(stuckAt, frame ?? '');
+    setText(stuckAt, frame === undefined ? '' : shortFrame(frame));
+    stuckAt.title = frame ?? '';
     stuckAt.hidden = frame === undefined;
     details.hidden = !stuck?.diagnostics;
     setText(details.lastChild, stuck?.diagnostics ?? '');
@@ -496,33 +521,39 @@
     $('#tasks-empty').hidden = tasks.length > 0;
     const canCancel = model.mutations === 'token';
     const hasToken = readToken() !== undefined;
-    reconcile(tbody, tasks, (task) => task.executionId, createTaskRow, (row, task) => {
-      row.dataset.executionId = task.executionId;
-      row.dataset.state = task.state;
-      row.classList.toggle('ended', TERMINAL.has(task.state));
-      const [name, executor, job, state, elapsed, progress, ladder, actions] = row.cells;
-      setText(name, task.name);
-      name.title = task.executionId;
-      setText(executor, task.executor);
-      setText(job, task.jobId);
-      const badge = state.firstChild;
-      setText(badge, task.state);
-      badge.className = stateClass(task.state);
-      setText(elapsed, formatDuration((task.endedAt ?? now) - task.submittedAt));
-      renderProgress(progress, task.progress);
-      renderLadder(ladder, task);
-      if (!canCancel) {
-        actions.replaceChildren();
-        return;
-      }
-      let button = actions.firstChild;
-      if (!button) {
-        button = cancelButton('cancel-task', 'cancel');
-        actions.append(button);
-      }
-      button.disabled = !hasToken || task.cancellationRequested || TERMINAL.has(task.state);
-      button.title = hasToken ? 'cancel this task' : 'paste the token to cancel';
-    });
+    reconcile(
+      tbody,
+      tasks,
+      (task) => task.executionId,
+      createTaskRow,
+      (row, task) => {
+        row.dataset.executionId = task.executionId;
+        row.dataset.state = task.state;
+        row.classList.toggle('ended', TERMINAL.has(task.state));
+        const [name, executor, job, state, elapsed, progress, ladder, actions] = row.cells;
+        setText(name, task.name);
+        name.title = task.executionId;
+        setText(executor, task.executor);
+        setText(job, task.jobId);
+        const badge = state.firstChild;
+        setText(badge, task.state);
+        badge.className = stateClass(task.state);
+        setText(elapsed, formatDuration((task.endedAt ?? now) - task.submittedAt));
+        renderProgress(progress, task.progress);
+        renderLadder(ladder, task);
+        if (!canCancel) {
+          actions.replaceChildren();
+          return;
+        }
+        let button = actions.firstChild;
+        if (!button) {
+          button = cancelButton('cancel-task', 'cancel');
+          actions.append(button);
+        }
+        button.disabled = !hasToken || task.cancellationRequested || TERMINAL.has(task.state);
+        button.title = hasToken ? 'cancel this task' : 'paste the token to cancel';
+      },
+    );
   }
 
   function renderJobs() {
@@ -533,7 +564,9 @@
     for (const [jobId, job] of model.jobs) {
       if (job.state === 'RUNNING' && !live.has(jobId) && model.tasksOmitted === 0) model.jobs.delete(jobId);
     }
-    const jobs = [...model.jobs.values()].sort((a, b) => (a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0));
+    const jobs = [...model.jobs.values()].sort((a, b) =>
+      a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0,
+    );
     $('#jobs-empty').hidden = jobs.length > 0;
     const canCancel = model.mutations === 'token';
     const hasToken = readToken() !== undefined;
@@ -635,7 +668,8 @@
         return row;
       },
       (row, entry) => {
-        const capabilities = entry.capabilities && typeof entry.capabilities === 'object' ? entry.capabilities : {};
+        const capabilities =
+          entry.capabilities && typeof entry.capabilities === 'object' ? entry.capabilities : {};
         const [key, name, isolation, hardStop, diagnostics] = row.cells;
         setText(key, entry.key);
         setText(name, entry.name);

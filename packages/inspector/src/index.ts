@@ -20,10 +20,10 @@
 
 export type { AgentDirectory, AgentView } from './agent-directory.js';
 export { ApiErrorCode } from './api-error-code.js';
+export { CONTENT_SECURITY_POLICY } from './http/responses.js';
 export type { Inspector, InspectorStats } from './inspector.js';
 export type { InspectorOptions } from './inspector-options.js';
-export { CONTENT_SECURITY_POLICY } from './http/responses.js';
 export type { JsonValue } from './serialize/safe-json.js';
-export { toJsonSafe, TRUNCATION_MARKER } from './serialize/safe-json.js';
+export { TRUNCATION_MARKER, toJsonSafe } from './serialize/safe-json.js';
 export type { AgentJson, EndedTaskView, SnapshotView, TaskView } from './serialize/views.js';
 export { startInspector } from './start-inspector.js';

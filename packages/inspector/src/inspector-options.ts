@@ -51,7 +51,8 @@ export interface InspectorOptions {
   /**
    * The most bytes one event stream may have waiting to be sent. A client that reads too slowly to
    * stay under it is disconnected (its page reconnects and starts again from a fresh snapshot), so
-   * a stalled client never costs more memory than this.
+   * a stalled client never costs more memory than this (plus one message). Keep it above the size of a
+   * snapshot (`GET /api/snapshot`), which every stream starts with.
    * @default 1_048_576 (1 MiB)
    */
   maxQueuedBytes?: number;

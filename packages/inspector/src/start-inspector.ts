@@ -52,7 +52,13 @@ export async function startInspector(runtime: TaskRuntime, options?: InspectorOp
       ...(agentsResult === undefined ? {} : { agents: agentsResult }),
     });
 
-  const hub: EventHub = new EventHub(runtime, resolved, () => view(lastAgents), readAgents);
+  const hub: EventHub = new EventHub(
+    runtime,
+    resolved,
+    () => view(lastAgents),
+    readAgents,
+    () => lastAgents !== undefined,
+  );
   const server = createServer(
     createRequestHandler({
       runtime,
@@ -103,7 +109,9 @@ function warnAboutExposure(options: ResolvedInspectorOptions, port: number): voi
       { host: options.host, port, readOnly: options.token === undefined },
       'inspector: listening on a non-loopback address; anyone who can reach it can read task names, ' +
         'error messages and stacks (reads need no token)' +
-        (options.token === undefined ? '' : '; cancelling needs the token, which travels unencrypted over http'),
+        (options.token === undefined
+          ? ''
+          : '; cancelling needs the token, which travels unencrypted over http'),
     );
   }
   if (options.token !== undefined && options.token.length < SHORT_TOKEN) {

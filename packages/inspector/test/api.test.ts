@@ -125,7 +125,9 @@ describe('routes', () => {
     expect(script.headers['content-type']).toBe('text/javascript; charset=utf-8');
     expect(script.body).not.toContain(TOKEN);
     expect(script.body).not.toContain('innerHTML');
-    expect((await http(harness.url('inspector.css'))).headers['content-type']).toBe('text/css; charset=utf-8');
+    expect((await http(harness.url('inspector.css'))).headers['content-type']).toBe(
+      'text/css; charset=utf-8',
+    );
     const head = await http(harness.url(), { method: 'HEAD' });
     expect(head.status).toBe(200);
     expect(head.body).toBe('');
@@ -133,7 +135,14 @@ describe('routes', () => {
 
   it('answers 404 JSON for an unknown route and 405 JSON (with Allow) for a wrong method', async () => {
     await using harness = await Harness.start({ inspector: { token: TOKEN } });
-    for (const path of ['nope', 'api', 'api/snapshot/x', '../etc/passwd', 'api/tasks/x/cancel/more', 'index.html']) {
+    for (const path of [
+      'nope',
+      'api',
+      'api/snapshot/x',
+      '../etc/passwd',
+      'api/tasks/x/cancel/more',
+      'index.html',
+    ]) {
       const answer = await http(harness.url(path));
       expect(answer.status, path).toBe(404);
       expect(answer.json.error.code).toBe(ApiErrorCode.NOT_FOUND);
@@ -160,7 +169,9 @@ describe('routes', () => {
   it('refuses a Host it does not serve with 421 (DNS rebinding), accepts the loopback names', async () => {
     await using harness = await Harness.start();
     const port = harness.inspector.port;
-    const rebound = await http(harness.url('api/snapshot'), { headers: { Host: `attacker.example:${port}` } });
+    const rebound = await http(harness.url('api/snapshot'), {
+      headers: { Host: `attacker.example:${port}` },
+    });
     expect(rebound.status).toBe(421);
     expect(rebound.json.error.code).toBe(ApiErrorCode.HOST_NOT_ALLOWED);
     for (const host of [`localhost:${port}`, `127.0.0.1:${port}`, `LOCALHOST:${port}`, '127.0.0.1']) {
@@ -171,8 +182,12 @@ describe('routes', () => {
   it('serves the names given in allowedHosts', async () => {
     await using harness = await Harness.start({ inspector: { allowedHosts: ['inspector.test'] } });
     const port = harness.inspector.port;
-    expect((await http(harness.url('api/snapshot'), { headers: { Host: `inspector.test:${port}` } })).status).toBe(200);
-    expect((await http(harness.url('api/snapshot'), { headers: { Host: `localhost:${port}` } })).status).toBe(421);
+    expect(
+      (await http(harness.url('api/snapshot'), { headers: { Host: `inspector.test:${port}` } })).status,
+    ).toBe(200);
+    expect((await http(harness.url('api/snapshot'), { headers: { Host: `localhost:${port}` } })).status).toBe(
+      421,
+    );
   });
 });
 
@@ -223,7 +238,10 @@ describe('cancel endpoints: token rules', () => {
       expect(answer.status, path).toBe(404);
       expect(answer.json.error.code).toBe(ApiErrorCode.NOT_FOUND);
     }
-    const bad = await http(harness.url('api/tasks/%E0%A4%A/cancel'), { method: 'POST', headers: bearer(TOKEN) });
+    const bad = await http(harness.url('api/tasks/%E0%A4%A/cancel'), {
+      method: 'POST',
+      headers: bearer(TOKEN),
+    });
     expect(bad.status).toBe(400);
     expect(bad.json.error.code).toBe(ApiErrorCode.BAD_REQUEST);
   });
@@ -250,7 +268,10 @@ describe('cancel endpoints: token rules', () => {
     const second = harness.driven('job-1');
     const other = harness.driven('job-2');
     await Promise.all([first.running(), second.running(), other.running()]);
-    const answer = await http(harness.url('api/jobs/job-1/cancel'), { method: 'POST', headers: bearer(TOKEN) });
+    const answer = await http(harness.url('api/jobs/job-1/cancel'), {
+      method: 'POST',
+      headers: bearer(TOKEN),
+    });
     expect(answer.status).toBe(202);
     expect(answer.json).toEqual({ jobId: 'job-1', state: 'CANCELING' });
     expect((await first.task.done).state).toBe('CANCELED');

@@ -27,18 +27,44 @@ describe('GET /api/events', () => {
     await client.next((m) => m.event === 'taskProgress', 'the progress event');
     job.task.cancel();
     await job.task.done;
-    await client.next((m) => m.event === 'taskStateChanged' && m.data.to === 'CANCELED', 'the CANCELED event');
+    await client.next(
+      (m) => m.event === 'taskStateChanged' && m.data.to === 'CANCELED',
+      'the CANCELED event',
+    );
     await harness.runtime.cancelJob('job-1');
     await client.next((m) => m.event === 'jobStateChanged' && m.data.to === 'CANCELED', 'the job event');
 
     const states = client.named('taskStateChanged').map((m) => `${m.data.from}→${m.data.to}`);
-    expect(states).toEqual(['CREATED→DEPLOYING', 'DEPLOYING→INITIALIZING', 'INITIALIZING→RUNNING', 'RUNNING→CANCELING', 'CANCELING→CANCELED']);
+    expect(states).toEqual([
+      'CREATED→DEPLOYING',
+      'DEPLOYING→INITIALIZING',
+      'INITIALIZING→RUNNING',
+      'RUNNING→CANCELING',
+      'CANCELING→CANCELED',
+    ]);
     // Ids, states, progress and stage: never the task object itself.
     expect(Object.keys(client.named('taskStateChanged')[0]?.data).sort()).toEqual(
-      ['allocationId', 'at', 'cancellationRequested', 'executionId', 'executor', 'from', 'jobId', 'name', 'to'].sort(),
+      [
+        'allocationId',
+        'at',
+        'cancellationRequested',
+        'executionId',
+        'executor',
+        'from',
+        'jobId',
+        'name',
+        'to',
+      ].sort(),
     );
-    expect(client.named('taskProgress')[0]?.data).toEqual({ executionId: 'e1', progress: { done: 1, total: 4 }, at: expect.any(Number) });
-    expect(client.named('taskCancellationStage')[0]?.data).toMatchObject({ executionId: 'e1', stage: 'signal' });
+    expect(client.named('taskProgress')[0]?.data).toEqual({
+      executionId: 'e1',
+      progress: { done: 1, total: 4 },
+      at: expect.any(Number),
+    });
+    expect(client.named('taskCancellationStage')[0]?.data).toMatchObject({
+      executionId: 'e1',
+      stage: 'signal',
+    });
     expect(client.named('jobStateChanged').map((m) => m.data.to)).toEqual(['CANCELING', 'CANCELED']);
     client.close();
   });
@@ -71,7 +97,8 @@ describe('GET /api/events', () => {
     await client.next((m) => m.event === 'snapshot', 'the first snapshot');
     for (const job of jobs) job.progress(0.5);
     const resync = await client.next(
-      (m) => m.event === 'snapshot' && m.data.tasks.every((task: { progress: unknown }) => task.progress === 0.5),
+      (m) =>
+        m.event === 'snapshot' && m.data.tasks.every((task: { progress: unknown }) => task.progress === 0.5),
       'a snapshot with every progress',
     );
     expect(resync.data.tasks).toHaveLength(30);
@@ -89,7 +116,10 @@ describe('GET /api/events', () => {
 
   it('answers 503 JSON to the stream beyond maxStreams, and takes one again once a stream closes', async () => {
     await using harness = await Harness.start({ inspector: { maxStreams: 2 } });
-    const open = [await SseClient.open(harness.url('api/events')), await SseClient.open(harness.url('api/events'))];
+    const open = [
+      await SseClient.open(harness.url('api/events')),
+      await SseClient.open(harness.url('api/events')),
+    ];
     const refused = await http(harness.url('api/events'));
     expect(refused.status).toBe(503);
     expect(refused.json.error.code).toBe(ApiErrorCode.TOO_MANY_STREAMS);
@@ -115,7 +145,9 @@ describe('GET /api/events', () => {
     const listeners = listenerCounts(harness.runtime);
     const baseline = handles();
 
-    const clients = await Promise.all(Array.from({ length: 200 }, () => SseClient.open(harness.url('api/events'))));
+    const clients = await Promise.all(
+      Array.from({ length: 200 }, () => SseClient.open(harness.url('api/events'))),
+    );
     expect(clients.filter((client) => client.status === 200)).toHaveLength(admitted);
     expect(clients.filter((client) => client.status === 503)).toHaveLength(200 - admitted);
     const streams = clients.filter((client) => client.status === 200);
@@ -150,7 +182,9 @@ describe('GET /api/events', () => {
       inspector: { maxQueuedBytes, snapshotIntervalMs: 50, flushIntervalMs: 10 },
     });
     // ~300 kB per snapshot, 20 snapshots a second.
-    const jobs = Array.from({ length: 300 }, (_, i) => harness.driven('job-1', { name: `${i}`.padEnd(200, '#') }));
+    const jobs = Array.from({ length: 300 }, (_, i) =>
+      harness.driven('job-1', { name: `${i}`.padEnd(200, '#') }),
+    );
     await Promise.all(jobs.map((job) => job.running()));
     for (const job of jobs) job.progress('p'.repeat(480));
     const snapshotBytes = (await http(harness.url('api/snapshot'))).body.length;
@@ -171,7 +205,11 @@ describe('GET /api/events', () => {
       maxQueued = Math.max(maxQueued, harness.inspector.stats().queuedBytes);
     }, 2);
     try {
-      await until(() => harness.inspector.stats().droppedStreams === 1, 'the stalled client to be dropped', 20_000);
+      await until(
+        () => harness.inspector.stats().droppedStreams === 1,
+        'the stalled client to be dropped',
+        20_000,
+      );
     } finally {
       clearInterval(sampler);
     }
@@ -205,7 +243,10 @@ describe('GET /api/events', () => {
         },
       ),
     );
-    await client.next((m) => m.event === 'taskProgress' && m.data.progress === '[unreadable]', 'the stand-in');
+    await client.next(
+      (m) => m.event === 'taskProgress' && m.data.progress === '[unreadable]',
+      'the stand-in',
+    );
     job.progress(0.9);
     await client.next((m) => m.event === 'taskProgress' && m.data.progress === 0.9, 'the next value');
     job.finish();

@@ -3,11 +3,16 @@
  * follows it live, cancels with a token, stays read-only without one, and renders whatever user code
  * named its tasks as text.
  */
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser } from './support/browser.js';
-import { Harness, until } from './support/harness.js';
+import { fixture, Harness, until } from './support/harness.js';
 
-const TOKEN = 'page-token-0123456789abcdef';
+// A '+' and a '/' as base64 tokens have: the fragment must keep them as they are.
+const TOKEN = 'page+token/0123456789abcdef';
 
 let browser: Browser;
 beforeAll(async () => {
@@ -41,16 +46,28 @@ describe('the inspector page', () => {
     await expect.poll(() => row('e1').locator('.state').textContent()).toBe('RUNNING');
     expect(await row('e1').locator('td.name').textContent()).toBe('encode video');
     expect(await row('e1').locator('td.executor').textContent()).toBe('inline');
-    await expect.poll(() => page.locator('#slots .slot-ACTIVE .slot-job').textContent()).toBe('job encode-job');
-    await expect.poll(() => page.locator('#jobs tbody tr[data-job-id="encode-job"] td.num').textContent()).toBe('1');
+    await expect
+      .poll(() => page.locator('#slots .slot-ACTIVE .slot-job').textContent())
+      .toBe('job encode-job');
+    await expect
+      .poll(() => page.locator('#jobs tbody tr[data-job-id="encode-job"] td.num').textContent())
+      .toBe('1');
 
     job.progress(0.3);
-    await expect.poll(() => row('e1').locator('progress').evaluate((bar: HTMLProgressElement) => bar.value)).toBe(0.3);
+    await expect
+      .poll(() =>
+        row('e1')
+          .locator('progress')
+          .evaluate((bar: HTMLProgressElement) => bar.value),
+      )
+      .toBe(0.3);
     expect(await row('e1').locator('.progress-text').textContent()).toBe('30%');
     job.progress(0.8);
     await expect.poll(() => row('e1').locator('.progress-text').textContent()).toBe('80%');
     job.progress({ file: 'b.mp4', frames: 120n });
-    await expect.poll(() => row('e1').locator('.progress-value').textContent()).toBe('{"file":"b.mp4","frames":"120n"}');
+    await expect
+      .poll(() => row('e1').locator('.progress-value').textContent())
+      .toBe('{"file":"b.mp4","frames":"120n"}');
 
     job.finish('ok');
     await job.task.done;
@@ -72,15 +89,19 @@ describe('the inspector page', () => {
       name: 'crunch',
       executionId: 'spinner',
       executor: 'worker',
-      invokable: (await import('./support/harness.js')).fixture('spin.mjs'),
+      invokable: fixture('spin.mjs'),
       cancellation: { interruptIntervalMs: 100, gracePeriodMs: 60_000, timeoutMs: 120_000 },
     });
     await until(() => task.state === 'RUNNING', 'the worker task to run');
     await open(harness);
     task.cancel();
     await expect.poll(() => row('spinner').locator('.state').textContent()).toBe('CANCELING');
-    await expect.poll(() => row('spinner').locator('.ladder .stage').textContent()).toMatch(/^interrupted \d+×$/);
-    await expect.poll(() => row('spinner').locator('.stuck-at').textContent()).toMatch(/^at spin \(.*spin\.mjs:\d+:\d+\)$/);
+    await expect
+      .poll(() => row('spinner').locator('.ladder .stage').textContent())
+      .toMatch(/^interrupted \d+×$/);
+    await expect
+      .poll(() => row('spinner').locator('.stuck-at').textContent())
+      .toMatch(/^at spin \(.*spin\.mjs:\d+:\d+\)$/);
     await row('spinner').locator('details summary').click();
     expect(await row('spinner').locator('details pre').textContent()).toContain('spin.mjs');
   });
@@ -88,7 +109,10 @@ describe('the inspector page', () => {
   it('cancels a task and a job from the page with the token from the URL fragment', async () => {
     await using harness = await Harness.start({ inspector: { token: TOKEN, flushIntervalMs: 20 } });
     const single = harness.driven('job-a', { name: 'single', executionId: 'c1' });
-    const batch = [harness.driven('job-b', { executionId: 'b1' }), harness.driven('job-b', { executionId: 'b2' })];
+    const batch = [
+      harness.driven('job-b', { executionId: 'b1' }),
+      harness.driven('job-b', { executionId: 'b2' }),
+    ];
     await Promise.all([single, ...batch].map((job) => job.running()));
     await open(harness, `#token=${TOKEN}`);
     const page = browser.page;
@@ -125,7 +149,9 @@ describe('the inspector page', () => {
     await page.locator('#token-form button').click();
     await expect.poll(() => page.locator('#access-state').textContent()).toBe('cancel enabled');
     await row('k1').locator('button.cancel-task').click();
-    await expect.poll(() => page.locator('#notice').textContent()).toBe('the token was refused; paste it again');
+    await expect
+      .poll(() => page.locator('#notice').textContent())
+      .toBe('the token was refused; paste it again');
     expect(await page.locator('#access-state').textContent()).toBe('cancel locked');
     expect(job.task.cancellationRequested).toBe(false);
 
@@ -147,10 +173,16 @@ describe('the inspector page', () => {
     expect(await page.locator('#token-form').isVisible()).toBe(false);
     expect(await page.locator('button.cancel-task, button.cancel-job').count()).toBe(0);
     const forged = await page.evaluate(async (token) => {
-      const response = await fetch('/api/tasks/r1/cancel', { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
+      const response = await fetch('/api/tasks/r1/cancel', {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}` },
+      });
       return { status: response.status, body: await response.json() };
     }, TOKEN);
-    expect(forged).toEqual({ status: 403, body: { error: { code: 'READ_ONLY', message: expect.any(String) } } });
+    expect(forged).toEqual({
+      status: 403,
+      body: { error: { code: 'READ_ONLY', message: expect.any(String) } },
+    });
     expect(job.task.state).toBe('RUNNING');
     job.finish();
     await page.evaluate(() => sessionStorage.clear());
@@ -168,7 +200,18 @@ describe('the inspector page', () => {
     await using harness = await Harness.start({
       inspector: {
         flushIntervalMs: 20,
-        agents: { agents: () => [{ name: names.agent, queue: names.img, capacity: 1, running: 1, leaseAgeMs: 5, tasks: [names.svg] }] },
+        agents: {
+          agents: () => [
+            {
+              name: names.agent,
+              queue: names.img,
+              capacity: 1,
+              running: 1,
+              leaseAgeMs: 5,
+              tasks: [names.svg],
+            },
+          ],
+        },
       },
     });
     const first = harness.driven(names.job, { name: names.img, executionId: 'x1' });
@@ -195,7 +238,8 @@ describe('the inspector page', () => {
     expect(await page.getByText(names.img, { exact: true }).first().isVisible()).toBe(true);
 
     const dom = await page.evaluate(() => ({
-      injected: document.querySelectorAll('img, svg, iframe, object, embed, a, #tasks script, #recent script').length,
+      injected: document.querySelectorAll('img, svg, iframe, object, embed, a, #tasks script, #recent script')
+        .length,
       scripts: [...document.scripts].map((script) => script.getAttribute('src')),
       flag: (window as unknown as { __xss?: number }).__xss,
     }));
@@ -210,7 +254,14 @@ describe('the inspector page', () => {
       inspector: {
         agents: {
           agents: () => [
-            { name: 'agent-1', queue: 'default', capacity: 4, running: 2, leaseAgeMs: 1_500, tasks: ['t-1', 't-2'] },
+            {
+              name: 'agent-1',
+              queue: 'default',
+              capacity: 4,
+              running: 2,
+              leaseAgeMs: 1_500,
+              tasks: ['t-1', 't-2'],
+            },
             { name: 'agent-2', queue: 'gpu', capacity: 1, running: 0, leaseAgeMs: 300, tasks: [] },
           ],
         },
@@ -219,7 +270,8 @@ describe('the inspector page', () => {
     await open(harness);
     const page = browser.page;
     await expect.poll(() => page.locator('#agents-section').isVisible()).toBe(true);
-    const cells = (name: string) => page.locator(`#agents tbody tr[data-agent="${name}"] td`).allTextContents();
+    const cells = (name: string) =>
+      page.locator(`#agents tbody tr[data-agent="${name}"] td`).allTextContents();
     await expect.poll(() => cells('agent-1')).toEqual(['agent-1', 'default', '2 / 4', '1.5 s', 't-1, t-2']);
     expect(await cells('agent-2')).toEqual(['agent-2', 'gpu', '0 / 1', '300 ms', '–']);
   });
@@ -241,5 +293,63 @@ describe('the inspector page', () => {
     await expect
       .poll(() => browser.page.locator('#agents-error').textContent())
       .toBe('agents unavailable: cluster unreachable');
+  });
+
+  it('takes the README screenshot of a scripted state: progress, a stuck worker with its stack, a job CANCELING', async () => {
+    await using harness = await Harness.start({
+      worker: true,
+      inspector: { token: TOKEN, flushIntervalMs: 20 },
+      cancellation: { interruptIntervalMs: 400, gracePeriodMs: 60_000, timeoutMs: 120_000 },
+    });
+    const runtime = harness.runtime;
+    const warm = harness.driven('reports', { name: 'warm-cache', executionId: 'warm-cache-1' });
+    const thumbnail = harness.driven('reports', { name: 'thumbnail', executionId: 'thumbnail-7' });
+    await Promise.all([warm.running(), thumbnail.running()]);
+    warm.finish('ok');
+    thumbnail.fail(new Error("ENOENT: no such file or directory, open '/data/in/cat.png'"));
+    const render = harness.driven('reports', { name: 'render-pdf', executionId: 'render-pdf-3' });
+    const aggregate = harness.driven('reports', { name: 'aggregate', executionId: 'aggregate-2' });
+    const fetchFeed = harness.driven('ingest', { name: 'fetch-feed', executionId: 'fetch-feed-9' });
+    const parse = harness.submit('ingest', {
+      name: 'parse-archive',
+      executionId: 'parse-archive-4',
+      executor: 'worker',
+      invokable: fixture('spin.mjs'),
+    });
+    await Promise.all([render.running(), aggregate.running(), fetchFeed.running()]);
+    await until(() => parse.state === 'RUNNING', 'the worker task to run');
+    render.progress(0.72);
+    aggregate.progress(0.18);
+    fetchFeed.progress(0.45);
+    runtime.slotTable.allocateSlot({ index: 2, jobId: 'backfill', allocationId: 'alloc-backfill' });
+    void runtime.cancelJob('ingest');
+    await until(
+      () =>
+        (runtime.snapshot().tasks.find((t) => t.executionId === 'parse-archive-4')?.ladder?.interrupts ??
+          0) >= 2,
+      'two interrupter rounds',
+    );
+    await open(harness, `#token=${TOKEN}`);
+    const page = browser.page;
+    await expect.poll(() => row('parse-archive-4').locator('.stuck-at').textContent()).toMatch(/at spin/);
+    await expect
+      .poll(() => page.locator('#jobs tbody tr[data-job-id="ingest"] .state').textContent())
+      .toBe('CANCELING');
+    await expect.poll(() => recentRow('fetch-feed-9').locator('.state').textContent()).toBe('CANCELED');
+    await row('parse-archive-4').locator('details summary').click();
+
+    const target =
+      process.env.UPDATE_SCREENSHOT === '1'
+        ? fileURLToPath(new URL('../../../docs/inspector.png', import.meta.url))
+        : join(tmpdir(), `taskwarden-inspector-${process.pid}.png`);
+    await page.screenshot({ path: target, type: 'png' });
+    const png = readFileSync(target);
+    if (process.env.UPDATE_SCREENSHOT !== '1') rmSync(target);
+    expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
+    expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([1000, 700]);
+    expect(png.length).toBeLessThan(200 * 1_024);
+    expect(browser.unexpectedConsoleErrors()).toEqual([]);
+    for (const job of [render, aggregate]) job.finish();
+    await page.evaluate(() => sessionStorage.clear());
   });
 });

@@ -1,9 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import {
-  isTerminal,
-  type RuntimeEvents,
-  type TaskRuntime,
-} from '@taskwarden/sdk';
+import { isTerminal, type RuntimeEvents, type TaskRuntime } from '@taskwarden/sdk';
 import type { ResolvedInspectorOptions } from '../options/resolve-options.js';
 import { TEXT_LIMITS } from '../serialize/limits.js';
 import { errorSummary, type JsonValue, safeText, toJsonSafe } from '../serialize/safe-json.js';
@@ -33,6 +29,7 @@ export class EventHub {
   readonly #options: ResolvedInspectorOptions;
   readonly #snapshot: () => SnapshotView;
   readonly #refreshAgents: () => Promise<AgentsResult> | undefined;
+  readonly #agentsKnown: () => boolean;
   readonly #streams = new Set<EventStream>();
   readonly #listeners: Listeners;
   readonly recent: RecentTasks;
@@ -52,11 +49,13 @@ export class EventHub {
     options: ResolvedInspectorOptions,
     snapshot: () => SnapshotView,
     refreshAgents: () => Promise<AgentsResult> | undefined,
+    agentsKnown: () => boolean,
   ) {
     this.#runtime = runtime;
     this.#options = options;
     this.#snapshot = snapshot;
     this.#refreshAgents = refreshAgents;
+    this.#agentsKnown = agentsKnown;
     this.recent = new RecentTasks(options.recentTasks);
     this.#listeners = this.#makeListeners();
     const events = runtime.events;
@@ -102,7 +101,9 @@ export class EventHub {
     });
     stream.send(`retry: 2000\n\n${sseMessage('snapshot', this.#snapshot())}`);
     if (this.#streams.size === 1) this.#startTimers();
-    this.#sendAgents();
+    // The snapshot holds the agents last read; only a first stream waits for a first read (a burst of
+    // connections must not read the directory, and broadcast, once per connection).
+    if (!this.#agentsKnown()) this.#sendAgents();
   }
 
   /** Removes the runtime's listeners, stops the timers and ends every stream. */
@@ -193,7 +194,8 @@ export class EventHub {
     this.#pending = [];
     this.#pendingProgress.clear();
     let chunk = '';
-    for (const { event, data } of pending) chunk += sseMessage(event, typeof data === 'function' ? data() : data);
+    for (const { event, data } of pending)
+      chunk += sseMessage(event, typeof data === 'function' ? data() : data);
     this.#broadcast(chunk);
   }
 
@@ -255,7 +257,12 @@ export class EventHub {
         if (this.#streams.size === 0) return;
         this.#queue({
           event: 'taskCancellationStage',
-          data: { executionId: name(task.executionId), stage: name(stage), elapsedMs: Number(elapsedMs) || 0, at: Date.now() },
+          data: {
+            executionId: name(task.executionId),
+            stage: name(stage),
+            elapsedMs: Number(elapsedMs) || 0,
+            at: Date.now(),
+          },
         });
       }),
       slotStateChanged: guard(({ index, allocationId, jobId, from, to }) => {
@@ -271,7 +278,10 @@ export class EventHub {
       }),
       fatalError: guard(({ error, task }) => {
         if (this.#streams.size === 0) return;
-        const data: Record<string, JsonValue> = { error: errorSummary(error, TEXT_LIMITS.message), at: Date.now() };
+        const data: Record<string, JsonValue> = {
+          error: errorSummary(error, TEXT_LIMITS.message),
+          at: Date.now(),
+        };
         if (task !== undefined) data.executionId = name(task.executionId);
         this.#queue({ event: 'fatalError', data });
       }),

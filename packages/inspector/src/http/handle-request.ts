@@ -127,9 +127,15 @@ function authorize(context: HandlerContext, request: IncomingMessage, response: 
     return false;
   }
   if (!context.token.matches(request.headers.authorization)) {
-    sendError(response, 401, ApiErrorCode.UNAUTHORIZED, 'a valid "Authorization: Bearer <token>" is required', {
-      'WWW-Authenticate': 'Bearer realm="taskwarden-inspector"',
-    });
+    sendError(
+      response,
+      401,
+      ApiErrorCode.UNAUTHORIZED,
+      'a valid "Authorization: Bearer <token>" is required',
+      {
+        'WWW-Authenticate': 'Bearer realm="taskwarden-inspector"',
+      },
+    );
     return false;
   }
   const length = request.headers['content-length'];
@@ -151,7 +157,12 @@ function audit(context: HandlerContext, request: IncomingMessage, fields: object
   }
 }
 
-function cancelTask(context: HandlerContext, request: IncomingMessage, response: ServerResponse, id: string): void {
+function cancelTask(
+  context: HandlerContext,
+  request: IncomingMessage,
+  response: ServerResponse,
+  id: string,
+): void {
   const task = context.runtime.getTask(id);
   if (task === undefined) {
     sendError(response, 404, ApiErrorCode.NOT_FOUND, 'no live task with this execution id');
@@ -166,7 +177,12 @@ function cancelTask(context: HandlerContext, request: IncomingMessage, response:
   });
 }
 
-function cancelJob(context: HandlerContext, request: IncomingMessage, response: ServerResponse, jobId: string): void {
+function cancelJob(
+  context: HandlerContext,
+  request: IncomingMessage,
+  response: ServerResponse,
+  jobId: string,
+): void {
   const snapshot = context.runtime.snapshot();
   const known =
     snapshot.jobs.some((job) => job.jobId === jobId) || snapshot.slots.some((slot) => slot.jobId === jobId);

@@ -65,7 +65,13 @@ export function urlHost(host: string): string {
   return isIP(lower) === 6 ? `[${lower}]` : lower;
 }
 
-function integer(options: InspectorOptions, key: keyof InspectorOptions, min: number, max: number, fallback: number) {
+function integer(
+  options: InspectorOptions,
+  key: keyof InspectorOptions,
+  min: number,
+  max: number,
+  fallback: number,
+) {
   const value = options[key];
   if (value === undefined) return fallback;
   if (typeof value !== 'number') throw new TypeError(`options.${key} must be a number, got ${typeof value}`);
@@ -79,7 +85,10 @@ function integer(options: InspectorOptions, key: keyof InspectorOptions, min: nu
  * Validates `startInspector`'s arguments and applies the defaults. Throws TypeError or RangeError
  * naming the option. @internal
  */
-export function resolveOptions(runtime: TaskRuntime, options: InspectorOptions | undefined): ResolvedInspectorOptions {
+export function resolveOptions(
+  runtime: TaskRuntime,
+  options: InspectorOptions | undefined,
+): ResolvedInspectorOptions {
   checkRuntime(runtime);
   if (options === undefined) options = {};
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
@@ -93,7 +102,8 @@ export function resolveOptions(runtime: TaskRuntime, options: InspectorOptions |
 
   const host = options.host ?? '127.0.0.1';
   if (typeof host !== 'string') throw new TypeError(`options.host must be a string, got ${typeof host}`);
-  if (!HOST_PATTERN.test(host)) throw new RangeError(`options.host is not a host name or address: ${JSON.stringify(host)}`);
+  if (!HOST_PATTERN.test(host))
+    throw new RangeError(`options.host is not a host name or address: ${JSON.stringify(host)}`);
 
   const { token } = options;
   if (token !== undefined) {
@@ -104,19 +114,26 @@ export function resolveOptions(runtime: TaskRuntime, options: InspectorOptions |
   }
 
   const { agents } = options;
-  if (agents !== undefined && (typeof agents !== 'object' || agents === null || typeof agents.agents !== 'function')) {
+  if (
+    agents !== undefined &&
+    (typeof agents !== 'object' || agents === null || typeof agents.agents !== 'function')
+  ) {
     throw new TypeError('options.agents must be an object with an agents() method (an AgentDirectory)');
   }
 
   const { logger } = options;
-  if (logger !== undefined && (typeof logger !== 'object' || logger === null || typeof logger.warn !== 'function')) {
+  if (
+    logger !== undefined &&
+    (typeof logger !== 'object' || logger === null || typeof logger.warn !== 'function')
+  ) {
     throw new TypeError('options.logger must be a pino logger (an object with a warn() method)');
   }
 
   const loopback = isLoopbackHost(host);
   let allowedHosts: Set<string> | undefined;
   if (options.allowedHosts !== undefined) {
-    if (!Array.isArray(options.allowedHosts)) throw new TypeError('options.allowedHosts must be an array of host names');
+    if (!Array.isArray(options.allowedHosts))
+      throw new TypeError('options.allowedHosts must be an array of host names');
     allowedHosts = new Set();
     for (const name of options.allowedHosts as unknown[]) {
       if (typeof name !== 'string' || !/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]{1,253})$/.test(name)) {

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { errorSummary, PROGRESS_LIMITS, safeText, TRUNCATION_MARKER, toJsonSafe, truncate } from './safe-json.js';
+import {
+  errorSummary,
+  PROGRESS_LIMITS,
+  safeText,
+  TRUNCATION_MARKER,
+  toJsonSafe,
+  truncate,
+} from './safe-json.js';
 
 describe('toJsonSafe', () => {
   it('keeps plain JSON values as they are', () => {
@@ -21,7 +28,14 @@ describe('toJsonSafe', () => {
     expect(toJsonSafe(undefined)).toBeNull();
     expect(toJsonSafe(new Date(Date.UTC(2024, 0, 2)))).toBe('2024-01-02T00:00:00.000Z');
     expect(toJsonSafe(new Date(Number.NaN))).toBe('Invalid Date');
-    expect(toJsonSafe(new Map<unknown, unknown>([['a', 1n], [2, new Set([3])]]))).toEqual({
+    expect(
+      toJsonSafe(
+        new Map<unknown, unknown>([
+          ['a', 1n],
+          [2, new Set([3])],
+        ]),
+      ),
+    ).toEqual({
       $map: [
         ['a', '1n'],
         [2, { $set: [3] }],
@@ -51,7 +65,9 @@ describe('toJsonSafe', () => {
     expect(Object.keys(toJsonSafe(many) as object)).toHaveLength(PROGRESS_LIMITS.maxItems + 1);
 
     // 20 x 20 x 20 values would be 8,000: the node budget stops far sooner.
-    const grid = Array.from({ length: 20 }, () => Array.from({ length: 20 }, () => Array.from({ length: 20 }, () => 1)));
+    const grid = Array.from({ length: 20 }, () =>
+      Array.from({ length: 20 }, () => Array.from({ length: 20 }, () => 1)),
+    );
     expect(JSON.stringify(toJsonSafe(grid)).length).toBeLessThan(2_000);
   });
 
@@ -116,7 +132,10 @@ describe('safeText and errorSummary', () => {
       },
     });
     expect(errorSummary(error, 50)).toEqual({ name: 'Error', message: '[unreadable error]' });
-    expect(errorSummary('plain string thrown', 50)).toEqual({ name: 'Error', message: 'plain string thrown' });
+    expect(errorSummary('plain string thrown', 50)).toEqual({
+      name: 'Error',
+      message: 'plain string thrown',
+    });
     expect(errorSummary(new RangeError('m'.repeat(100)), 10).message).toContain(TRUNCATION_MARKER);
   });
 });

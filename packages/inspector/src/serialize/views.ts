@@ -1,9 +1,4 @@
-import type {
-  ExecutorCapabilities,
-  RuntimeSnapshot,
-  SlotReportEntry,
-  TaskSnapshot,
-} from '@taskwarden/sdk';
+import type { ExecutorCapabilities, RuntimeSnapshot, SlotReportEntry, TaskSnapshot } from '@taskwarden/sdk';
 import type { AgentView } from '../agent-directory.js';
 import { AGENT_LIMITS, TEXT_LIMITS } from './limits.js';
 import { errorSummary, type JsonValue, safeText, toJsonSafe } from './safe-json.js';
@@ -123,7 +118,12 @@ function executorsView(executors: RuntimeSnapshot['executors']): SnapshotView['e
 /** The JSON form of a runtime snapshot, with the ended tasks and agents the inspector knows of. */
 export function snapshotView(
   snapshot: RuntimeSnapshot,
-  options: { maxTasks: number; mutations: 'token' | 'disabled'; recent: EndedTaskView[]; agents?: AgentsResult },
+  options: {
+    maxTasks: number;
+    mutations: 'token' | 'disabled';
+    recent: EndedTaskView[];
+    agents?: AgentsResult;
+  },
 ): SnapshotView {
   const listed = snapshot.tasks.slice(0, options.maxTasks);
   const view: SnapshotView = {
@@ -147,7 +147,13 @@ export function snapshotView(
 
 /** An ended task's JSON form, built inside the runtime's listener (cheap: strings are only cut). */
 export function endedTaskView(
-  task: { executionId: string; jobId: string; name: string; executor: string; cancellationRequested: boolean },
+  task: {
+    executionId: string;
+    jobId: string;
+    name: string;
+    executor: string;
+    cancellationRequested: boolean;
+  },
   state: string,
   cause: unknown,
 ): EndedTaskView {
@@ -167,16 +173,18 @@ export function endedTaskView(
 /** Agents read from a directory, every field checked and cut. */
 export function agentsView(agents: unknown): AgentJson[] {
   if (!Array.isArray(agents)) throw new TypeError('agents() did not return an array');
-  return agents.slice(0, AGENT_LIMITS.agents).map((agent: Partial<AgentView> | null | undefined): AgentJson => {
-    const tasks = Array.isArray(agent?.tasks) ? agent.tasks : [];
-    return {
-      name: name(agent?.name ?? ''),
-      queue: name(agent?.queue ?? ''),
-      capacity: finiteOrNull(agent?.capacity),
-      running: finiteOrNull(agent?.running),
-      leaseAgeMs: finiteOrNull(agent?.leaseAgeMs),
-      tasks: tasks.slice(0, AGENT_LIMITS.tasksPerAgent).map(name),
-      tasksOmitted: Math.max(0, tasks.length - AGENT_LIMITS.tasksPerAgent),
-    };
-  });
+  return agents
+    .slice(0, AGENT_LIMITS.agents)
+    .map((agent: Partial<AgentView> | null | undefined): AgentJson => {
+      const tasks = Array.isArray(agent?.tasks) ? agent.tasks : [];
+      return {
+        name: name(agent?.name ?? ''),
+        queue: name(agent?.queue ?? ''),
+        capacity: finiteOrNull(agent?.capacity),
+        running: finiteOrNull(agent?.running),
+        leaseAgeMs: finiteOrNull(agent?.leaseAgeMs),
+        tasks: tasks.slice(0, AGENT_LIMITS.tasksPerAgent).map(name),
+        tasksOmitted: Math.max(0, tasks.length - AGENT_LIMITS.tasksPerAgent),
+      };
+    });
 }

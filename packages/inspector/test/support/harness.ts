@@ -43,6 +43,9 @@ export function fixture(name: string): ModuleReference {
   return { module: fileURLToPath(new URL(`../fixtures/${name}`, import.meta.url)) };
 }
 
+/** The context as every executor builds it: with `reportProgress`, which its type lacks for now. */
+type ProgressContext = InvocationContext & { reportProgress(value: unknown): void };
+
 /** An inline task the test drives: it reports progress and ends when told, or stops on its signal. */
 export interface DrivenTask {
   readonly task: Task;
@@ -84,7 +87,11 @@ export class Harness implements AsyncDisposable {
       numberOfSlots: options.numberOfSlots ?? 4,
       executors,
       defaultExecutor: 'inline',
-      cancellation: options.cancellation ?? { interruptIntervalMs: 30_000, gracePeriodMs: 30_000, timeoutMs: 60_000 },
+      cancellation: options.cancellation ?? {
+        interruptIntervalMs: 30_000,
+        gracePeriodMs: 30_000,
+        timeoutMs: 60_000,
+      },
       fatalErrorHandler: new EmitOnlyFatalErrorHandler(),
       logger: captureLogger('warn').logger,
     });
@@ -114,8 +121,7 @@ export class Harness implements AsyncDisposable {
 
   /** Submits a task into a slot of `jobId` (allocating one the first time a job is seen). */
   submit(jobId: string, descriptor: Partial<TaskDescriptor> & Pick<TaskDescriptor, 'invokable'>): Task {
-    const allocationId =
-      this.runtime.slotTable.getAllocationIds(jobId)[0] ?? this.slot(jobId);
+    const allocationId = this.runtime.slotTable.getAllocationIds(jobId)[0] ?? this.slot(jobId);
     return this.runtime.submit({ jobId, allocationId, ...descriptor });
   }
 
@@ -135,7 +141,8 @@ export class Harness implements AsyncDisposable {
     return {
       task,
       running: () => until(() => context !== undefined, `task ${task.name} to run`),
-      progress: (value) => context?.reportProgress(value),
+      // The SDK's InvocationContext type does not declare reportProgress yet (every executor has it).
+      progress: (value) => (context as ProgressContext | undefined)?.reportProgress(value),
       finish: (value) => settle?.resolve(value),
       fail: (error) => settle?.reject(error),
     };
@@ -166,7 +173,11 @@ export function http(
   options: { method?: string; headers?: Record<string, string>; body?: string } = {},
 ): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
-    const request = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers, agent: false });
+    const request = httpRequest(url, {
+      method: options.method ?? 'GET',
+      headers: options.headers,
+      agent: false,
+    });
     request.on('error', reject);
     request.on('response', (response) => {
       const chunks: Buffer[] = [];

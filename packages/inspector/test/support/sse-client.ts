@@ -1,4 +1,4 @@
-import { type ClientRequest, type IncomingMessage, request as httpRequest } from 'node:http';
+import { type ClientRequest, request as httpRequest, type IncomingMessage } from 'node:http';
 import { until } from '@taskwarden/sdk/testing';
 
 /** One server-sent event as received. */
@@ -28,7 +28,10 @@ export class SseClient {
   /** Opens `GET url` and resolves once the status line is in. */
   static open(url: string, headers: Record<string, string> = {}): Promise<SseClient> {
     return new Promise((resolve, reject) => {
-      const request = httpRequest(url, { headers: { Accept: 'text/event-stream', ...headers }, agent: false });
+      const request = httpRequest(url, {
+        headers: { Accept: 'text/event-stream', ...headers },
+        agent: false,
+      });
       const client = new SseClient(request);
       request.on('error', (error) => {
         client.closed = true;
@@ -58,9 +61,8 @@ export class SseClient {
 
   /** Waits for a message that satisfies `predicate`, and returns it. */
   async next(predicate: (message: SseMessage) => boolean, what: string, ms = 10_000): Promise<SseMessage> {
-    let found: SseMessage | undefined;
-    await until(() => (found = this.messages.find(predicate)) !== undefined, what, ms);
-    return found as SseMessage;
+    await until(() => this.messages.some(predicate), what, ms);
+    return this.messages.find(predicate) as SseMessage;
   }
 
   /** Closes the connection from the client's side. */
