@@ -143,7 +143,9 @@ if (inspect) {
 }
 
 // Let everything start, then cancel the whole job (Prefect semantics).
-while (tasks.some((task) => task.state !== 'RUNNING')) await pause(10);
+// (Still starting: with --inspect a task may already have been cancelled from the page.)
+const starting = ['CREATED', 'DEPLOYING', 'INITIALIZING'];
+while (tasks.some((task) => starting.includes(task.state))) await pause(10);
 await pause(HOLD_MS);
 say('--- cancelling the job ---');
 const report = await runtime.cancelJob('demo-job');

@@ -73,16 +73,24 @@ export class Harness implements AsyncDisposable {
   readonly inspector: Inspector;
   readonly logLines: CapturedLogLine[];
   #slots = 0;
+  readonly #worker: WorkerExecutor | undefined;
 
-  private constructor(runtime: TaskRuntime, inspector: Inspector, logLines: CapturedLogLine[]) {
+  private constructor(
+    runtime: TaskRuntime,
+    inspector: Inspector,
+    logLines: CapturedLogLine[],
+    worker: WorkerExecutor | undefined,
+  ) {
     this.runtime = runtime;
     this.inspector = inspector;
     this.logLines = logLines;
+    this.#worker = worker;
   }
 
   static async start(options: HarnessOptions = {}): Promise<Harness> {
     const executors: Record<string, Executor> = { inline: new InlineExecutor() };
-    if (options.worker) executors.worker = new WorkerExecutor({ maxThreads: 2 });
+    const worker = options.worker ? new WorkerExecutor({ maxThreads: 2 }) : undefined;
+    if (worker) executors.worker = worker;
     const runtime = createRuntime({
       numberOfSlots: options.numberOfSlots ?? 4,
       executors,
@@ -98,7 +106,7 @@ export class Harness implements AsyncDisposable {
     const { logger, lines } = captureLogger('info');
     try {
       const inspector = await startInspector(runtime, { logger, ...options.inspector });
-      return new Harness(runtime, inspector, lines);
+      return new Harness(runtime, inspector, lines, worker);
     } catch (error) {
       await runtime.close();
       throw error;
@@ -148,9 +156,16 @@ export class Harness implements AsyncDisposable {
     };
   }
 
+  /** Closes the inspector and the runtime, and checks both are closed: the port refuses, no thread is left. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.inspector.close();
     await this.runtime.close({ graceMs: 0 });
+    const refused = await http(this.inspector.url).then(
+      () => false,
+      (error: NodeJS.ErrnoException) => error.code === 'ECONNREFUSED',
+    );
+    if (!refused) throw new Error(`the inspector at ${this.inspector.url} still accepts connections`);
+    if ((this.#worker?.threadCount ?? 0) !== 0) throw new Error('worker threads are left running');
   }
 }
 
