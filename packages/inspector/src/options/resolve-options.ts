@@ -51,7 +51,7 @@ const TOKEN_PATTERN = /^[\x21-\x7e]{1,1024}$/;
 /** A host name or address as `listen` takes it (letters, digits, dots, dashes, colons for IPv6). */
 const HOST_PATTERN = /^[A-Za-z0-9._:-]{1,253}$/;
 
-/** True for 127.0.0.0/8, ::1, the IPv4-mapped loopback and `localhost`. */
+/** True for 127.0.0.0/8, ::1, the IPv4-mapped loopback and `localhost`. @internal */
 export function isLoopbackHost(host: string): boolean {
   const lower = host.toLowerCase();
   if (lower === 'localhost' || lower === '::1') return true;
@@ -59,7 +59,7 @@ export function isLoopbackHost(host: string): boolean {
   return lower.startsWith('::ffff:127.');
 }
 
-/** `host` as it appears in a URL or a `Host` header: IPv6 literals in brackets, lower case. */
+/** `host` as it appears in a URL or a `Host` header: IPv6 literals in brackets, lower case. @internal */
 export function urlHost(host: string): string {
   const lower = host.toLowerCase();
   return isIP(lower) === 6 ? `[${lower}]` : lower;

@@ -1,4 +1,4 @@
-/** How long each kind of string from user code may be when it is shown (longer ones are cut with a marker). */
+/** How long each kind of string from user code may be when it is shown (longer ones are cut with a marker). @internal */
 export const TEXT_LIMITS = {
   /** Task names, job, allocation and execution ids, executor keys, agent names and queues. */
   name: 200,
@@ -8,5 +8,5 @@ export const TEXT_LIMITS = {
   diagnostics: 8_000,
 } as const;
 
-/** The most agents listed, and the most task ids listed per agent. */
+/** The most agents listed, and the most task ids listed per agent. @internal */
 export const AGENT_LIMITS = { agents: 1_000, tasksPerAgent: 100 } as const;

@@ -38,7 +38,7 @@ export function truncate(value: string, max: number): string {
   return `${value.slice(0, end)}${TRUNCATION_MARKER}${value.length - end} chars]`;
 }
 
-/** `String(value)` cut to `max`, for any value, never throwing. */
+/** `String(value)` cut to `max`, for any value, never throwing. @internal */
 export function safeText(value: unknown, max: number): string {
   let text: string;
   try {
@@ -49,7 +49,7 @@ export function safeText(value: unknown, max: number): string {
   return truncate(text, max);
 }
 
-/** `{ name, message }` of anything thrown or reported as an error, cut to `max` each; never throws. */
+/** `{ name, message }` of anything thrown or reported as an error, cut to `max` each; never throws. @internal */
 export function errorSummary(error: unknown, max: number): { name: string; message: string } {
   let name: unknown = 'Error';
   let message: unknown = error;

@@ -3,64 +3,106 @@ import type { AgentView } from '../agent-directory.js';
 import { AGENT_LIMITS, TEXT_LIMITS } from './limits.js';
 import { errorSummary, type JsonValue, safeText, toJsonSafe } from './safe-json.js';
 
-/** The JSON form of one live task (`tasks` of `/api/snapshot`). */
+/**
+ * The JSON form of one live task (`tasks` of `/api/snapshot`). Strings from user code are cut with a
+ * marker (names and ids at 200 characters, stacks at 8,000).
+ */
 export interface TaskView {
+  /** The task's execution id. */
   executionId: string;
+  /** Its job. */
   jobId: string;
+  /** Its slot allocation. */
   allocationId: string;
+  /** Its name. */
   name: string;
+  /** The key of its executor. */
   executor: string;
+  /** Its state (an `ExecutionState`; terminal while its work is still stopping). */
   state: string;
+  /** When it was submitted, ms since the epoch (server clock). */
   submittedAt: number;
+  /** The last progress value, made JSON-safe by {@link toJsonSafe}; `null` before the first report. */
   progress: JsonValue;
+  /** Whether cancellation was requested. */
   cancellationRequested: boolean;
+  /** How far its cancellation ladder has got, once one was armed. */
   ladder?: {
+    /** The last stage reached: `signal`, `interrupt`, `hard_stop` or `watchdog`. */
     stage: string;
+    /** When cancellation was requested, ms since the epoch. */
     requestedAt: number;
+    /** Interrupter rounds so far. */
     interrupts: number;
+    /** The last interrupter report: time since the request, and the stack where the executor can tell. */
     lastStuck?: { elapsedMs: number; diagnostics?: string };
   };
 }
 
 /** The JSON form of one ended task (`recent` of `/api/snapshot`). */
 export interface EndedTaskView {
+  /** The task's execution id. */
   executionId: string;
+  /** Its job. */
   jobId: string;
+  /** Its name. */
   name: string;
+  /** The key of its executor. */
   executor: string;
+  /** Its final state: FINISHED, CANCELED or FAILED. */
   state: string;
+  /** When it reached that state, ms since the epoch. */
   endedAt: number;
+  /** Whether cancellation had been requested. */
   cancellationRequested: boolean;
+  /** Why it FAILED (message cut at 2,000 characters). */
   error?: { name: string; message: string };
 }
 
-/** The JSON form of one agent. */
+/** The JSON form of one agent: an {@link AgentView} checked and cut. */
 export interface AgentJson {
+  /** The agent's name. */
   name: string;
+  /** The queue it serves. */
   queue: string;
+  /** Tasks it may run at once (`null` when the directory gave no finite number). */
   capacity: number | null;
+  /** Tasks it runs now (`null` when unknown). */
   running: number | null;
+  /** Time since its lease was renewed, in ms (`null` when unknown). */
   leaseAgeMs: number | null;
+  /** Execution ids of its tasks (at most 100). */
   tasks: string[];
+  /** How many more tasks it runs than `tasks` lists. */
   tasksOmitted: number;
 }
 
-/** Agents as a snapshot shows them: a list, or why there is none. */
+/** Agents as a snapshot shows them: a list, or why there is none. @internal */
 export type AgentsResult = { agents: AgentJson[] } | { agentsError: string };
 
 /** `GET /api/snapshot` and the `snapshot` event. */
 export interface SnapshotView {
+  /** When the runtime snapshot was taken, ms since the epoch (the page derives its clock offset from it). */
   takenAt: number;
+  /** The runtime's health: `running`, `fatal` or `closed`. */
   health: string;
   /** `'token'`: the cancel endpoints take a bearer token; `'disabled'`: read-only. */
   mutations: 'token' | 'disabled';
+  /** Every static slot and each held dynamic slot, by index. */
   slots: Array<{ index: number; state: string; allocationId?: string; jobId?: string }>;
+  /** Live tasks, oldest first, at most `maxTasks`. */
   tasks: TaskView[];
+  /** Live tasks beyond `maxTasks`, not listed. */
   tasksOmitted: number;
+  /** Jobs with live tasks or a cancellation in progress. */
   jobs: Array<{ jobId: string; state: string; liveTasks: number }>;
+  /** The executors by key: name and capabilities. */
   executors: Record<string, { name: string; capabilities: JsonValue }>;
+  /** The last `recentTasks` ended tasks, oldest first. */
   recent: EndedTaskView[];
+  /** The agents, when the inspector has an `agents` directory that answered. */
   agents?: AgentJson[];
+  /** Why the agents directory could not be read. */
   agentsError?: string;
 }
 
@@ -69,7 +111,7 @@ const finite = (value: unknown, fallback = 0) =>
   typeof value === 'number' && Number.isFinite(value) ? value : fallback;
 const finiteOrNull = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? value : null);
 
-/** One live task's JSON form. */
+/** One live task's JSON form. @internal */
 export function taskView(task: TaskSnapshot): TaskView {
   const view: TaskView = {
     executionId: name(task.executionId),
@@ -115,7 +157,7 @@ function executorsView(executors: RuntimeSnapshot['executors']): SnapshotView['e
   return view;
 }
 
-/** The JSON form of a runtime snapshot, with the ended tasks and agents the inspector knows of. */
+/** The JSON form of a runtime snapshot, with the ended tasks and agents the inspector knows of. @internal */
 export function snapshotView(
   snapshot: RuntimeSnapshot,
   options: {
@@ -145,7 +187,7 @@ export function snapshotView(
   return view;
 }
 
-/** An ended task's JSON form, built inside the runtime's listener (cheap: strings are only cut). */
+/** An ended task's JSON form, built inside the runtime's listener (cheap: strings are only cut). @internal */
 export function endedTaskView(
   task: {
     executionId: string;
@@ -170,7 +212,7 @@ export function endedTaskView(
   return view;
 }
 
-/** Agents read from a directory, every field checked and cut. */
+/** Agents read from a directory, every field checked and cut. @internal */
 export function agentsView(agents: unknown): AgentJson[] {
   if (!Array.isArray(agents)) throw new TypeError('agents() did not return an array');
   return agents
