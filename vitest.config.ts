@@ -35,6 +35,15 @@ export default defineConfig({
       },
       {
         extends: true,
+        // The inspector's API over real HTTP and its page in a real browser (Debian's chromium).
+        test: {
+          name: 'inspector',
+          root: 'packages/inspector',
+          include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+        },
+      },
+      {
+        extends: true,
         test: { name: 'examples', root: 'examples', include: ['*/test/**/*.test.ts'] },
       },
       {

@@ -7,15 +7,26 @@
 //   deaf-inline      inline   ignores everything; nothing can stop it     → watchdog: fatal handler, FAILED, abandoned
 // plus a duplicate slot request (FLINK-14589) refused without touching the slot table.
 //
-// Run it with `npm run demo` from the repository root.
+// Run it with `npm run demo` from the repository root. With `--inspect` (`npm run demo:inspect`) it
+// also starts the inspector page on the runtime, prints its URL, runs the job for a while before
+// cancelling it so there is something to watch, and keeps the runtime up until Ctrl-C.
+import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InlineExecutor, WorkerExecutor } from '@taskwarden/executor-local';
 import { ProcessExecutor } from '@taskwarden/executor-process';
+import { startInspector } from '@taskwarden/inspector';
 import { createRuntime, DuplicateAllocationError, EmitOnlyFatalErrorHandler } from '@taskwarden/sdk';
 import pino from 'pino';
+
+// `--inspect` or `--inspect=PORT` (any free port by default).
+const inspectFlag = process.argv.slice(2).find((arg) => arg === '--inspect' || arg.startsWith('--inspect='));
+const inspect = inspectFlag !== undefined;
+const inspectPort = inspectFlag?.includes('=') ? Number(inspectFlag.split('=')[1]) : 0;
+// With the inspector, the job runs this long before it is cancelled: time to open the page.
+const HOLD_MS = inspect ? 15_000 : 300;
 
 const taskModule = (name) => ({ module: fileURLToPath(new URL(`../tasks/${name}.mjs`, import.meta.url)) });
 const started = performance.now();
@@ -52,6 +63,34 @@ runtime.events.on('taskStuck', ({ task, elapsedMs, diagnostics }) => {
 runtime.events.on('fatalError', ({ error }) => say(`fatal error handler called: ${error.name}`));
 runtime.events.on('jobStateChanged', ({ jobId, from, to }) => say(`job ${jobId} ${from} → ${to}`));
 
+let deafTimer;
+let stopping = false;
+if (inspect) {
+  const token = randomBytes(18).toString('base64url');
+  const inspector = await startInspector(runtime, { port: inspectPort, token });
+  // The token travels in the fragment, which the browser never sends to the server.
+  console.log(`inspector: ${inspector.url}#token=${token}`);
+  console.log('(the token in the link enables the cancel buttons; Ctrl-C stops the demo)');
+  const stop = async () => {
+    if (stopping) process.exit(130); // a second Ctrl-C: leave at once
+    stopping = true;
+    say('stopping: closing the inspector and the runtime');
+    clearTimeout(deafTimer);
+    await inspector.close();
+    await runtime.close({ graceMs: 0 });
+    say('closed: every thread and process has exited');
+    process.exit(0);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+/** Resolves after `ms`, or never once Ctrl-C is stopping the demo (stop() exits the process). */
+const pause = (ms) =>
+  new Promise((resolve) => {
+    const check = () => (stopping ? undefined : resolve());
+    setTimeout(check, ms);
+  });
+
 // Capacity: one slot for the job. A late duplicate request for another slot with the same
 // allocation id is refused, and the table stays consistent.
 const table = runtime.slotTable;
@@ -77,19 +116,37 @@ const submit = (name, executor, invokable, input) =>
     input,
   });
 
-let deafTimer;
 const tasks = [
   submit('cooperative', 'worker', taskModule('cooperative')),
   submit('cpu-bound', 'worker', taskModule('spin')),
   submit('deaf-tree', 'process', taskModule('deaf-tree'), { pidFile }),
-  submit('finishes-anyway', 'inline', taskModule('finishes-anyway'), { ms: 1_500 }),
+  submit('finishes-anyway', 'inline', taskModule('finishes-anyway'), { ms: HOLD_MS + 1_200 }),
   submit('deaf-inline', 'inline', () => new Promise((resolve) => (deafTimer = setTimeout(resolve, 60_000)))),
 ];
+if (inspect) {
+  // Something for the progress bar: a cooperative inline task that counts towards the cancel.
+  tasks.push(
+    submit('progress', 'inline', (ctx) => {
+      const started = Date.now();
+      return new Promise((_resolve, reject) => {
+        const ticker = setInterval(
+          () => ctx.reportProgress(Math.min(1, (Date.now() - started) / HOLD_MS)),
+          200,
+        );
+        ctx.signal.addEventListener('abort', () => {
+          clearInterval(ticker);
+          reject(ctx.signal.reason);
+        });
+      });
+    }),
+  );
+}
 
 // Let everything start, then cancel the whole job (Prefect semantics).
-while (tasks.some((task) => task.state !== 'RUNNING'))
-  await new Promise((resolve) => setTimeout(resolve, 10));
-await new Promise((resolve) => setTimeout(resolve, 300));
+// (Still starting: with --inspect a task may already have been cancelled from the page.)
+const starting = ['CREATED', 'DEPLOYING', 'INITIALIZING'];
+while (tasks.some((task) => starting.includes(task.state))) await pause(10);
+await pause(HOLD_MS);
 say('--- cancelling the job ---');
 const report = await runtime.cancelJob('demo-job');
 clearTimeout(deafTimer); // the abandoned inline work would otherwise keep the demo alive for a minute
@@ -122,5 +179,10 @@ console.log(
   `process tree: child ${tree.child} ${alive(tree.child) ? 'ALIVE' : 'gone'}, grandchild ${tree.grandchild} ${alive(tree.grandchild) ? 'ALIVE' : 'gone'}`,
 );
 console.log(`runtime health: ${runtime.health} (fatal errors reported: ${fatalErrorHandler.errors.length})`);
-await runtime.close();
-say(`closed: every thread and process has exited`);
+if (inspect) {
+  // The runtime stays up so the page can still be looked at; Ctrl-C closes everything (see stop()).
+  console.log('the runtime stays up for the inspector: Ctrl-C to exit');
+} else {
+  await runtime.close();
+  say(`closed: every thread and process has exited`);
+}
