@@ -122,8 +122,8 @@ describe('bad input gets a typed error and loses nothing', () => {
       expect(error).toBeInstanceOf(RangeError);
       const message = (error as Error).message;
       expect(message).toContain('leaseMs 600 cannot hold the fencing margin');
-      expect(message).toContain('750 ms'); // killGraceMs 500 + 250: the process executor's hardStopMs
-      expect(message).toContain('leaseMs >= 1050');
+      expect(message).toContain('1000 ms'); // killGraceMs 500 + 500: the process executor's hardStopMs
+      expect(message).toContain('leaseMs >= 1300');
     });
 
     it('executors an agent cannot fence with are refused', async () => {

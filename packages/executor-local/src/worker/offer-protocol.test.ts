@@ -67,8 +67,13 @@ describe('offer protocol: one atomic exchange decides', () => {
       expect(Atomics.wait(claimed, 0, 0, 10_000)).not.toBe('timed-out');
       for (let id = 1; id <= rounds; id++) {
         markOffered(signals, id);
-        // Give the thread a varying head start, so both sides win sometimes.
+        // Give the thread a varying head start, so both sides win sometimes; every 500th offer it gets
+        // as long as it needs (up to 1 s), so that even a thread the OS rarely schedules wins some.
         for (let spin = id % 64; spin > 0; spin--) Atomics.load(signals, 0);
+        if (id % 500 === 0) {
+          const deadline = Date.now() + 1_000;
+          while (Atomics.load(claimed, id) === 0 && Date.now() < deadline) Atomics.load(signals, 0);
+        }
         if (takeBack(signals, id)) hostWon[id] = 1;
       }
     } finally {

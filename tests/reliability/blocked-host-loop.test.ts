@@ -1,0 +1,88 @@
+// Issue 14.5 with real threads and processes: `cancel()` followed by a synchronous block of the host
+// longer than timeoutMs. Work that stops at once must end CANCELED (its outcome was waiting to be read
+// when the late timers ran); deaf work must get its hard stop before the watchdog gives up. A blocked
+// host delays the ladder; it never skips a stage, reorders them, or turns stopped work into a fatal.
+import { WorkerExecutor } from '@taskwarden/executor-local';
+import { ProcessExecutor } from '@taskwarden/executor-process';
+import type { Executor, TaskRuntime } from '@taskwarden/sdk';
+import { createRuntime } from '@taskwarden/sdk';
+import { RecordingFatalErrorHandler, tempDir, until } from '@taskwarden/sdk/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { fixture, readInvocations, silentLogger } from './helpers.js';
+
+const TIMINGS = { interruptIntervalMs: 200, gracePeriodMs: 500, timeoutMs: 3_000 };
+/** Longer than timeoutMs: every ladder timer is overdue when the host wakes up. */
+const BLOCK_MS = 3_200;
+
+let cleanup: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const step of cleanup.reverse()) await step();
+  cleanup = [];
+});
+
+function blockHost(ms: number): void {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    /* a synchronous stretch: the host's event loop is blocked */
+  }
+}
+
+function setup(name: 'worker' | 'process') {
+  const executor: Executor =
+    name === 'worker'
+      ? new WorkerExecutor({ maxThreads: 2 })
+      : new ProcessExecutor({ maxProcesses: 2, killGraceMs: 200 });
+  const fatal = new RecordingFatalErrorHandler();
+  const runtime: TaskRuntime = createRuntime({
+    numberOfSlots: 1,
+    executors: { [name]: executor },
+    cancellation: TIMINGS,
+    fatalErrorHandler: fatal,
+    logger: silentLogger(),
+  });
+  runtime.slotTable.allocateSlot({ index: 0, jobId: 'job', allocationId: 'slot' });
+  runtime.slotTable.markSlotActive('slot');
+  const dir = tempDir('blocked-host');
+  const log = dir.file('invocations.log');
+  cleanup.push(async () => {
+    await runtime.close({ graceMs: 0 });
+    if (executor instanceof WorkerExecutor) expect(executor.threadCount).toBe(0);
+    if (executor instanceof ProcessExecutor) expect(executor.pids).toEqual([]);
+    dir.remove();
+  });
+  const submit = (behaviour: string, id: string) =>
+    runtime.submit({
+      jobId: 'job',
+      allocationId: 'slot',
+      name: id,
+      invokable: { module: fixture('behaviours.mjs'), export: behaviour },
+      input: { id, log, ms: 60_000 },
+    });
+  return { runtime, fatal, submit, log };
+}
+
+describe.each(['worker', 'process'] as const)('a host blocked after cancel() (%s)', (name) => {
+  it('work that stops at once ends CANCELED, not abandoned; health stays running', async () => {
+    const { runtime, fatal, submit, log } = setup(name);
+    const task = submit('cooperative', 'cooperative');
+    await until(() => task.state === 'RUNNING' && readInvocations(log).length === 1, 'the task to run');
+    task.cancel();
+    blockHost(BLOCK_MS);
+    const outcome = await task.done;
+    expect(outcome).toMatchObject({ state: 'CANCELED', abandoned: false, cancellationRequested: true });
+    expect(fatal.errors).toEqual([]);
+    expect(runtime.health).toBe('running');
+  });
+
+  it('deaf work gets its hard stop before the watchdog: CANCELED, not abandoned', async () => {
+    const { runtime, fatal, submit, log } = setup(name);
+    const task = submit('cpuDeaf', 'deaf');
+    await until(() => task.state === 'RUNNING' && readInvocations(log).length === 1, 'the task to run');
+    task.cancel();
+    blockHost(BLOCK_MS);
+    const outcome = await task.done;
+    expect(outcome).toMatchObject({ state: 'CANCELED', abandoned: false });
+    expect(fatal.errors).toEqual([]);
+    expect(runtime.health).toBe('running');
+  });
+});
