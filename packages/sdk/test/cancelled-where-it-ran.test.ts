@@ -29,6 +29,16 @@ describe('work cancelled where it ran', () => {
     ]);
   });
 
+  it("another task's TaskCancelledError, rethrown by the work, fails the task", async () => {
+    const t = testRuntime();
+    const task = t.submit();
+    const execution = await t.executor.nextLaunch();
+    execution.run();
+    execution.throw(new TaskCancelledError('some-other-task'));
+    const outcome = await task.done;
+    expect(outcome).toMatchObject({ state: 'FAILED', cancellationRequested: false });
+  });
+
   it('any other error while RUNNING still fails the task', async () => {
     const t = testRuntime();
     const task = t.submit();

@@ -443,7 +443,7 @@ export class TaskImpl implements Task {
         if (ok) {
           this.#result = value;
           this.#transition(observed, FINISHED);
-        } else if (cancelledWhereItRan(value)) {
+        } else if (cancelledWhereItRan(value, this.executionId)) {
           // Cancelled by the executor's side (a cluster agent that drains), not by the runtime: the
           // final state still says what happened to the work.
           this.#cancellationRequested = true;
@@ -629,7 +629,13 @@ function failureCauseOf(cause: unknown): Error {
   return new TaskFailedExternallyError(`the task was failed: ${describe(cause)}`, { cause });
 }
 
-/** An executor reported the work stopped by a cancellation of its own (a `TaskCancelledError`). */
-function cancelledWhereItRan(value: unknown): boolean {
-  return TaskwardenError.is(value) && (value as TaskwardenError).code === ErrorCode.TASK_CANCELLED;
+/**
+ * An executor reported the work stopped by a cancellation of its own side: a `TaskCancelledError`
+ * naming this very task (a cluster agent that drains). Task code that rethrows some other task's
+ * cancellation still fails its own task.
+ */
+function cancelledWhereItRan(value: unknown, executionId: string): boolean {
+  if (!TaskwardenError.is(value)) return false;
+  const error = value as TaskwardenError & { executionId?: unknown };
+  return error.code === ErrorCode.TASK_CANCELLED && error.executionId === executionId;
 }
