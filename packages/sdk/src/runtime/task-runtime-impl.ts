@@ -34,6 +34,7 @@ import { TaskSlotTableToken } from '../interfaces/task-slot-table.js';
 import { logSafely } from '../logging/log-safely.js';
 import type { TaskHost } from '../task/task-impl.js';
 import { TaskImpl } from '../task/task-impl.js';
+import { RuntimeTelemetry } from '../telemetry/runtime-telemetry.js';
 import { resolveDescriptor } from './descriptor.js';
 import { emitSafely } from './emit-safely.js';
 import { executionKeyOf } from './execution-id.js';
@@ -103,6 +104,7 @@ export class TaskRuntimeImpl implements TaskRuntime {
       logTransitions: logger.isLevelEnabled(level),
       onDone: (task: TaskImpl) => this.#onTaskDone(task),
       onFatal: (error: Error, task: TaskImpl) => this.#onFatal(error, task),
+      telemetry: new RuntimeTelemetry(slotTable),
     };
     this.#onLevelChange = () => {
       host.logTransitions = logger.isLevelEnabled(level);
@@ -133,6 +135,7 @@ export class TaskRuntimeImpl implements TaskRuntime {
     );
     const task = new TaskImpl(init, this.#host);
     task.submittedAt = this.#submittedAt();
+    const telemetry = this.#host.telemetry;
     const key = init.executionKey;
     if (this.#tasks.has(key)) {
       throw new DuplicateExecutionIdError(`a live task already has execution id ${task.executionId}`, {
@@ -142,6 +145,13 @@ export class TaskRuntimeImpl implements TaskRuntime {
     // Throws NO_ACTIVE_SLOT unless the allocation is ACTIVE for this job; the task has no effects yet.
     this.slotTable.addTask(task);
     this.#tasks.set(key, task);
+    if (telemetry.active) {
+      task.telemetry = telemetry.taskSubmitted(task.name, {
+        executionId: task.executionId,
+        jobId: task.jobId,
+        executor: task.executor,
+      });
+    }
     if (!this.#jobs.add(task)) {
       // Prefect semantics: work submitted to a cancelling job is born CANCELED, never invoked.
       task.cancel();
@@ -278,6 +288,7 @@ export class TaskRuntimeImpl implements TaskRuntime {
       }
     }
     this.#health = 'closed';
+    this.#host.telemetry.close();
     this.#logger.off?.('level-change', this.#onLevelChange);
     try {
       this.#logger.flush();
@@ -295,6 +306,7 @@ export class TaskRuntimeImpl implements TaskRuntime {
 
   #onFatal(error: Error, task: TaskImpl): void {
     if (this.#health !== 'closed') this.#health = 'fatal';
+    this.#host.telemetry.fatal(error);
     logSafely(task.logger, 'fatal', { err: error }, `fatal error: ${describe(error)}`);
     try {
       this.#fatalErrorHandler.onFatalError(error);

@@ -1,3 +1,4 @@
+import { context } from '@opentelemetry/api';
 import {
   CancellationArmingError,
   describe,
@@ -25,6 +26,7 @@ import { logSafely } from '../logging/log-safely.js';
 import { emitSafely } from '../runtime/emit-safely.js';
 import { formatExecutionId } from '../runtime/execution-id.js';
 import type { RuntimeEventEmitterImpl } from '../runtime/runtime-event-emitter.js';
+import type { RuntimeTelemetry, TaskTelemetry } from '../telemetry/runtime-telemetry.js';
 
 /** What a task needs from the runtime that owns it. @internal */
 export interface TaskHost {
@@ -40,6 +42,8 @@ export interface TaskHost {
   onDone(task: TaskImpl): void;
   /** Reports a fatal error (handler, health, event); never throws. */
   onFatal(error: Error, task: TaskImpl): void;
+  /** Metrics and traces (a no-op until the host registers an OpenTelemetry SDK). */
+  readonly telemetry: RuntimeTelemetry;
 }
 
 /** Fields of a validated descriptor (flat: one object per task). @internal */
@@ -104,6 +108,8 @@ export class TaskImpl implements Task {
   readonly done: Promise<TaskOutcome>;
   /** When it was submitted, ms since the epoch (one clock read per batch of submissions). @internal */
   submittedAt = 0;
+  /** Its span and clocks, when telemetry was on at its submit. @internal */
+  telemetry: TaskTelemetry | undefined = undefined;
 
   /** The runtime's per-job list runs through these (intrusive: no hashing per task). @internal */
   jobRecord: object | undefined = undefined;
@@ -224,7 +230,12 @@ export class TaskImpl implements Task {
     }
     let execution: Execution;
     try {
-      execution = this.#init.executor.launch(this.#launchSpec());
+      const spec = this.#launchSpec();
+      // Launched in the task span's context, so an executor can carry it on (to a remote agent).
+      const launchContext = this.telemetry && this.#host.telemetry.launchContext(this.telemetry);
+      execution = launchContext
+        ? context.with(launchContext, () => this.#init.executor.launch(spec))
+        : this.#init.executor.launch(spec);
     } catch (error) {
       this.#workEnded(false, error);
       return;
@@ -400,6 +411,7 @@ export class TaskImpl implements Task {
   }
 
   #reportStage(stage: CancellationStage): void {
+    if (this.telemetry) this.#host.telemetry.stage(this.telemetry, stage);
     const now = Date.now();
     this.#ladderState ??= { stage, requestedAt: now, interrupts: 0 };
     const ladder = this.#ladderState;
@@ -416,6 +428,7 @@ export class TaskImpl implements Task {
   }
 
   #reportStuck(elapsedMs: number, diagnostics: string | undefined): void {
+    this.#host.telemetry.stuck(this.executor);
     if (this.#ladderState) {
       this.#ladderState.lastStuck = diagnostics === undefined ? { elapsedMs } : { elapsedMs, diagnostics };
     }
@@ -537,6 +550,10 @@ export class TaskImpl implements Task {
     }
     this.#result = undefined;
     this.#execution = undefined;
+    if (this.telemetry) {
+      this.#host.telemetry.taskDone(this.telemetry, this.executor, state, this.#abandoned, outcome.error);
+      this.telemetry = undefined;
+    }
     this.#resolveDone(outcome);
     try {
       this.#host.onDone(this);
@@ -567,6 +584,7 @@ export class TaskImpl implements Task {
         'task state changed',
       );
     }
+    if (this.telemetry) host.telemetry.transition(this.telemetry, next);
     if (host.events.hasStateListeners) {
       emitSafely(
         host.events,
