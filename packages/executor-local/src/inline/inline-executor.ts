@@ -38,8 +38,10 @@ class InlineContext implements InvocationContext {
   }
 
   /** Reports progress to the runtime (`task.progress`, the `taskProgress` event), synchronously. */
-  reportProgress(value: unknown): void {
-    this.#execution.reportProgress(value);
+  // A function, not a method: task code destructures it from the context (`{ reportProgress }`).
+  get reportProgress(): (value: unknown) => void {
+    const execution = this.#execution;
+    return (value) => execution.reportProgress(value);
   }
 }
 
