@@ -110,6 +110,7 @@ export type {
   InvokableFunction,
   InvokableReference,
   ModuleReference,
+  ModuleUrlReference,
   TaskInfo,
 } from './interfaces/invokable.js';
 export type { Logger } from './interfaces/logger.js';

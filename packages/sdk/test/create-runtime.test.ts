@@ -184,6 +184,8 @@ describe('submit', () => {
     [{ invokable: 42 }, ErrorCode.INVALID_DESCRIPTOR, 'invokable'],
     [{ invokable: { module: '' } }, ErrorCode.INVALID_DESCRIPTOR, 'invokable.module'],
     [{ invokable: { module: '/x.js', export: 3 } }, ErrorCode.INVALID_DESCRIPTOR, 'invokable.export'],
+    [{ invokable: { module: 42 } }, ErrorCode.INVALID_DESCRIPTOR, 'or a URL object, got number'],
+    [{ invokable: { module: null } }, ErrorCode.INVALID_DESCRIPTOR, 'or a URL object, got null'],
     [{ executor: 'nope' }, ErrorCode.UNKNOWN_EXECUTOR, "unknown executor 'nope'"],
     [{ cancellation: { timeoutMs: 0 } }, ErrorCode.INVALID_DESCRIPTOR, 'cancellation.timeoutMs'],
     [{ signal: {} }, ErrorCode.INVALID_DESCRIPTOR, 'signal'],
@@ -249,6 +251,20 @@ describe('submit', () => {
         invokable: { module: '/a/b/thumb.js', export: 'small' },
       }).name,
     ).toBe('thumb.js#small');
+  });
+
+  it('accepts { module: URL } and hands the executor its href (a URL cannot cross to a thread)', async () => {
+    const t = testRuntime();
+    const url = new URL('./tasks/thumb.js', 'file:///srv/app/');
+    const task = t.runtime.submit({
+      jobId: 'job',
+      allocationId: 'slot',
+      invokable: { module: url, export: 'small' },
+    });
+    expect(task.name).toBe('thumb.js#small');
+    const execution = await t.executor.nextLaunch();
+    expect(execution.spec.invokable).toEqual({ module: 'file:///srv/app/tasks/thumb.js', export: 'small' });
+    expect(structuredClone(execution.spec.invokable)).toEqual(execution.spec.invokable);
   });
 
   it('needs an executor name when there are several and no default', () => {

@@ -78,6 +78,17 @@ export interface ModuleReference {
   readonly export?: string;
 }
 
+/**
+ * A module given as a `URL` object (`new URL('./task.js', import.meta.url)`): the runtime turns it into
+ * `{ module: url.href }` at `submit`, so executors only ever see {@link ModuleReference}.
+ */
+export interface ModuleUrlReference {
+  /** The module's URL. */
+  readonly module: URL;
+  /** The export to use. @default 'default' */
+  readonly export?: string;
+}
+
 /** Anything a descriptor may name as its work. Isolated executors accept only {@link ModuleReference}. */
 export type InvokableReference<TInput = unknown, TResult = unknown> =
   | Invokable<TInput, TResult>

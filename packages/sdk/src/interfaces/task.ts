@@ -1,5 +1,5 @@
 import type { ExecutionState } from '../execution-state.js';
-import type { InvokableReference } from './invokable.js';
+import type { InvokableReference, ModuleUrlReference } from './invokable.js';
 
 /**
  * Cancellation ladder timings, in milliseconds from the cancel request; see the README's
@@ -37,10 +37,10 @@ export interface TaskDescriptor<TInput = unknown, TResult = unknown> {
   /** An ACTIVE slot's allocation id, of the same job. */
   allocationId: string;
   /**
-   * The work: an `Invokable`, a function, or `{ module, export? }` (isolated executors accept only
-   * module references).
+   * The work: an `Invokable`, a function, or `{ module, export? }` with `module` a string or a `URL`
+   * (isolated executors accept only module references).
    */
-  invokable: InvokableReference<TInput, TResult>;
+  invokable: InvokableReference<TInput, TResult> | ModuleUrlReference;
   /**
    * For logs and events.
    * @default the function's name, `<module file>#<export>`, or `'task'`

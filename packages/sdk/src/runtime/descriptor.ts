@@ -1,7 +1,7 @@
 import { InvalidDescriptorError, UnknownExecutorError } from '../errors.js';
 import type { CancellationTimings } from '../interfaces/cancellation-strategy.js';
 import type { Executor } from '../interfaces/executor.js';
-import type { InvokableReference } from '../interfaces/invokable.js';
+import type { InvokableReference, ModuleUrlReference } from '../interfaces/invokable.js';
 import type { TaskDescriptor } from '../interfaces/task.js';
 import { isModuleReference } from '../internal/module-reference.js';
 import type { TaskInit } from '../task/task-impl.js';
@@ -77,7 +77,7 @@ export function resolveDescriptor(
   }
   const executor = executors[executorKey] as Executor;
 
-  const invokable = descriptor.invokable;
+  const invokable = normalizeInvokable(descriptor.invokable, key);
   validateInvokable(invokable, executor, key);
 
   if (descriptor.name !== undefined && typeof descriptor.name !== 'string') {
@@ -112,6 +112,34 @@ export function resolveDescriptor(
     timings,
     signal: descriptor.signal,
   };
+}
+
+/**
+ * `{ module: new URL(...) }` (natural for `new URL('./task.js', import.meta.url)`) becomes
+ * `{ module: url.href }`: a URL object cannot cross to a thread or process. Any other non-string
+ * `module` is refused, saying what it is.
+ */
+function normalizeInvokable(
+  invokable: InvokableReference | ModuleUrlReference,
+  key: Key,
+): InvokableReference {
+  if (typeof invokable !== 'object' || invokable === null || !('module' in invokable)) return invokable;
+  const module = (invokable as { module?: unknown }).module;
+  if (typeof module === 'string' || typeof (invokable as { invoke?: unknown }).invoke === 'function') {
+    return invokable as InvokableReference;
+  }
+  if (module instanceof URL) {
+    const ref = invokable as { export?: unknown };
+    return ref.export === undefined
+      ? { module: module.href }
+      : ({ module: module.href, export: ref.export } as InvokableReference);
+  }
+  throw invalid(
+    `invokable.module must be a string (an absolute path, a file: URL or a package specifier) or a URL object, got ${
+      module === null ? 'null' : typeof module
+    }`,
+    key,
+  );
 }
 
 function validateInvokable(invokable: unknown, executor: Executor, key: Key): void {
