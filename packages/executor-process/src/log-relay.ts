@@ -91,7 +91,32 @@ function relogRecord(logger: Logger, line: string, pid: number | undefined): voi
     return;
   }
   const { level, msg, ...fields } = record as Record<string, unknown>;
+  if (fields.err !== undefined) fields.err = reviveError(fields.err);
   logSafely(logger, levelMethod(level), fields, typeof msg === 'string' ? msg : '');
+}
+
+/**
+ * The child's pino wrote `err` as `{ type, message, stack, ... }`. Re-logged as a plain object, the
+ * host's pino would call its type `"Object"`; rebuilt as an error whose constructor has the original
+ * name, it is serialized exactly as an error logged in the host (or a worker thread) would be.
+ */
+function reviveError(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  const { type, message, stack, ...rest } = value as Record<string, unknown>;
+  if (typeof message !== 'string') return value;
+  const name = typeof type === 'string' && /^[A-Za-z_$][\w$]*$/.test(type) ? type : 'Error';
+  const error = Object.assign(new Error(message), rest);
+  // A function named after the original class: pino reads the type from `error.constructor.name`.
+  const ctor = { [name]: () => {} }[name] as () => void;
+  Object.defineProperty(error, 'constructor', { value: ctor, enumerable: false });
+  Object.defineProperty(error, 'name', {
+    value: name,
+    enumerable: false,
+    writable: true,
+    configurable: true,
+  });
+  if (typeof stack === 'string') error.stack = stack;
+  return error;
 }
 
 type LevelMethod = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
