@@ -3,9 +3,15 @@
  * 100,000 static slots. Every operation of a cycle must be O(1), so the rate must not depend on the
  * size of the table: the 100,000-slot rate should stay >= 0.8 of the 16-slot rate.
  *
- * Two scenarios per size:
- * - `cycle`: each cycle allocates the next index (wrapping), activates it and frees it; the table is
- *   otherwise empty. This is the scenario the target applies to.
+ * Three scenarios per size:
+ * - `fresh-scattered`: what a table behind a network sees. Each cycle builds a new allocation id
+ *   string and a new job id string (one of 8 jobs), the way they arrive decoded from a message, and
+ *   uses them for its allocate, activate and free; the index jumps around the table (a stride
+ *   coprime with its size, so every index is visited, but neighbours are far apart). The table is
+ *   otherwise empty. This is the scenario the target applies to (>= 1,000,000 cycles/s at every
+ *   size; the 100,000 / 16 ratio is reported).
+ * - `cycle`: each cycle allocates the next index (wrapping) with an id made up front, activates it
+ *   and frees it; the table is otherwise empty (the previous target's scenario, kept to compare).
  * - `half-full`: half of the table stays held; each cycle allocates the next free index, activates
  *   it and frees the allocation made half a table earlier, so the allocation and job indexes hold
  *   numberOfSlots / 2 entries throughout.
@@ -24,7 +30,8 @@ import { pino } from 'pino';
 import { alternate, isMain, printResult } from './lib/stats.js';
 
 const SIZES = [16, 1_000, 100_000];
-const SCENARIOS = ['cycle', 'half-full'];
+const SCENARIOS = ['fresh-scattered', 'cycle', 'half-full'];
+const JOBS = 8;
 const ROUND_MS = 250;
 const BATCH = 10_000;
 const JOB = 'bench-job';
@@ -55,30 +62,58 @@ function createWorkload(scenario, size) {
     }
   }
 
+  // Fresh ids: a counter appended to a prefix per cycle makes a string V8 has never hashed, as a
+  // decoded message would; the prefixes are built at run time so nothing is interned up front.
+  const allocationPrefix = ['alloc', String(size), ''].join('-');
+  const jobPrefix = ['job', String(size), ''].join('-');
+  const stride = strideFor(size);
+  let serial = 0;
+
   /** Runs `count` cycles. */
   const cycles =
-    scenario === 'cycle'
+    scenario === 'fresh-scattered'
       ? (count) => {
           for (let n = 0; n < count; n++) {
-            const id = ids[cursor];
-            table.allocateSlot({ index: cursor, jobId: JOB, allocationId: id, timeoutMs: 10_000 });
-            table.markSlotActive(id);
-            table.freeSlot(id);
-            cursor = cursor + 1 === size ? 0 : cursor + 1;
+            const message = serial++;
+            const allocationId = allocationPrefix + message;
+            const jobId = jobPrefix + (message % JOBS);
+            table.allocateSlot({ index: cursor, jobId, allocationId, timeoutMs: 10_000 });
+            table.markSlotActive(allocationId);
+            table.freeSlot(allocationId);
+            cursor += stride;
+            if (cursor >= size) cursor -= size;
           }
         }
-      : (count) => {
-          for (let n = 0; n < count; n++) {
-            const id = ids[cursor];
-            table.allocateSlot({ index: cursor, jobId: JOB, allocationId: id, timeoutMs: 10_000 });
-            table.markSlotActive(id);
-            const old = cursor + half >= size ? cursor + half - size : cursor + half;
-            table.freeSlot(ids[old]);
-            cursor = cursor + 1 === size ? 0 : cursor + 1;
+      : scenario === 'cycle'
+        ? (count) => {
+            for (let n = 0; n < count; n++) {
+              const id = ids[cursor];
+              table.allocateSlot({ index: cursor, jobId: JOB, allocationId: id, timeoutMs: 10_000 });
+              table.markSlotActive(id);
+              table.freeSlot(id);
+              cursor = cursor + 1 === size ? 0 : cursor + 1;
+            }
           }
-        };
+        : (count) => {
+            for (let n = 0; n < count; n++) {
+              const id = ids[cursor];
+              table.allocateSlot({ index: cursor, jobId: JOB, allocationId: id, timeoutMs: 10_000 });
+              table.markSlotActive(id);
+              const old = cursor + half >= size ? cursor + half - size : cursor + half;
+              table.freeSlot(ids[old]);
+              cursor = cursor + 1 === size ? 0 : cursor + 1;
+            }
+          };
 
   return { table, cycles };
+}
+
+/** A step about 0.618 of the table, coprime with its size: every index is visited, far apart. */
+function strideFor(size) {
+  const gcd = (a, b) => (b === 0 ? a : gcd(b, a % b));
+  let stride = Math.max(1, Math.round(size * 0.618));
+  while (gcd(stride, size) !== 1) stride++;
+  return stride % size || 1;
 }
 
 /** Cycles per second over about ROUND_MS. */
@@ -124,7 +159,10 @@ export async function run({ rounds = 7 } = {}) {
         row.peers = { [label(SIZES[0])]: base };
         row.ratio = ours.median / base.median;
       }
-      if (scenario === 'cycle') {
+      if (scenario === 'fresh-scattered') {
+        row.target = `>= ${TARGET_RATE.toLocaleString('en-US')}/s`;
+        row.met = ours.median >= TARGET_RATE;
+      } else if (scenario === 'cycle') {
         if (size === SIZES[SIZES.length - 1]) {
           row.target = `>= ${TARGET_RATE.toLocaleString('en-US')}/s and >= ${TARGET_RATIO}x ${label(SIZES[0])}`;
           row.met = ours.median >= TARGET_RATE && row.ratio >= TARGET_RATIO;

@@ -62,7 +62,8 @@ interface Slot {
   jobId: string | undefined;
   /**
    * Attached tasks in attachment order; made on the slot's first task and kept (static slots are
-   * reused). A set by identity: attaching and detaching are O(1) and hash no string.
+   * reused). A set by identity: attaching and detaching are O(1) and hash no string. The only
+   * per-task index: a task is found again through its allocation id (see `removeTask`).
    */
   tasks: Set<Task> | undefined;
   taskCount: number;
@@ -129,8 +130,6 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
   #nextDynamicIndex: number;
 
   readonly #byAllocation = new Map<string, Slot>();
-  /** Which slot each attached task sits in (tasks are detached by the runtime, by identity). */
-  readonly #slotOfTask = new Map<Task, Slot>();
   readonly #byJob = new Map<string, Set<string>>();
 
   /** Monotonic: every armed timeout gets a ticket no other timeout ever had. */
@@ -406,8 +405,8 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
     };
 
     let held = 0;
-    let attachedCount = 0;
     let releasing = 0;
+    const attached = new Set<Task>();
     const visit = (slot: Slot, where: string): void => {
       const at = `${where} slot ${slot.index}`;
       if (slot.state === 'FREE') {
@@ -456,11 +455,11 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
             `${at} holds ${task.executionId} of ${task.allocationId}`,
           );
         }
-        if (this.#slotOfTask.get(task) !== slot) {
-          fail('the task index lists exactly the attached tasks', `${at} holds ${task.executionId}`);
+        if (attached.has(task)) {
+          fail('a task is attached to one slot', `${at} holds ${task.executionId} a second time`);
         }
+        attached.add(task);
       }
-      attachedCount += listed;
       if (listed !== slot.taskCount) {
         fail('a slot counts the tasks it lists', `${at} lists ${listed}, counts ${slot.taskCount}`);
       }
@@ -488,12 +487,6 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
     }
     if (freeIndexes.size + this.#dynamicSlots.size !== this.#nextDynamicIndex - this.numberOfSlots) {
       fail('every dynamic index ever handed out is held or free', `next ${this.#nextDynamicIndex}`);
-    }
-    if (attachedCount !== this.#slotOfTask.size) {
-      fail(
-        'the task index lists exactly the attached tasks',
-        `${attachedCount} listed, ${this.#slotOfTask.size} indexed`,
-      );
     }
     if (held !== this.#byAllocation.size) {
       fail(
@@ -544,26 +537,28 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
         { executionId: task.executionId },
       );
     }
-    if (this.#slotOfTask.has(task)) return;
     let tasks = slot.tasks;
     if (tasks === undefined) {
       tasks = new Set();
       slot.tasks = tasks;
     }
+    const before = tasks.size;
     tasks.add(task);
-    slot.taskCount++;
-    this.#slotOfTask.set(task, slot);
+    if (tasks.size !== before) slot.taskCount++;
   }
 
   /**
    * Detaches a task (its work has stopped and its `done` resolved). When it was the last task of a
    * RELEASING slot, the slot becomes FREE. Detaching a task that is not attached is a no-op.
+   *
+   * The task is looked up in the slot of its `allocationId` (read-only in the {@link Task}
+   * contract): while a task is attached its allocation id cannot move to another slot, because a
+   * RELEASING slot keeps its id until its last task is detached. No table-wide index by task is
+   * kept, so attaching and detaching hash the task once each.
    */
   removeTask(task: Task): void {
-    const slot = this.#slotOfTask.get(task);
-    if (slot === undefined) return;
-    this.#slotOfTask.delete(task);
-    slot.tasks?.delete(task);
+    const slot = this.#byAllocation.get(task.allocationId);
+    if (slot === undefined || slot.tasks === undefined || !slot.tasks.delete(task)) return;
     slot.taskCount--;
     if (slot.state === 'RELEASING' && slot.taskCount === 0 && !slot.freeing) this.#release(slot);
   }

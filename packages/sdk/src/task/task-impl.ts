@@ -22,6 +22,7 @@ import { logSafely } from '../logging/log-safely.js';
 import { emitSafely } from '../runtime/emit-safely.js';
 import { formatExecutionId } from '../runtime/execution-id.js';
 import type { RuntimeEventEmitterImpl } from '../runtime/runtime-event-emitter.js';
+import { lazyLogger } from './lazy-logger.js';
 
 /** What a task needs from the runtime that owns it. @internal */
 export interface TaskHost {
@@ -282,10 +283,12 @@ export class TaskImpl implements Task {
     return new CancellationArmingError({ executionId: this.executionId, taskName: this.name }, cause);
   }
 
-  /** The spec handed to the executor: own properties only, so `{ ...spec, input }` keeps working. */
+  /**
+   * The spec handed to the executor: a plain object of own data properties, so `{ ...spec, input }`
+   * keeps working. Its logger creates the task's pino child only when used (see lazy-logger.ts).
+   */
   #launchSpec(): LaunchSpec {
     const init = this.#init;
-    const task = this;
     return {
       task: {
         executionId: this.executionId,
@@ -296,10 +299,7 @@ export class TaskImpl implements Task {
       },
       invokable: init.invokable,
       input: init.input,
-      // Created only if the executor or the work asks: a pino child costs more than a no-op task.
-      get logger(): Logger {
-        return task.logger;
-      },
+      logger: lazyLogger(this),
       cancellation: init.timings,
       report: new TaskReporter(this),
     };
