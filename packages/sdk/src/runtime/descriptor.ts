@@ -58,8 +58,47 @@ function requireId(value: unknown, field: string, key?: Key): string {
 }
 
 /**
+ * Validates descriptors and resolves their defaults for one runtime; throws
+ * {@link TaskSubmissionError} (`INVALID_DESCRIPTOR` or `UNKNOWN_EXECUTOR`).
+ * @internal
+ */
+export class DescriptorResolver {
+  readonly #executors: Readonly<Record<string, Executor>>;
+  readonly #defaultKey: string | undefined;
+  /** The default executor, looked up once: most descriptors name none. */
+  readonly #defaultExecutor: Executor | undefined;
+  readonly #baseTimings: CancellationTimings;
+
+  constructor(
+    executors: Readonly<Record<string, Executor>>,
+    defaultExecutor: string | undefined,
+    baseTimings: CancellationTimings,
+  ) {
+    this.#executors = executors;
+    this.#defaultKey = defaultExecutor;
+    this.#defaultExecutor =
+      defaultExecutor !== undefined && Object.hasOwn(executors, defaultExecutor)
+        ? executors[defaultExecutor]
+        : undefined;
+    this.#baseTimings = baseTimings;
+  }
+
+  /** Validates `descriptor`; see the class comment. */
+  resolve(descriptor: TaskDescriptor): TaskInit {
+    return resolveDescriptor(
+      descriptor,
+      this.#executors,
+      this.#defaultKey,
+      this.#baseTimings,
+      this.#defaultExecutor,
+    );
+  }
+}
+
+/**
  * Validates a descriptor and resolves its defaults; throws {@link TaskSubmissionError}
- * (`INVALID_DESCRIPTOR` or `UNKNOWN_EXECUTOR`).
+ * (`INVALID_DESCRIPTOR` or `UNKNOWN_EXECUTOR`). `defaultInstance` is `executors[defaultExecutor]`
+ * when the caller looked it up already.
  * @internal
  */
 export function resolveDescriptor(
@@ -67,6 +106,7 @@ export function resolveDescriptor(
   executors: Readonly<Record<string, Executor>>,
   defaultExecutor: string | undefined,
   baseTimings: CancellationTimings,
+  defaultInstance?: Executor,
 ): TaskInit {
   if (typeof descriptor !== 'object' || descriptor === null) throw invalid('a descriptor must be an object');
   // A misspelt key (`executer`) would otherwise be ignored silently, e.g. running work on the wrong executor.
@@ -82,20 +122,27 @@ export function resolveDescriptor(
   const jobId = requireId(descriptor.jobId, 'jobId', key);
   const allocationId = requireId(descriptor.allocationId, 'allocationId', key);
 
-  const executorKey = descriptor.executor ?? defaultExecutor;
-  if (executorKey === undefined) {
-    throw new UnknownExecutorError(
-      `the descriptor names no executor and the runtime has no defaultExecutor (executors: ${Object.keys(executors).join(', ')})`,
-      { executionId: formatExecutionId(key) },
-    );
+  let executorKey = descriptor.executor;
+  let executor: Executor;
+  if (executorKey === undefined && defaultInstance !== undefined) {
+    executorKey = defaultExecutor as string;
+    executor = defaultInstance;
+  } else {
+    executorKey ??= defaultExecutor;
+    if (executorKey === undefined) {
+      throw new UnknownExecutorError(
+        `the descriptor names no executor and the runtime has no defaultExecutor (executors: ${Object.keys(executors).join(', ')})`,
+        { executionId: formatExecutionId(key) },
+      );
+    }
+    if (typeof executorKey !== 'string' || !Object.hasOwn(executors, executorKey)) {
+      throw new UnknownExecutorError(
+        `unknown executor '${String(executorKey)}' (executors: ${Object.keys(executors).join(', ')})`,
+        { executionId: formatExecutionId(key) },
+      );
+    }
+    executor = executors[executorKey] as Executor;
   }
-  if (typeof executorKey !== 'string' || !Object.hasOwn(executors, executorKey)) {
-    throw new UnknownExecutorError(
-      `unknown executor '${String(executorKey)}' (executors: ${Object.keys(executors).join(', ')})`,
-      { executionId: formatExecutionId(key) },
-    );
-  }
-  const executor = executors[executorKey] as Executor;
 
   const invokable = descriptor.invokable;
   validateInvokable(invokable, executor, key);

@@ -32,7 +32,7 @@ import { TaskSlotTableToken } from '../interfaces/task-slot-table.js';
 import { logSafely } from '../logging/log-safely.js';
 import type { TaskHost } from '../task/task-impl.js';
 import { TaskImpl } from '../task/task-impl.js';
-import { resolveDescriptor } from './descriptor.js';
+import { DescriptorResolver } from './descriptor.js';
 import { emitSafely } from './emit-safely.js';
 import { executionKeyOf } from './execution-id.js';
 import { JobRegistry } from './job-registry.js';
@@ -61,6 +61,7 @@ export class TaskRuntimeImpl implements TaskRuntime {
   /** Live tasks (until `done`) by execution id key. */
   readonly #tasks = new Map<string | number, TaskImpl>();
   readonly #jobs: JobRegistry;
+  readonly #descriptors: DescriptorResolver;
   readonly #host: TaskHost & { logTransitions: boolean };
   readonly #onLevelChange: () => void;
   #toStart: TaskImpl[] = [];
@@ -89,6 +90,7 @@ export class TaskRuntimeImpl implements TaskRuntime {
     this.#logger = logger;
     this.events = events;
     this.#jobs = new JobRegistry(events, logger);
+    this.#descriptors = new DescriptorResolver(executors, options.defaultExecutor, options.cancellation);
     // The level check is cached: it ran on every transition. pino announces level changes.
     const level = options.transitionLogLevel;
     const host = {
@@ -121,12 +123,7 @@ export class TaskRuntimeImpl implements TaskRuntime {
   submit<TInput = unknown, TResult = unknown>(descriptor: TaskDescriptor<TInput, TResult>): Task<TResult> {
     if (this.#health === 'fatal') throw new RuntimeFatalError();
     if (this.#closing) throw new RuntimeClosedError('the runtime is closing or closed');
-    const init = resolveDescriptor(
-      descriptor as TaskDescriptor,
-      this.#executors,
-      this.#options.defaultExecutor,
-      this.#options.cancellation,
-    );
+    const init = this.#descriptors.resolve(descriptor as TaskDescriptor);
     const task = new TaskImpl(init, this.#host);
     const key = init.executionKey;
     if (this.#tasks.has(key)) {
