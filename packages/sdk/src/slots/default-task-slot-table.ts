@@ -37,6 +37,7 @@ import type {
 } from '../interfaces/task-slot-table.js';
 import { logSafely } from '../logging/log-safely.js';
 import { MAX_SLOTS, MAX_TIMER_MS } from '../runtime/options.js';
+import { ForeignSlotLink, SlotLink } from './slot-link.js';
 
 /**
  * Every slot transition the table makes. Anything else is a bug in the table, and the single state
@@ -51,7 +52,9 @@ const SLOT_TRANSITIONS: Readonly<Record<SlotState, readonly SlotState[]>> = {
 
 /** The tasks attached to `slot`, oldest first (a fresh array). */
 function tasksOf(slot: Slot): Task[] {
-  return slot.tasks === undefined ? [] : Array.from(slot.tasks);
+  const tasks: Task[] = [];
+  for (let node = slot.head; node !== undefined; node = node.slotNext) tasks.push(node.linkedTask);
+  return tasks;
 }
 
 /** One slot. Static slots live for the table's lifetime; dynamic ones only while held. */
@@ -60,12 +63,14 @@ interface Slot {
   state: SlotState;
   allocationId: string | undefined;
   jobId: string | undefined;
+  /** The table the slot belongs to (a task's node names its slot; see `removeTask`). */
+  readonly table: DefaultTaskSlotTable;
   /**
-   * Attached tasks in attachment order; made on the slot's first task and kept (static slots are
-   * reused). A set by identity: attaching and detaching are O(1) and hash no string. The only
-   * per-task index: a task is found again through its allocation id (see `removeTask`).
+   * Attached tasks in attachment order: a list that runs through the tasks' {@link SlotLink} nodes,
+   * so attaching and detaching are O(1) and hash nothing.
    */
-  tasks: Set<Task> | undefined;
+  head: SlotLink | undefined;
+  tail: SlotLink | undefined;
   taskCount: number;
   /**
    * True while `freeSlot` fails the slot's tasks: tasks that end synchronously meanwhile (the
@@ -130,6 +135,8 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
   #nextDynamicIndex: number;
 
   readonly #byAllocation = new Map<string, Slot>();
+  /** The nodes of attached tasks that are not {@link SlotLink}s themselves. */
+  readonly #foreign = new Map<Task, ForeignSlotLink>();
   readonly #byJob = new Map<string, Set<string>>();
 
   /** Monotonic: every armed timeout gets a ticket no other timeout ever had. */
@@ -168,7 +175,7 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
     // Pushed, not `new Array(n)`: V8 gives a large pre-sized array slow (dictionary) elements, which
     // made every slot lookup of a 100 000-slot table slower.
     this.#staticSlots = [];
-    for (let index = 0; index < numberOfSlots; index++) this.#staticSlots.push(newSlot(index));
+    for (let index = 0; index < numberOfSlots; index++) this.#staticSlots.push(newSlot(this, index));
   }
 
   /**
@@ -209,7 +216,7 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
     if (index === -1) {
       // Not taken from the free-list yet: arming the timeout may throw, and then nothing may change.
       const free = this.#freeDynamicIndexes;
-      slot = newSlot(free.length > 0 ? (free[free.length - 1] as number) : this.#nextDynamicIndex);
+      slot = newSlot(this, free.length > 0 ? (free[free.length - 1] as number) : this.#nextDynamicIndex);
     } else {
       slot = this.#staticSlots[index] as Slot;
       if (slot.state !== 'FREE') {
@@ -406,6 +413,7 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
 
     let held = 0;
     let releasing = 0;
+    let foreignListed = 0;
     const attached = new Set<Task>();
     const visit = (slot: Slot, where: string): void => {
       const at = `${where} slot ${slot.index}`;
@@ -413,7 +421,7 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
         if (slot.allocationId !== undefined || slot.jobId !== undefined) {
           fail('a FREE slot has no allocation id', `${at} names ${slot.allocationId} of ${slot.jobId}`);
         }
-        if (slot.taskCount > 0 || (slot.tasks !== undefined && slot.tasks.size > 0)) {
+        if (slot.taskCount > 0 || slot.head !== undefined || slot.tail !== undefined) {
           fail('a FREE slot has no tasks', `${at} has ${slot.taskCount}`);
         }
       } else {
@@ -447,8 +455,20 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
         fail('a timeout has exactly one ticket', `${at}`);
       }
       let listed = 0;
-      for (const task of slot.tasks ?? []) {
+      let previous: SlotLink | undefined;
+      for (let node = slot.head; node !== undefined; node = node.slotNext) {
         listed++;
+        const task = node.linkedTask;
+        if (node.slotHolder !== slot || node.slotPrev !== previous) {
+          fail('a slot lists exactly its attached tasks', `${at}: a node names another slot or neighbour`);
+        }
+        previous = node;
+        if (node instanceof ForeignSlotLink) {
+          foreignListed++;
+          if (this.#foreign.get(task) !== node) {
+            fail('each foreign task has one node', `${at} holds ${task.executionId} without an entry`);
+          }
+        }
         if (task.allocationId !== slot.allocationId) {
           fail(
             'a task sits in the slot of its allocation',
@@ -460,6 +480,7 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
         }
         attached.add(task);
       }
+      if (slot.tail !== previous) fail('a slot lists exactly its attached tasks', `${at}: wrong tail`);
       if (listed !== slot.taskCount) {
         fail('a slot counts the tasks it lists', `${at} lists ${listed}, counts ${slot.taskCount}`);
       }
@@ -487,6 +508,9 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
     }
     if (freeIndexes.size + this.#dynamicSlots.size !== this.#nextDynamicIndex - this.numberOfSlots) {
       fail('every dynamic index ever handed out is held or free', `next ${this.#nextDynamicIndex}`);
+    }
+    if (foreignListed !== this.#foreign.size) {
+      fail('each foreign task has one node', `${foreignListed} listed, ${this.#foreign.size} known`);
     }
     if (held !== this.#byAllocation.size) {
       fail(
@@ -537,28 +561,45 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
         { executionId: task.executionId },
       );
     }
-    let tasks = slot.tasks;
-    if (tasks === undefined) {
-      tasks = new Set();
-      slot.tasks = tasks;
+    let node: SlotLink;
+    if (task instanceof SlotLink && (task.slotHolder === undefined || task.slotHolder === slot)) {
+      if (task.slotHolder === slot) return;
+      node = task;
+    } else {
+      // Not one of the runtime's tasks, or one attached to another table already.
+      if (this.#foreign.has(task)) return;
+      const foreign = new ForeignSlotLink(task);
+      this.#foreign.set(task, foreign);
+      node = foreign;
     }
-    const before = tasks.size;
-    tasks.add(task);
-    if (tasks.size !== before) slot.taskCount++;
+    node.slotHolder = slot;
+    node.slotPrev = slot.tail;
+    if (slot.tail === undefined) slot.head = node;
+    else slot.tail.slotNext = node;
+    slot.tail = node;
+    slot.taskCount++;
   }
 
   /**
    * Detaches a task (its work has stopped and its `done` resolved). When it was the last task of a
    * RELEASING slot, the slot becomes FREE. Detaching a task that is not attached is a no-op.
-   *
-   * The task is looked up in the slot of its `allocationId` (read-only in the {@link Task}
-   * contract): while a task is attached its allocation id cannot move to another slot, because a
-   * RELEASING slot keeps its id until its last task is detached. No table-wide index by task is
-   * kept, so attaching and detaching hash the task once each.
    */
   removeTask(task: Task): void {
-    const slot = this.#byAllocation.get(task.allocationId);
-    if (slot === undefined || slot.tasks === undefined || !slot.tasks.delete(task)) return;
+    let node: SlotLink | undefined;
+    if (task instanceof SlotLink && (task.slotHolder as Slot | undefined)?.table === this) {
+      node = task;
+    } else {
+      node = this.#foreign.size === 0 ? undefined : this.#foreign.get(task);
+      if (node === undefined) return;
+      this.#foreign.delete(task);
+    }
+    const slot = node.slotHolder as Slot;
+    const { slotPrev: prev, slotNext: next } = node;
+    if (prev === undefined) slot.head = next;
+    else prev.slotNext = next;
+    if (next === undefined) slot.tail = prev;
+    else next.slotPrev = prev;
+    node.slotPrev = node.slotNext = node.slotHolder = undefined;
     slot.taskCount--;
     if (slot.state === 'RELEASING' && slot.taskCount === 0 && !slot.freeing) this.#release(slot);
   }
@@ -681,13 +722,15 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
   }
 }
 
-function newSlot(index: number): Slot {
+function newSlot(table: DefaultTaskSlotTable, index: number): Slot {
   return {
+    table,
     index,
     state: 'FREE',
     allocationId: undefined,
     jobId: undefined,
-    tasks: undefined,
+    head: undefined,
+    tail: undefined,
     taskCount: 0,
     freeing: false,
     timer: undefined,

@@ -22,6 +22,7 @@ import { logSafely } from '../logging/log-safely.js';
 import { emitSafely } from '../runtime/emit-safely.js';
 import { formatExecutionId } from '../runtime/execution-id.js';
 import type { RuntimeEventEmitterImpl } from '../runtime/runtime-event-emitter.js';
+import { SlotLink } from '../slots/slot-link.js';
 import { lazyLogger } from './lazy-logger.js';
 
 /** What a task needs from the runtime that owns it. @internal */
@@ -76,7 +77,7 @@ let friend!: TaskFriend;
  * `launch()`: the only path, for built-in and third-party executors alike.
  * @internal
  */
-export class TaskImpl implements Task {
+export class TaskImpl extends SlotLink implements Task {
   static {
     friend = {
       attach: (task, execution) => task.#attach(execution),
@@ -122,6 +123,7 @@ export class TaskImpl implements Task {
   #onAbort: (() => void) | undefined;
 
   constructor(init: TaskInit, host: TaskHost) {
+    super();
     this.#init = init;
     this.#host = host;
     this.jobId = init.jobId;
@@ -131,6 +133,11 @@ export class TaskImpl implements Task {
     this.done = new Promise((resolve) => {
       this.#resolveDone = resolve;
     });
+  }
+
+  /** A task is its own node in its slot's list (see SlotLink). @internal */
+  get linkedTask(): Task {
+    return this;
   }
 
   get executionId(): string {
