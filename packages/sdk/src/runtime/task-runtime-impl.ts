@@ -36,6 +36,7 @@ import { DescriptorResolver } from './descriptor.js';
 import { emitSafely } from './emit-safely.js';
 import { executionKeyOf } from './execution-id.js';
 import { JobRegistry } from './job-registry.js';
+import { LiveTaskIndex } from './live-task-index.js';
 import type { ResolvedRuntimeOptions } from './options.js';
 import { MAX_TIMER_MS } from './options.js';
 import type { RuntimeEventEmitterImpl } from './runtime-event-emitter.js';
@@ -53,13 +54,12 @@ export class TaskRuntimeImpl implements TaskRuntime {
   readonly slotTable: TaskSlotTable;
   readonly events: RuntimeEventEmitter;
 
-  readonly #options: ResolvedRuntimeOptions;
   readonly #executors: Readonly<Record<string, Executor>>;
   readonly #fatalErrorHandler: FatalErrorHandler;
   readonly #scheduler: Scheduler;
   readonly #logger: Logger;
   /** Live tasks (until `done`) by execution id key. */
-  readonly #tasks = new Map<string | number, TaskImpl>();
+  readonly #tasks = new LiveTaskIndex<TaskImpl>();
   readonly #jobs: JobRegistry;
   readonly #descriptors: DescriptorResolver;
   readonly #host: TaskHost & { logTransitions: boolean };
@@ -82,7 +82,6 @@ export class TaskRuntimeImpl implements TaskRuntime {
     // createRuntime registers its own emitter in the runtime's container; a parent cannot replace it.
     @inject(EventsToken) events: RuntimeEventEmitterImpl,
   ) {
-    this.#options = options;
     this.#executors = executors;
     this.slotTable = slotTable;
     this.#fatalErrorHandler = fatalErrorHandler;
@@ -126,14 +125,18 @@ export class TaskRuntimeImpl implements TaskRuntime {
     const init = this.#descriptors.resolve(descriptor as TaskDescriptor);
     const task = new TaskImpl(init, this.#host);
     const key = init.executionKey;
-    if (this.#tasks.has(key)) {
+    if (!this.#tasks.add(key, task)) {
       throw new DuplicateExecutionIdError(`a live task already has execution id ${task.executionId}`, {
         executionId: task.executionId,
       });
     }
-    // Throws NO_ACTIVE_SLOT unless the allocation is ACTIVE for this job; the task has no effects yet.
-    this.slotTable.addTask(task);
-    this.#tasks.set(key, task);
+    try {
+      // Throws NO_ACTIVE_SLOT unless the allocation is ACTIVE for this job; the task has no effects yet.
+      this.slotTable.addTask(task);
+    } catch (error) {
+      this.#tasks.delete(key, task);
+      throw error;
+    }
     if (!this.#jobs.add(task)) {
       // Prefect semantics: work submitted to a cancelling job is born CANCELED, never invoked.
       task.cancel();
@@ -234,7 +237,7 @@ export class TaskRuntimeImpl implements TaskRuntime {
   }
 
   #onTaskDone(task: TaskImpl): void {
-    this.#tasks.delete(task.executionKey);
+    this.#tasks.delete(task.executionKey, task);
     this.#jobs.remove(task);
     this.slotTable.removeTask(task);
   }
