@@ -62,7 +62,8 @@ export abstract class BaseExecution implements Execution {
    * started. Created on first read; a rejection nobody awaits is never reported as unhandled.
    */
   get started(): Promise<void> {
-    const promises = (this.#promises ??= {});
+    this.#promises ??= {};
+    const promises = this.#promises;
     if (promises.started === undefined) {
       if (this.#phase === 0) {
         promises.started = new Promise<void>((resolve, reject) => {
@@ -82,7 +83,8 @@ export abstract class BaseExecution implements Execution {
    * `reject`. Created on first read; whoever reads it handles its rejection.
    */
   get result(): Promise<unknown> {
-    const promises = (this.#promises ??= {});
+    this.#promises ??= {};
+    const promises = this.#promises;
     if (promises.result === undefined) {
       if (this.#phase !== 2) {
         promises.result = new Promise<unknown>((resolve, reject) => {

@@ -4,7 +4,8 @@ import type { Executor } from '../interfaces/executor.js';
 import type { InvokableReference } from '../interfaces/invokable.js';
 import type { TaskDescriptor } from '../interfaces/task.js';
 import { isModuleReference } from '../internal/module-reference.js';
-import type { TaskInit } from '../task/task-impl.js';
+import type { TaskHost } from '../task/task-impl.js';
+import { TaskImpl } from '../task/task-impl.js';
 import { executionKeyOf, formatExecutionId, nextExecutionNumber } from './execution-id.js';
 import { checkTimingsCoverHardStop, resolveTimings } from './options.js';
 
@@ -83,10 +84,11 @@ export class DescriptorResolver {
     this.#baseTimings = baseTimings;
   }
 
-  /** Validates `descriptor`; see the class comment. */
-  resolve(descriptor: TaskDescriptor): TaskInit {
+  /** Validates `descriptor` (see the class comment) and makes its task, owned by `host`. */
+  createTask(descriptor: TaskDescriptor, host: TaskHost): TaskImpl {
     return resolveDescriptor(
       descriptor,
+      host,
       this.#executors,
       this.#defaultKey,
       this.#baseTimings,
@@ -96,18 +98,19 @@ export class DescriptorResolver {
 }
 
 /**
- * Validates a descriptor and resolves its defaults; throws {@link TaskSubmissionError}
- * (`INVALID_DESCRIPTOR` or `UNKNOWN_EXECUTOR`). `defaultInstance` is `executors[defaultExecutor]`
- * when the caller looked it up already.
+ * Validates a descriptor, resolves its defaults and makes its task;
+ * throws {@link TaskSubmissionError} (`INVALID_DESCRIPTOR` or `UNKNOWN_EXECUTOR`).
+ * `defaultInstance` is `executors[defaultExecutor]` when the caller looked it up already.
  * @internal
  */
 export function resolveDescriptor(
   descriptor: TaskDescriptor,
+  host: TaskHost,
   executors: Readonly<Record<string, Executor>>,
   defaultExecutor: string | undefined,
   baseTimings: CancellationTimings,
   defaultInstance?: Executor,
-): TaskInit {
+): TaskImpl {
   if (typeof descriptor !== 'object' || descriptor === null) throw invalid('a descriptor must be an object');
   // A misspelt key (`executer`) would otherwise be ignored silently, e.g. running work on the wrong executor.
   for (const field in descriptor) {
@@ -166,19 +169,20 @@ export function resolveDescriptor(
       throw invalid((error as Error).message, key, error);
     }
   }
-  return {
-    executionKey: key,
+  return new TaskImpl(
+    host,
+    key,
     jobId,
     allocationId,
-    name: descriptor.name ?? defaultName(invokable),
+    descriptor.name ?? defaultName(invokable),
     attempt,
     executorKey,
     executor,
     invokable,
-    input: descriptor.input,
+    descriptor.input,
     timings,
-    signal: descriptor.signal,
-  };
+    descriptor.signal,
+  );
 }
 
 function validateInvokable(invokable: unknown, executor: Executor, key: Key): void {

@@ -30,8 +30,7 @@ import type { Task, TaskDescriptor } from '../interfaces/task.js';
 import type { TaskSlotTable } from '../interfaces/task-slot-table.js';
 import { TaskSlotTableToken } from '../interfaces/task-slot-table.js';
 import { logSafely } from '../logging/log-safely.js';
-import type { TaskHost } from '../task/task-impl.js';
-import { TaskImpl } from '../task/task-impl.js';
+import type { TaskHost, TaskImpl } from '../task/task-impl.js';
 import { DescriptorResolver } from './descriptor.js';
 import { emitSafely } from './emit-safely.js';
 import { executionKeyOf } from './execution-id.js';
@@ -40,6 +39,8 @@ import { LiveTaskIndex } from './live-task-index.js';
 import type { ResolvedRuntimeOptions } from './options.js';
 import { MAX_TIMER_MS } from './options.js';
 import type { RuntimeEventEmitterImpl } from './runtime-event-emitter.js';
+
+const RESOLVED: Promise<void> = Promise.resolve();
 
 /**
  * The runtime behind `createRuntime`. Resolved from the runtime's own child container.
@@ -65,6 +66,7 @@ export class TaskRuntimeImpl implements TaskRuntime {
   readonly #host: TaskHost & { logTransitions: boolean };
   readonly #onLevelChange: () => void;
   #toStart: TaskImpl[] = [];
+  #spareStarts: TaskImpl[] = [];
   #health: RuntimeHealth = 'running';
   #closing: Promise<void> | undefined;
   #container: DependencyContainer | undefined;
@@ -122,9 +124,8 @@ export class TaskRuntimeImpl implements TaskRuntime {
   submit<TInput = unknown, TResult = unknown>(descriptor: TaskDescriptor<TInput, TResult>): Task<TResult> {
     if (this.#health === 'fatal') throw new RuntimeFatalError();
     if (this.#closing) throw new RuntimeClosedError('the runtime is closing or closed');
-    const init = this.#descriptors.resolve(descriptor as TaskDescriptor);
-    const task = new TaskImpl(init, this.#host);
-    const key = init.executionKey;
+    const task = this.#descriptors.createTask(descriptor as TaskDescriptor, this.#host);
+    const key = task.executionKey;
     if (!this.#tasks.add(key, task)) {
       throw new DuplicateExecutionIdError(`a live task already has execution id ${task.executionId}`, {
         executionId: task.executionId,
@@ -153,13 +154,18 @@ export class TaskRuntimeImpl implements TaskRuntime {
    */
   #scheduleStart(task: TaskImpl): void {
     this.#toStart.push(task);
-    if (this.#toStart.length === 1) queueMicrotask(this.#drainStarts);
+    // A reaction to a settled promise rather than queueMicrotask, which makes an AsyncResource and a
+    // bound function per call; both run in the same microtask queue, in order.
+    if (this.#toStart.length === 1) RESOLVED.then(this.#drainStarts);
   }
 
   readonly #drainStarts = (): void => {
     const tasks = this.#toStart;
-    this.#toStart = [];
+    // Two arrays take turns: tasks submitted while these start go to the other one.
+    this.#toStart = this.#spareStarts;
     for (const task of tasks) task.start();
+    tasks.length = 0;
+    this.#spareStarts = tasks;
   };
 
   getTask(executionId: string): Task | undefined {

@@ -15,7 +15,7 @@ import type {
   CancellationTimings,
 } from '../interfaces/cancellation-strategy.js';
 import type { Execution, ExecutionReporter, Executor, LaunchSpec } from '../interfaces/executor.js';
-import type { InvokableReference, TaskInfo } from '../interfaces/invokable.js';
+import type { InvokableReference } from '../interfaces/invokable.js';
 import type { Logger } from '../interfaces/logger.js';
 import type { Task, TaskOutcome } from '../interfaces/task.js';
 import { logSafely } from '../logging/log-safely.js';
@@ -39,18 +39,6 @@ export interface TaskHost {
   onDone(task: TaskImpl): void;
   /** Reports a fatal error (handler, health, event); never throws. */
   onFatal(error: Error, task: TaskImpl): void;
-}
-
-/** Fields of a validated descriptor (flat: one object per task). @internal */
-export interface TaskInit extends Omit<TaskInfo, 'executionId' | 'fencingToken'> {
-  /** The execution id's index key: a number for a generated id (formatted on first read). */
-  readonly executionKey: string | number;
-  readonly executorKey: string;
-  readonly executor: Executor;
-  readonly invokable: InvokableReference;
-  readonly input: unknown;
-  readonly timings: CancellationTimings;
-  readonly signal: AbortSignal | undefined;
 }
 
 const { CREATED, DEPLOYING, INITIALIZING, RUNNING, FINISHED, CANCELING, CANCELED, FAILED } = ExecutionState;
@@ -110,7 +98,13 @@ export class TaskImpl extends SlotLink implements Task {
   #progress: unknown;
 
   readonly #host: TaskHost;
-  readonly #init: TaskInit;
+  readonly #executionKey: string | number;
+  readonly #attempt: number;
+  readonly #executorInstance: Executor;
+  readonly #invokable: InvokableReference;
+  readonly #input: unknown;
+  readonly #timings: CancellationTimings;
+  readonly #signal: AbortSignal | undefined;
   #logger: Logger | undefined;
   #resolveDone!: (outcome: TaskOutcome) => void;
   #execution: Execution | undefined;
@@ -122,14 +116,38 @@ export class TaskImpl extends SlotLink implements Task {
   #settled = false;
   #onAbort: (() => void) | undefined;
 
-  constructor(init: TaskInit, host: TaskHost) {
+  /**
+   * Made by the runtime from a validated descriptor (see descriptor.ts), field by field: no object
+   * per task in between. `executionKey` is the number of a generated id (formatted on first read)
+   * or the id itself; `executor` is the instance registered under `executorKey`.
+   */
+  constructor(
+    host: TaskHost,
+    executionKey: string | number,
+    jobId: string,
+    allocationId: string,
+    name: string,
+    attempt: number,
+    executorKey: string,
+    executor: Executor,
+    invokable: InvokableReference,
+    input: unknown,
+    timings: CancellationTimings,
+    signal: AbortSignal | undefined,
+  ) {
     super();
-    this.#init = init;
     this.#host = host;
-    this.jobId = init.jobId;
-    this.allocationId = init.allocationId;
-    this.name = init.name;
-    this.executor = init.executorKey;
+    this.#executionKey = executionKey;
+    this.jobId = jobId;
+    this.allocationId = allocationId;
+    this.name = name;
+    this.#attempt = attempt;
+    this.executor = executorKey;
+    this.#executorInstance = executor;
+    this.#invokable = invokable;
+    this.#input = input;
+    this.#timings = timings;
+    this.#signal = signal;
     this.done = new Promise((resolve) => {
       this.#resolveDone = resolve;
     });
@@ -141,13 +159,13 @@ export class TaskImpl extends SlotLink implements Task {
   }
 
   get executionId(): string {
-    this.#executionId ??= formatExecutionId(this.#init.executionKey);
+    this.#executionId ??= formatExecutionId(this.#executionKey);
     return this.#executionId;
   }
 
   /** What the runtime indexes this task by (a number for a generated id). @internal */
   get executionKey(): string | number {
-    return this.#init.executionKey;
+    return this.#executionKey;
   }
 
   get state(): ExecutionState {
@@ -178,7 +196,7 @@ export class TaskImpl extends SlotLink implements Task {
 
   /** Follows the descriptor's external signal; an already aborted signal cancels at once. */
   watchSignal(): void {
-    const signal = this.#init.signal;
+    const signal = this.#signal;
     if (!signal) return;
     if (signal.aborted) {
       this.cancel();
@@ -191,7 +209,7 @@ export class TaskImpl extends SlotLink implements Task {
   /** Hard-stops the work now, skipping the rest of the grace period (used by `close({ graceMs })`). */
   hardStop(): void {
     const execution = this.#execution;
-    if (!execution || this.#workStopped || !this.#init.executor.capabilities.hardStop || !execution.kill)
+    if (!execution || this.#workStopped || !this.#executorInstance.capabilities.hardStop || !execution.kill)
       return;
     const log = (error: unknown) =>
       logSafely(this.logger, 'error', { err: toError(error) }, 'hard stop failed');
@@ -212,7 +230,7 @@ export class TaskImpl extends SlotLink implements Task {
     }
     let execution: Execution;
     try {
-      execution = this.#init.executor.launch(this.#launchSpec());
+      execution = this.#executorInstance.launch(this.#launchSpec());
     } catch (error) {
       this.#workEnded(false, error);
       return;
@@ -295,19 +313,18 @@ export class TaskImpl extends SlotLink implements Task {
    * keeps working. Its logger creates the task's pino child only when used (see lazy-logger.ts).
    */
   #launchSpec(): LaunchSpec {
-    const init = this.#init;
     return {
       task: {
         executionId: this.executionId,
-        jobId: init.jobId,
-        allocationId: init.allocationId,
-        name: init.name,
-        attempt: init.attempt,
+        jobId: this.jobId,
+        allocationId: this.allocationId,
+        name: this.name,
+        attempt: this.#attempt,
       },
-      invokable: init.invokable,
-      input: init.input,
+      invokable: this.#invokable,
+      input: this.#input,
       logger: lazyLogger(this),
-      cancellation: init.timings,
+      cancellation: this.#timings,
       report: new TaskReporter(this),
     };
   }
@@ -375,8 +392,8 @@ export class TaskImpl extends SlotLink implements Task {
     return {
       task: this,
       execution,
-      capabilities: this.#init.executor.capabilities,
-      timings: this.#init.timings,
+      capabilities: this.#executorInstance.capabilities,
+      timings: this.#timings,
       reason,
       logger: this.logger,
       isWorkStopped: () => this.#workStopped || this.#settled,
@@ -464,7 +481,7 @@ export class TaskImpl extends SlotLink implements Task {
     } catch {
       /* already escalating */
     }
-    if (this.#init.executor.capabilities.hardStop && execution.kill) {
+    if (this.#executorInstance.capabilities.hardStop && execution.kill) {
       try {
         execution.kill().catch(() => undefined);
       } catch {
@@ -477,7 +494,7 @@ export class TaskImpl extends SlotLink implements Task {
     if (this.#settled || !isTerminal(this.#state)) return;
     if (!this.#workStopped && !this.#abandoned) return;
     this.#settled = true;
-    if (this.#onAbort) this.#init.signal?.removeEventListener('abort', this.#onAbort);
+    if (this.#onAbort) this.#signal?.removeEventListener('abort', this.#onAbort);
     this.#onAbort = undefined;
     const state = this.#state;
     const cancellationRequested = this.#cancellationRequested;
