@@ -10,6 +10,7 @@ import type { JobCancellationReport } from '../interfaces/runtime.js';
 import { logSafely } from '../logging/log-safely.js';
 import type { TaskImpl } from '../task/task-impl.js';
 import { emitSafely } from './emit-safely.js';
+import { IdMap } from './id-map.js';
 
 /**
  * One job and its live tasks, kept in submission order in a list that runs through the tasks
@@ -61,7 +62,7 @@ class JobRecord {
  * @internal
  */
 export class JobRegistry {
-  readonly #jobs = new Map<string, JobRecord>();
+  readonly #jobs = new IdMap<JobRecord>();
   readonly #events: RuntimeEventEmitter;
   readonly #logger: Logger;
 

@@ -1,3 +1,5 @@
+import { IdMap } from './id-map.js';
+
 /** Tables up to this capacity never shrink (1024 entries: 16 KiB). */
 const SHRINK_ABOVE = 1024;
 
@@ -22,7 +24,7 @@ export class LiveTaskIndex<TValue extends object> {
   #direct = 0;
   /** Numbers whose entry was taken when they arrived. */
   readonly #overflow = new Map<number, TValue>();
-  readonly #named = new Map<string, TValue>();
+  readonly #named = new IdMap<TValue>();
 
   constructor() {
     this.#resize(128);
