@@ -13,9 +13,29 @@ export function nextExecutionNumber(): number {
   return counter++;
 }
 
+// Formatting: generated numbers are consecutive, so the id is the prefix and the number's base-36
+// digits but the last two (kept, changing once every 1296 ids) plus the last two digits (from a
+// table): one string concatenation per id instead of a radix conversion in the runtime.
+const BASE = 36 * 36;
+const LAST_DIGITS: readonly string[] = Array.from({ length: BASE }, (_, n) =>
+  n.toString(36).padStart(2, '0'),
+);
+const SMALL: readonly string[] = Array.from({ length: BASE }, (_, n) => PREFIX + n.toString(36));
+let headOf = -1;
+let head = '';
+
 /** The execution id of a generated number. @internal */
 export function formatExecutionId(key: string | number): string {
-  return typeof key === 'number' ? PREFIX + key.toString(36) : key;
+  if (typeof key !== 'number') return key;
+  // A negative key comes from an integrator's id such as `<prefix>--a`.
+  if (key < 0) return PREFIX + key.toString(36);
+  if (key < BASE) return SMALL[key] as string;
+  const high = Math.floor(key / BASE);
+  if (high !== headOf) {
+    head = PREFIX + high.toString(36);
+    headOf = high;
+  }
+  return head + (LAST_DIGITS[key - high * BASE] as string);
 }
 
 /**
