@@ -82,6 +82,13 @@ export class TaskImpl extends SlotLink implements Task {
   readonly executor: string;
   readonly done: Promise<TaskOutcome>;
 
+  /** @internal */
+  slotPrev: SlotLink | undefined = undefined;
+  /** @internal */
+  slotNext: SlotLink | undefined = undefined;
+  /** Its slot while attached to a default slot table (see SlotLink). @internal */
+  slotHolder: object | undefined = undefined;
+
   /** The runtime's per-job list runs through these (intrusive: no hashing per task). @internal */
   jobRecord: object | undefined = undefined;
   /** @internal */
