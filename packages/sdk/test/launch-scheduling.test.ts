@@ -19,7 +19,7 @@ class SyncExecutor implements Executor {
     const execution: Execution = { cancel: () => undefined };
     spec.report.attach(execution);
     spec.report.running();
-    spec.report.finished((spec.invokable as (spec: LaunchSpec) => unknown)(spec));
+    spec.report.finished((spec.invokable as unknown as (spec: LaunchSpec) => unknown)(spec));
     return execution;
   }
 
