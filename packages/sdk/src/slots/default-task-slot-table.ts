@@ -85,9 +85,7 @@ interface Slot {
   state: SlotState;
   allocationId: string | undefined;
   jobId: string | undefined;
-  /** The list of its job while held (see {@link JobSlots}). */
-  job: JobSlots | undefined;
-  /** The previous held slot of the same job. */
+  /** The previous held slot of the same job (see {@link JobSlots}). */
   jobPrev: Slot | undefined;
   /** The next held slot of the same job. */
   jobNext: Slot | undefined;
@@ -287,7 +285,6 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
       job = { head: undefined, tail: undefined, count: 0 };
       this.#byJob.set(jobId, job);
     }
-    slot.job = job;
     slot.jobPrev = job.tail;
     if (job.tail === undefined) job.head = slot;
     else job.tail.jobNext = slot;
@@ -470,7 +467,7 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
     const visit = (slot: Slot, where: string): void => {
       const at = `${where} slot ${slot.index}`;
       if (slot.state === 'FREE') {
-        if (slot.allocationId !== undefined || slot.jobId !== undefined || slot.job !== undefined) {
+        if (slot.allocationId !== undefined || slot.jobId !== undefined) {
           fail('a FREE slot has no allocation id', `${at} names ${slot.allocationId} of ${slot.jobId}`);
         }
         if (slot.taskCount > 0 || slot.head !== undefined || slot.tail !== undefined) {
@@ -578,7 +575,6 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
           fail('the per-job index equals the allocation ids of that job', `slot ${slot.index} listed twice`);
         listedSlots.add(slot);
         if (
-          slot.job !== job ||
           slot.jobPrev !== previous ||
           slot.jobId !== jobId ||
           slot.state === 'FREE' ||
@@ -744,14 +740,17 @@ export class DefaultTaskSlotTable implements TaskSlotTable {
     const jobId = slot.jobId as string;
     this.#disarmTimeout(slot);
     this.#byAllocation.delete(allocationId);
-    const job = slot.job;
+    // Looked up rather than kept on the slot: a job's list is often new (the job held no other slot),
+    // and a young object stored in a long-lived slot costs every scavenge a remembered-set entry on
+    // that slot's page; on a large table those pages are everywhere.
+    const job = this.#byJob.get(jobId);
     if (job !== undefined) {
       const { jobPrev: prev, jobNext: next } = slot;
       if (prev === undefined) job.head = next;
       else prev.jobNext = next;
       if (next === undefined) job.tail = prev;
       else next.jobPrev = prev;
-      slot.job = slot.jobPrev = slot.jobNext = undefined;
+      slot.jobPrev = slot.jobNext = undefined;
       if (--job.count === 0) this.#byJob.delete(jobId);
     }
     slot.allocationId = undefined;
@@ -820,7 +819,6 @@ function newSlot(table: DefaultTaskSlotTable, index: number): Slot {
     jobId: undefined,
     timer: undefined,
     ticket: 0,
-    job: undefined,
     jobPrev: undefined,
     jobNext: undefined,
     taskCount: 0,
