@@ -1,11 +1,17 @@
-import { randomUUID } from 'node:crypto';
-
 // Execution ids: a random prefix per process plus a counter, `<16 hex digits>-<base-36 counter>`. As
 // unique as a UUID for practical purposes (the prefix has 64 random bits) and far cheaper per task.
+// The bits come from Math.random, which V8 seeds from the OS per process: the prefix only has to
+// differ between processes, and node:crypto cost every host a few milliseconds of startup.
 //
 // A generated id is kept as its number until someone reads it as a string, and the indexes key it by
 // that number: building and hashing a fresh 20-character string was a sixth of a no-op inline task.
-const PREFIX = `${randomUUID().replaceAll('-', '').slice(0, 16)}-`;
+/** 32 random bits as 8 hex digits. */
+function randomHex32(): string {
+  return Math.floor(Math.random() * 0x1_0000_0000)
+    .toString(16)
+    .padStart(8, '0');
+}
+const PREFIX = `${randomHex32()}${randomHex32()}-`;
 let counter = 0;
 
 /** The number of the next generated execution id. @internal */
