@@ -60,15 +60,15 @@ export async function run({ rounds = 5 } = {}) {
       oursInfoDebugTransitions: () => ours(atInfo(), 'debug'),
       pQueue,
     },
-    // Rounds take a fraction of a second: three times the harness's, and the ratio is the median of
+    // Rounds take a fraction of a second: five times the harness's, and the ratio is the median of
     // the rounds' ratios (each pair measured back to back), which cancels the machine's drift.
-    { rounds: rounds * 3 },
+    { rounds: rounds * 5 },
   );
   const ratio = pairedRatio(stats.ours, stats.pQueue);
   const peers = { 'p-queue': stats.pQueue };
   return {
     name: 'inline-throughput',
-    description: `no-op tasks/s, full lifecycle, ${IN_FLIGHT} in flight, ${TASKS.toLocaleString('en-US')} tasks per round, ${rounds * 3} rounds, ratio = median of per-round ratios`,
+    description: `no-op tasks/s, full lifecycle, ${IN_FLIGHT} in flight, ${TASKS.toLocaleString('en-US')} tasks per round, ${rounds * 5} rounds, ratio = median of per-round ratios`,
     results: [
       {
         metric: 'tasks/s, default logger',
