@@ -4,7 +4,7 @@ import { InlineExecutor } from '@taskwarden/executor-local';
 import { createDefaultLogger, createRuntime, EmitOnlyFatalErrorHandler } from '@taskwarden/sdk';
 import PQueue from 'p-queue';
 import pino from 'pino';
-import { alternate, isMain, printResult } from './lib/stats.js';
+import { alternate, isMain, pairedRatio, printResult } from './lib/stats.js';
 
 const TASKS = 100_000;
 const IN_FLIGHT = 64;
@@ -60,13 +60,15 @@ export async function run({ rounds = 5 } = {}) {
       oursInfoDebugTransitions: () => ours(atInfo(), 'debug'),
       pQueue,
     },
-    { rounds },
+    // Rounds take a fraction of a second: five times the harness's, and the ratio is the median of
+    // the rounds' ratios (each pair measured back to back), which cancels the machine's drift.
+    { rounds: rounds * 5 },
   );
-  const ratio = stats.ours.median / stats.pQueue.median;
+  const ratio = pairedRatio(stats.ours, stats.pQueue);
   const peers = { 'p-queue': stats.pQueue };
   return {
     name: 'inline-throughput',
-    description: `no-op tasks/s, full lifecycle, ${IN_FLIGHT} in flight, ${TASKS.toLocaleString('en-US')} tasks per round`,
+    description: `no-op tasks/s, full lifecycle, ${IN_FLIGHT} in flight, ${TASKS.toLocaleString('en-US')} tasks per round, ${rounds * 5} rounds, ratio = median of per-round ratios`,
     results: [
       {
         metric: 'tasks/s, default logger',
@@ -74,22 +76,22 @@ export async function run({ rounds = 5 } = {}) {
         ours: stats.ours,
         peers,
         ratio,
-        target: '>= 1.0x p-queue',
-        met: ratio >= 1,
+        target: '>= 1.24x p-queue (no regression)',
+        met: ratio >= 1.24,
       },
       {
         metric: 'tasks/s, logger at info (transitions logged)',
         unit: 'tasks/s',
         ours: stats.oursInfo,
         peers,
-        ratio: stats.oursInfo.median / stats.pQueue.median,
+        ratio: pairedRatio(stats.oursInfo, stats.pQueue),
       },
       {
         metric: "tasks/s, logger at info, transitionLogLevel: 'debug'",
         unit: 'tasks/s',
         ours: stats.oursInfoDebugTransitions,
         peers,
-        ratio: stats.oursInfoDebugTransitions.median / stats.pQueue.median,
+        ratio: pairedRatio(stats.oursInfoDebugTransitions, stats.pQueue),
       },
     ],
   };

@@ -1,11 +1,32 @@
 // Shared helpers for benchmarks: summaries and alternating rounds against a peer.
 
-/** { min, median, max } of a list of numbers. */
-export function summarize(values) {
+/** The median of a list of numbers. */
+export function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
-  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-  return { min: sorted[0], median, max: sorted[sorted.length - 1], samples: sorted.length };
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** { min, median, max } of a list of numbers; `values` keeps them in round order (for pairing). */
+export function summarize(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return {
+    min: sorted[0],
+    median: median(values),
+    max: sorted[sorted.length - 1],
+    samples: sorted.length,
+    values: [...values],
+  };
+}
+
+/**
+ * The median over rounds of `a / b`, each round's two measurements taken back to back by
+ * {@link alternate}. On a machine whose speed drifts (other processes, frequency, heap growth), a
+ * round-by-round ratio cancels the drift that a ratio of two medians taken from different rounds
+ * keeps.
+ */
+export function pairedRatio(a, b) {
+  return median(a.values.map((value, round) => value / b.values[round]));
 }
 
 /**

@@ -9,13 +9,12 @@ import type {
   TaskInfo,
 } from '@taskwarden/sdk';
 import { BaseExecution, ExecutorClosedError } from '@taskwarden/sdk';
-import { callCancelHook, LazyAbort, resolveInvokable, runInvokable } from '@taskwarden/sdk/internal';
+import { callCancelHook, resolveInvokable, runInvokable } from '@taskwarden/sdk/internal';
 
 // A class rather than an object literal with getters: the getters live on the prototype, and
 // neither the logger nor the AbortSignal is created unless the task reads it.
 class InlineContext implements InvocationContext {
   readonly #execution: InlineExecution;
-  readonly abort = new LazyAbort();
 
   constructor(execution: InlineExecution) {
     this.#execution = execution;
@@ -34,7 +33,7 @@ class InlineContext implements InvocationContext {
   }
 
   get signal(): AbortSignal {
-    return this.abort.signal;
+    return this.#execution.signal;
   }
 
   /** Reports progress to the runtime (`task.progress`, the `taskProgress` event), synchronously. */
@@ -50,10 +49,16 @@ class InlineContext implements InvocationContext {
  * runtime launches a microtask after `submit`, so a `cancel()` right after `submit()` still runs
  * nothing); asynchronous work reports when its promise settles; a module reference is imported
  * first.
+ *
+ * The cancellation flag lives here, and the task's AbortSignal is created only when the task reads
+ * `ctx.signal` (already aborted if it was cancelled before): Node's AbortController costs more to
+ * make and collect than a no-op task, and most tasks never look at it.
  */
 class InlineExecution extends BaseExecution {
   readonly #context: InlineContext;
   #invokable: Invokable | undefined;
+  #aborted = false;
+  #controller: AbortController | undefined;
 
   constructor(spec: LaunchSpec) {
     super(spec);
@@ -82,13 +87,39 @@ class InlineExecution extends BaseExecution {
     this.#run();
   }
 
+  /** The task's signal, made on first read. */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.cancelReason);
+    }
+    return this.#controller.signal;
+  }
+
+  /** Read by `runInvokable` between `restore` and `invoke`. */
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  /** The abort reason (the first cancel's). */
+  get reason(): unknown {
+    return this.cancelReason;
+  }
+
   #run(): void {
     const invokable = this.#invokable as Invokable;
-    // The code is loaded: INITIALIZING while `restore` runs (without one, RUNNING implies it).
-    if (invokable.restore) this.markStarted();
     let value: unknown;
     try {
-      value = runInvokable(invokable, this.#context, () => this.markRunning(), this.#context.abort);
+      if (invokable.restore) {
+        // The code is loaded: INITIALIZING while `restore` runs.
+        this.markStarted();
+        value = runInvokable(invokable, this.#context, () => this.markRunning(), this);
+      } else {
+        // `runInvokable` without `restore`, minus a closure per task: RUNNING implies INITIALIZING.
+        if (this.#aborted) throw this.cancelReason;
+        this.markRunning();
+        value = invokable.invoke(this.#context);
+      }
     } catch (error) {
       this.reject(error);
       return;
@@ -120,7 +151,9 @@ class InlineExecution extends BaseExecution {
   }
 
   protected onCancel(reason: Error): void {
-    if (this.#context.abort.abort(reason)) callCancelHook(this.#invokable, this.#context);
+    this.#aborted = true;
+    this.#controller?.abort(reason);
+    callCancelHook(this.#invokable, this.#context);
   }
 }
 

@@ -39,12 +39,8 @@ export abstract class BaseExecution implements Execution {
   #ok = false;
   #value: unknown;
   #cancelReason: Error | undefined;
-  #started: Promise<void> | undefined;
-  #resolveStarted: (() => void) | undefined;
-  #rejectStarted: ((error: unknown) => void) | undefined;
-  #result: Promise<unknown> | undefined;
-  #resolveResult: ((value: unknown) => void) | undefined;
-  #rejectResult: ((error: unknown) => void) | undefined;
+  /** The promises someone asked for; most executions never make any (one object instead of six fields). */
+  #promises: Promises | undefined;
 
   constructor(spec: LaunchSpec) {
     this.spec = spec;
@@ -66,18 +62,20 @@ export abstract class BaseExecution implements Execution {
    * started. Created on first read; a rejection nobody awaits is never reported as unhandled.
    */
   get started(): Promise<void> {
-    if (this.#started === undefined) {
+    this.#promises ??= {};
+    const promises = this.#promises;
+    if (promises.started === undefined) {
       if (this.#phase === 0) {
-        this.#started = new Promise<void>((resolve, reject) => {
-          this.#resolveStarted = resolve;
-          this.#rejectStarted = reject;
+        promises.started = new Promise<void>((resolve, reject) => {
+          promises.resolveStarted = resolve;
+          promises.rejectStarted = reject;
         });
       } else {
-        this.#started = this.#ok || this.#hadStarted ? Promise.resolve() : Promise.reject(this.#value);
+        promises.started = this.#ok || this.#hadStarted ? Promise.resolve() : Promise.reject(this.#value);
       }
-      this.#started.catch(noop);
+      promises.started.catch(noop);
     }
-    return this.#started;
+    return promises.started;
   }
 
   /**
@@ -85,17 +83,19 @@ export abstract class BaseExecution implements Execution {
    * `reject`. Created on first read; whoever reads it handles its rejection.
    */
   get result(): Promise<unknown> {
-    if (this.#result === undefined) {
+    this.#promises ??= {};
+    const promises = this.#promises;
+    if (promises.result === undefined) {
       if (this.#phase !== 2) {
-        this.#result = new Promise<unknown>((resolve, reject) => {
-          this.#resolveResult = resolve;
-          this.#rejectResult = reject;
+        promises.result = new Promise<unknown>((resolve, reject) => {
+          promises.resolveResult = resolve;
+          promises.rejectResult = reject;
         });
       } else {
-        this.#result = this.#ok ? Promise.resolve(this.#value) : Promise.reject(this.#value);
+        promises.result = this.#ok ? Promise.resolve(this.#value) : Promise.reject(this.#value);
       }
     }
-    return this.#result;
+    return promises.result;
   }
 
   /** The code is loaded (DEPLOYING → INITIALIZING). Once; ignored after the outcome. */
@@ -103,7 +103,7 @@ export abstract class BaseExecution implements Execution {
     if (this.#phase !== 0) return;
     this.#phase = 1;
     this.#hadStarted = true;
-    this.#resolveStarted?.();
+    this.#promises?.resolveStarted?.();
     this.spec.report.started();
   }
 
@@ -114,7 +114,7 @@ export abstract class BaseExecution implements Execution {
       // `running` implies `started` for the runtime: one report less.
       this.#phase = 1;
       this.#hadStarted = true;
-      this.#resolveStarted?.();
+      this.#promises?.resolveStarted?.();
     }
     this.spec.report.running();
   }
@@ -130,9 +130,12 @@ export abstract class BaseExecution implements Execution {
     this.#phase = 2;
     this.#ok = true;
     this.#value = value;
-    this.#resolveStarted?.();
-    this.#resolveResult?.(value);
-    this.#release();
+    const promises = this.#promises;
+    if (promises !== undefined) {
+      promises.resolveStarted?.();
+      promises.resolveResult?.(value);
+      release(promises);
+    }
     this.spec.report.finished(value);
   }
 
@@ -142,9 +145,12 @@ export abstract class BaseExecution implements Execution {
     const before = this.#phase;
     this.#phase = 2;
     this.#value = error;
-    if (before === 0) this.#rejectStarted?.(error);
-    this.#rejectResult?.(error);
-    this.#release();
+    const promises = this.#promises;
+    if (promises !== undefined) {
+      if (before === 0) promises.rejectStarted?.(error);
+      promises.rejectResult?.(error);
+      release(promises);
+    }
     this.spec.report.failed(error);
   }
 
@@ -171,9 +177,20 @@ export abstract class BaseExecution implements Execution {
    * Called at most once, never after the outcome; report the outcome when the work has stopped.
    */
   protected abstract onCancel(reason: Error): void;
+}
 
-  #release(): void {
-    this.#resolveStarted = this.#rejectStarted = undefined;
-    this.#resolveResult = this.#rejectResult = undefined;
-  }
+/** The promises of a {@link BaseExecution} that someone asked for, with their settle functions. */
+interface Promises {
+  started?: Promise<void>;
+  resolveStarted?: (() => void) | undefined;
+  rejectStarted?: ((error: unknown) => void) | undefined;
+  result?: Promise<unknown>;
+  resolveResult?: ((value: unknown) => void) | undefined;
+  rejectResult?: ((error: unknown) => void) | undefined;
+}
+
+/** Drops the settle functions once the outcome is out (the promises stay). */
+function release(promises: Promises): void {
+  promises.resolveStarted = promises.rejectStarted = undefined;
+  promises.resolveResult = promises.rejectResult = undefined;
 }

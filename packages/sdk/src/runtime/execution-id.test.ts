@@ -33,4 +33,25 @@ describe('execution id keys', () => {
       { numRuns: 2_000 },
     );
   });
+
+  it('formats any number as the prefix and its base-36 digits, in any order (the cached head is per call)', () => {
+    const near = (n: number) => [n - 1, n, n + 1];
+    for (const n of [0, 1, 35, 36, 1295, 1296, 1297, 46655, 46656, 2 ** 31, Number.MAX_SAFE_INTEGER]) {
+      for (const m of near(n).filter((x) => x >= 0 && Number.isSafeInteger(x))) {
+        expect(formatExecutionId(m)).toBe(prefix + m.toString(36));
+      }
+    }
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(fc.nat(5_000), fc.maxSafeNat(), fc.integer({ min: Number.MIN_SAFE_INTEGER, max: -1 })),
+          { minLength: 1, maxLength: 50 },
+        ),
+        (numbers) => {
+          for (const n of numbers) expect(formatExecutionId(n)).toBe(prefix + n.toString(36));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
 });

@@ -10,6 +10,7 @@ import type { JobCancellationReport, JobSnapshot } from '../interfaces/runtime.j
 import { logSafely } from '../logging/log-safely.js';
 import type { TaskImpl } from '../task/task-impl.js';
 import { emitSafely } from './emit-safely.js';
+import { IdMap } from './id-map.js';
 
 /**
  * One job and its live tasks, kept in submission order in a list that runs through the tasks
@@ -61,7 +62,7 @@ class JobRecord {
  * @internal
  */
 export class JobRegistry {
-  readonly #jobs = new Map<string, JobRecord>();
+  readonly #jobs = new IdMap<JobRecord>();
   readonly #events: RuntimeEventEmitter;
   readonly #logger: Logger;
 
@@ -82,7 +83,11 @@ export class JobRegistry {
 
   /** Every job with live tasks or a cancellation in progress. */
   snapshot(): JobSnapshot[] {
-    return [...this.#jobs].map(([jobId, job]) => ({ jobId, state: job.state, liveTasks: job.size }));
+    return [...this.#jobs.entries()].map(([jobId, job]) => ({
+      jobId,
+      state: job.state,
+      liveTasks: job.size,
+    }));
   }
 
   /** A job's state: `'RUNNING'` or `'CANCELING'` while it exists, `undefined` otherwise. */

@@ -32,16 +32,18 @@ import type { Task, TaskDescriptor } from '../interfaces/task.js';
 import type { TaskSlotTable } from '../interfaces/task-slot-table.js';
 import { TaskSlotTableToken } from '../interfaces/task-slot-table.js';
 import { logSafely } from '../logging/log-safely.js';
-import type { TaskHost } from '../task/task-impl.js';
-import { TaskImpl } from '../task/task-impl.js';
+import type { TaskHost, TaskImpl } from '../task/task-impl.js';
 import { RuntimeTelemetry } from '../telemetry/runtime-telemetry.js';
-import { resolveDescriptor } from './descriptor.js';
+import { DescriptorResolver } from './descriptor.js';
 import { emitSafely } from './emit-safely.js';
 import { executionKeyOf } from './execution-id.js';
 import { JobRegistry } from './job-registry.js';
+import { LiveTaskIndex } from './live-task-index.js';
 import type { ResolvedRuntimeOptions } from './options.js';
 import { MAX_TIMER_MS } from './options.js';
 import type { RuntimeEventEmitterImpl } from './runtime-event-emitter.js';
+
+const RESOLVED: Promise<void> = Promise.resolve();
 
 /**
  * The runtime behind `createRuntime`. Resolved from the runtime's own child container.
@@ -56,19 +58,20 @@ export class TaskRuntimeImpl implements TaskRuntime {
   readonly slotTable: TaskSlotTable;
   readonly events: RuntimeEventEmitter;
 
-  readonly #options: ResolvedRuntimeOptions;
   readonly #executors: Readonly<Record<string, Executor>>;
   readonly #fatalErrorHandler: FatalErrorHandler;
   readonly #scheduler: Scheduler;
   readonly #logger: Logger;
   /** Live tasks (until `done`) by execution id key. */
-  readonly #tasks = new Map<string | number, TaskImpl>();
+  readonly #tasks = new LiveTaskIndex<TaskImpl>();
   readonly #jobs: JobRegistry;
+  readonly #descriptors: DescriptorResolver;
   readonly #host: TaskHost & { logTransitions: boolean };
   readonly #onLevelChange: () => void;
   #toStart: TaskImpl[] = [];
   /** The clock read for the current batch of submissions (one read per batch, not per task). */
   #batchAt = 0;
+  #spareStarts: TaskImpl[] = [];
   #health: RuntimeHealth = 'running';
   #closing: Promise<void> | undefined;
   #container: DependencyContainer | undefined;
@@ -86,7 +89,6 @@ export class TaskRuntimeImpl implements TaskRuntime {
     // createRuntime registers its own emitter in the runtime's container; a parent cannot replace it.
     @inject(EventsToken) events: RuntimeEventEmitterImpl,
   ) {
-    this.#options = options;
     this.#executors = executors;
     this.slotTable = slotTable;
     this.#fatalErrorHandler = fatalErrorHandler;
@@ -94,6 +96,7 @@ export class TaskRuntimeImpl implements TaskRuntime {
     this.#logger = logger;
     this.events = events;
     this.#jobs = new JobRegistry(events, logger);
+    this.#descriptors = new DescriptorResolver(executors, options.defaultExecutor, options.cancellation);
     // The level check is cached: it ran on every transition. pino announces level changes.
     const level = options.transitionLogLevel;
     const host = {
@@ -127,24 +130,22 @@ export class TaskRuntimeImpl implements TaskRuntime {
   submit<TInput = unknown, TResult = unknown>(descriptor: TaskDescriptor<TInput, TResult>): Task<TResult> {
     if (this.#health === 'fatal') throw new RuntimeFatalError();
     if (this.#closing) throw new RuntimeClosedError('the runtime is closing or closed');
-    const init = resolveDescriptor(
-      descriptor as TaskDescriptor,
-      this.#executors,
-      this.#options.defaultExecutor,
-      this.#options.cancellation,
-    );
-    const task = new TaskImpl(init, this.#host);
+    const task = this.#descriptors.createTask(descriptor as TaskDescriptor, this.#host);
     task.submittedAt = this.#submittedAt();
     const telemetry = this.#host.telemetry;
-    const key = init.executionKey;
-    if (this.#tasks.has(key)) {
+    const key = task.executionKey;
+    if (!this.#tasks.add(key, task)) {
       throw new DuplicateExecutionIdError(`a live task already has execution id ${task.executionId}`, {
         executionId: task.executionId,
       });
     }
-    // Throws NO_ACTIVE_SLOT unless the allocation is ACTIVE for this job; the task has no effects yet.
-    this.slotTable.addTask(task);
-    this.#tasks.set(key, task);
+    try {
+      // Throws NO_ACTIVE_SLOT unless the allocation is ACTIVE for this job; the task has no effects yet.
+      this.slotTable.addTask(task);
+    } catch (error) {
+      this.#tasks.delete(key, task);
+      throw error;
+    }
     if (telemetry.active) {
       task.telemetry = telemetry.taskSubmitted(task.name, {
         executionId: task.executionId,
@@ -168,7 +169,9 @@ export class TaskRuntimeImpl implements TaskRuntime {
    */
   #scheduleStart(task: TaskImpl): void {
     this.#toStart.push(task);
-    if (this.#toStart.length === 1) queueMicrotask(this.#drainStarts);
+    // A reaction to a settled promise rather than queueMicrotask, which makes an AsyncResource and a
+    // bound function per call; both run in the same microtask queue, in order.
+    if (this.#toStart.length === 1) RESOLVED.then(this.#drainStarts);
   }
 
   /** The submission time: one clock read per batch of submissions made in the same turn. */
@@ -179,8 +182,11 @@ export class TaskRuntimeImpl implements TaskRuntime {
 
   readonly #drainStarts = (): void => {
     const tasks = this.#toStart;
-    this.#toStart = [];
+    // Two arrays take turns: tasks submitted while these start go to the other one.
+    this.#toStart = this.#spareStarts;
     for (const task of tasks) task.start();
+    tasks.length = 0;
+    this.#spareStarts = tasks;
   };
 
   getTask(executionId: string): Task | undefined {
@@ -190,7 +196,9 @@ export class TaskRuntimeImpl implements TaskRuntime {
 
   snapshot(): RuntimeSnapshot {
     const tasks: TaskSnapshot[] = [];
-    for (const task of this.#tasks.values()) {
+    // Every live task is in exactly one job; oldest first, to the millisecond of its submission.
+    const live = [...this.#jobs.liveTasks()].sort((a, b) => a.submittedAt - b.submittedAt);
+    for (const task of live) {
       const ladder = task.ladderState;
       tasks.push({
         executionId: task.executionId,
@@ -299,7 +307,7 @@ export class TaskRuntimeImpl implements TaskRuntime {
   }
 
   #onTaskDone(task: TaskImpl): void {
-    this.#tasks.delete(task.executionKey);
+    this.#tasks.delete(task.executionKey, task);
     this.#jobs.remove(task);
     this.slotTable.removeTask(task);
   }

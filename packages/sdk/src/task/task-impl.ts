@@ -19,14 +19,16 @@ import type {
   CancellationTimings,
 } from '../interfaces/cancellation-strategy.js';
 import type { Execution, ExecutionReporter, Executor, LaunchSpec } from '../interfaces/executor.js';
-import type { InvokableReference, TaskInfo } from '../interfaces/invokable.js';
+import type { InvokableReference } from '../interfaces/invokable.js';
 import type { Logger } from '../interfaces/logger.js';
 import type { Task, TaskOutcome } from '../interfaces/task.js';
 import { logSafely } from '../logging/log-safely.js';
 import { emitSafely } from '../runtime/emit-safely.js';
 import { formatExecutionId } from '../runtime/execution-id.js';
 import type { RuntimeEventEmitterImpl } from '../runtime/runtime-event-emitter.js';
+import { SlotLink } from '../slots/slot-link.js';
 import type { RuntimeTelemetry, TaskTelemetry } from '../telemetry/runtime-telemetry.js';
+import { lazyLogger } from './lazy-logger.js';
 
 /** What a task needs from the runtime that owns it. @internal */
 export interface TaskHost {
@@ -44,18 +46,6 @@ export interface TaskHost {
   onFatal(error: Error, task: TaskImpl): void;
   /** Metrics and traces (a no-op until the host registers an OpenTelemetry SDK). */
   readonly telemetry: RuntimeTelemetry;
-}
-
-/** Fields of a validated descriptor (flat: one object per task). @internal */
-export interface TaskInit extends Omit<TaskInfo, 'executionId' | 'fencingToken'> {
-  /** The execution id's index key: a number for a generated id (formatted on first read). */
-  readonly executionKey: string | number;
-  readonly executorKey: string;
-  readonly executor: Executor;
-  readonly invokable: InvokableReference;
-  readonly input: unknown;
-  readonly timings: CancellationTimings;
-  readonly signal: AbortSignal | undefined;
 }
 
 /** How far a task's cancellation ladder has got. @internal */
@@ -90,7 +80,7 @@ let friend!: TaskFriend;
  * `launch()`: the only path, for built-in and third-party executors alike.
  * @internal
  */
-export class TaskImpl implements Task {
+export class TaskImpl extends SlotLink implements Task {
   static {
     friend = {
       attach: (task, execution) => task.#attach(execution),
@@ -111,6 +101,13 @@ export class TaskImpl implements Task {
   /** Its span and clocks, when telemetry was on at its submit. @internal */
   telemetry: TaskTelemetry | undefined = undefined;
 
+  /** @internal */
+  slotPrev: SlotLink | undefined = undefined;
+  /** @internal */
+  slotNext: SlotLink | undefined = undefined;
+  /** Its slot while attached to a default slot table (see SlotLink). @internal */
+  slotHolder: object | undefined = undefined;
+
   /** The runtime's per-job list runs through these (intrusive: no hashing per task). @internal */
   jobRecord: object | undefined = undefined;
   /** @internal */
@@ -129,7 +126,13 @@ export class TaskImpl implements Task {
   #ladderState: LadderState | undefined;
 
   readonly #host: TaskHost;
-  readonly #init: TaskInit;
+  readonly #executionKey: string | number;
+  readonly #attempt: number;
+  readonly #executorInstance: Executor;
+  readonly #invokable: InvokableReference;
+  readonly #input: unknown;
+  readonly #timings: CancellationTimings;
+  readonly #signal: AbortSignal | undefined;
   #logger: Logger | undefined;
   #resolveDone!: (outcome: TaskOutcome) => void;
   #execution: Execution | undefined;
@@ -141,26 +144,56 @@ export class TaskImpl implements Task {
   #settled = false;
   #onAbort: (() => void) | undefined;
 
-  constructor(init: TaskInit, host: TaskHost) {
-    this.#init = init;
+  /**
+   * Made by the runtime from a validated descriptor (see descriptor.ts), field by field: no object
+   * per task in between. `executionKey` is the number of a generated id (formatted on first read)
+   * or the id itself; `executor` is the instance registered under `executorKey`.
+   */
+  constructor(
+    host: TaskHost,
+    executionKey: string | number,
+    jobId: string,
+    allocationId: string,
+    name: string,
+    attempt: number,
+    executorKey: string,
+    executor: Executor,
+    invokable: InvokableReference,
+    input: unknown,
+    timings: CancellationTimings,
+    signal: AbortSignal | undefined,
+  ) {
+    super();
     this.#host = host;
-    this.jobId = init.jobId;
-    this.allocationId = init.allocationId;
-    this.name = init.name;
-    this.executor = init.executorKey;
+    this.#executionKey = executionKey;
+    this.jobId = jobId;
+    this.allocationId = allocationId;
+    this.name = name;
+    this.#attempt = attempt;
+    this.executor = executorKey;
+    this.#executorInstance = executor;
+    this.#invokable = invokable;
+    this.#input = input;
+    this.#timings = timings;
+    this.#signal = signal;
     this.done = new Promise((resolve) => {
       this.#resolveDone = resolve;
     });
   }
 
+  /** A task is its own node in its slot's list (see SlotLink). @internal */
+  get linkedTask(): Task {
+    return this;
+  }
+
   get executionId(): string {
-    this.#executionId ??= formatExecutionId(this.#init.executionKey);
+    this.#executionId ??= formatExecutionId(this.#executionKey);
     return this.#executionId;
   }
 
   /** What the runtime indexes this task by (a number for a generated id). @internal */
   get executionKey(): string | number {
-    return this.#init.executionKey;
+    return this.#executionKey;
   }
 
   get state(): ExecutionState {
@@ -196,7 +229,7 @@ export class TaskImpl implements Task {
 
   /** Follows the descriptor's external signal; an already aborted signal cancels at once. */
   watchSignal(): void {
-    const signal = this.#init.signal;
+    const signal = this.#signal;
     if (!signal) return;
     if (signal.aborted) {
       this.cancel();
@@ -209,7 +242,7 @@ export class TaskImpl implements Task {
   /** Hard-stops the work now, skipping the rest of the grace period (used by `close({ graceMs })`). */
   hardStop(): void {
     const execution = this.#execution;
-    if (!execution || this.#workStopped || !this.#init.executor.capabilities.hardStop || !execution.kill)
+    if (!execution || this.#workStopped || !this.#executorInstance.capabilities.hardStop || !execution.kill)
       return;
     const log = (error: unknown) =>
       logSafely(this.logger, 'error', { err: toError(error) }, 'hard stop failed');
@@ -234,8 +267,8 @@ export class TaskImpl implements Task {
       // Launched in the task span's context, so an executor can carry it on (to a remote agent).
       const launchContext = this.telemetry && this.#host.telemetry.launchContext(this.telemetry);
       execution = launchContext
-        ? context.with(launchContext, () => this.#init.executor.launch(spec))
-        : this.#init.executor.launch(spec);
+        ? context.with(launchContext, () => this.#executorInstance.launch(spec))
+        : this.#executorInstance.launch(spec);
     } catch (error) {
       this.#workEnded(false, error);
       return;
@@ -313,25 +346,23 @@ export class TaskImpl implements Task {
     return new CancellationArmingError({ executionId: this.executionId, taskName: this.name }, cause);
   }
 
-  /** The spec handed to the executor: own properties only, so `{ ...spec, input }` keeps working. */
+  /**
+   * The spec handed to the executor: a plain object of own data properties, so `{ ...spec, input }`
+   * keeps working. Its logger creates the task's pino child only when used (see lazy-logger.ts).
+   */
   #launchSpec(): LaunchSpec {
-    const init = this.#init;
-    const task = this;
     return {
       task: {
         executionId: this.executionId,
-        jobId: init.jobId,
-        allocationId: init.allocationId,
-        name: init.name,
-        attempt: init.attempt,
+        jobId: this.jobId,
+        allocationId: this.allocationId,
+        name: this.name,
+        attempt: this.#attempt,
       },
-      invokable: init.invokable,
-      input: init.input,
-      // Created only if the executor or the work asks: a pino child costs more than a no-op task.
-      get logger(): Logger {
-        return task.logger;
-      },
-      cancellation: init.timings,
+      invokable: this.#invokable,
+      input: this.#input,
+      logger: lazyLogger(this),
+      cancellation: this.#timings,
       report: new TaskReporter(this),
     };
   }
@@ -399,8 +430,8 @@ export class TaskImpl implements Task {
     return {
       task: this,
       execution,
-      capabilities: this.#init.executor.capabilities,
-      timings: this.#init.timings,
+      capabilities: this.#executorInstance.capabilities,
+      timings: this.#timings,
       reason,
       logger: this.logger,
       isWorkStopped: () => this.#workStopped || this.#settled,
@@ -516,7 +547,7 @@ export class TaskImpl implements Task {
     } catch {
       /* already escalating */
     }
-    if (this.#init.executor.capabilities.hardStop && execution.kill) {
+    if (this.#executorInstance.capabilities.hardStop && execution.kill) {
       try {
         execution.kill().catch(() => undefined);
       } catch {
@@ -529,7 +560,7 @@ export class TaskImpl implements Task {
     if (this.#settled || !isTerminal(this.#state)) return;
     if (!this.#workStopped && !this.#abandoned) return;
     this.#settled = true;
-    if (this.#onAbort) this.#init.signal?.removeEventListener('abort', this.#onAbort);
+    if (this.#onAbort) this.#signal?.removeEventListener('abort', this.#onAbort);
     this.#onAbort = undefined;
     const state = this.#state;
     const cancellationRequested = this.#cancellationRequested;

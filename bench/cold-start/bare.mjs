@@ -1,0 +1,1 @@
+// The peer of the cold-start benchmark: a bare node process that loads one ES module and exits.
