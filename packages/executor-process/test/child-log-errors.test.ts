@@ -18,7 +18,7 @@ describe('errors logged by a child task', () => {
       expect(outcome).toMatchObject({ state: 'FINISHED', result: 'logged' });
       const plain = records.find((record) => record.msg === 'plain boom');
       expect(plain?.err).toMatchObject({ type: 'Error', message: 'plain boom' });
-      expect(String((plain?.err as { stack?: string }).stack)).toContain('logs-errors.mjs');
+      expect(String((plain?.err as { stack?: string } | undefined)?.stack)).toContain('logs-errors.mjs');
       const typed = records.find((record) => record.msg === 'with a field');
       expect(typed?.err).toMatchObject({ type: 'TypeError', message: 'typed boom', code: 'E_TYPED' });
       for (const record of [plain, typed]) {
