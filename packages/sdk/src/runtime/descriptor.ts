@@ -147,8 +147,7 @@ export function resolveDescriptor(
     executor = executors[executorKey] as Executor;
   }
 
-  const invokable = normalizeInvokable(descriptor.invokable, key);
-  validateInvokable(invokable, executor, key);
+  const invokable = validateInvokable(descriptor.invokable, executor, key);
 
   if (descriptor.name !== undefined && typeof descriptor.name !== 'string') {
     throw invalid('name must be a string', key);
@@ -213,13 +212,18 @@ function normalizeInvokable(
   );
 }
 
-function validateInvokable(invokable: unknown, executor: Executor, key: Key): void {
+/** Validates the invokable and returns it, a `{ module: URL }` turned into `{ module: href }`. */
+function validateInvokable(
+  invokable: InvokableReference | ModuleUrlReference,
+  executor: Executor,
+  key: Key,
+): InvokableReference {
   if (isModuleReference(invokable)) {
     if (invokable.module.length === 0) throw invalid('invokable.module must be a non-empty string', key);
     if (invokable.export !== undefined && (typeof invokable.export !== 'string' || invokable.export === '')) {
       throw invalid('invokable.export must be a non-empty string', key);
     }
-    return;
+    return invokable;
   }
   const isFunction = typeof invokable === 'function';
   const isObject =
@@ -227,6 +231,10 @@ function validateInvokable(invokable: unknown, executor: Executor, key: Key): vo
     invokable !== null &&
     typeof (invokable as { invoke?: unknown }).invoke === 'function';
   if (!isFunction && !isObject) {
+    // Only here, off the path of valid invokables: a module given as a URL object, or a bad module.
+    if (typeof invokable === 'object' && invokable !== null && 'module' in invokable) {
+      return validateInvokable(normalizeInvokable(invokable, key), executor, key);
+    }
     throw invalid('invokable must be a function, an object with invoke(), or { module, export? }', key);
   }
   if (executor.capabilities.isolation !== 'none') {
@@ -235,6 +243,7 @@ function validateInvokable(invokable: unknown, executor: Executor, key: Key): vo
       key,
     );
   }
+  return invokable as InvokableReference;
 }
 
 // Function#name is a slow accessor, read for every task submitted without a name.

@@ -69,8 +69,10 @@ export class TaskRuntimeImpl implements TaskRuntime {
   readonly #host: TaskHost & { logTransitions: boolean };
   readonly #onLevelChange: () => void;
   #toStart: TaskImpl[] = [];
-  /** The clock read for the current batch of submissions (one read per batch, not per task). */
+  /** The clock read for the current turn of the event loop (see `#readClock`). */
   #batchAt = 0;
+  #clockFresh = false;
+  #telemetryActive = false;
   #spareStarts: TaskImpl[] = [];
   #health: RuntimeHealth = 'running';
   #closing: Promise<void> | undefined;
@@ -131,7 +133,7 @@ export class TaskRuntimeImpl implements TaskRuntime {
     if (this.#health === 'fatal') throw new RuntimeFatalError();
     if (this.#closing) throw new RuntimeClosedError('the runtime is closing or closed');
     const task = this.#descriptors.createTask(descriptor as TaskDescriptor, this.#host);
-    task.submittedAt = this.#submittedAt();
+    task.submittedAt = this.#clockFresh ? this.#batchAt : this.#readClock();
     const telemetry = this.#host.telemetry;
     const key = task.executionKey;
     if (!this.#tasks.add(key, task)) {
@@ -146,7 +148,7 @@ export class TaskRuntimeImpl implements TaskRuntime {
       this.#tasks.delete(key, task);
       throw error;
     }
-    if (telemetry.active) {
+    if (this.#telemetryActive) {
       task.telemetry = telemetry.taskSubmitted(task.name, {
         executionId: task.executionId,
         jobId: task.jobId,
@@ -174,11 +176,26 @@ export class TaskRuntimeImpl implements TaskRuntime {
     if (this.#toStart.length === 1) RESOLVED.then(this.#drainStarts);
   }
 
-  /** The submission time: one clock read per batch of submissions made in the same turn. */
-  #submittedAt(): number {
-    if (this.#toStart.length === 0) this.#batchAt = Date.now();
+  /**
+   * The submission time: one clock read per turn of the event loop, not per task (a clock read was a
+   * measurable share of an inline task), and with it whether telemetry records. Submissions made
+   * within one turn share it: a turn that runs
+   * long without yielding makes later ones look that much older, which an inspector's display of
+   * elapsed time tolerates.
+   */
+  #readClock(): number {
+    this.#batchAt = Date.now();
+    // Whether an OpenTelemetry SDK is registered, read as rarely as the clock: an SDK registered
+    // during a turn records the tasks submitted from the next one.
+    this.#telemetryActive = this.#host.telemetry.active;
+    this.#clockFresh = true;
+    setImmediate(this.#staleClock).unref();
     return this.#batchAt;
   }
+
+  readonly #staleClock = (): void => {
+    this.#clockFresh = false;
+  };
 
   readonly #drainStarts = (): void => {
     const tasks = this.#toStart;

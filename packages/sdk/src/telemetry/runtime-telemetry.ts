@@ -68,6 +68,8 @@ export interface TaskTelemetry {
 /** The telemetry of one runtime. @internal */
 export class RuntimeTelemetry {
   readonly #tracerProvider: TracerProvider;
+  /** The API's proxy provider (whose delegate an SDK sets), or undefined when something else is global. */
+  readonly #proxy: ProxyTracerProvider | undefined;
   #tracer: Tracer | undefined;
   readonly #metrics: boolean;
   readonly #duration: Histogram | undefined;
@@ -82,6 +84,7 @@ export class RuntimeTelemetry {
 
   constructor(slotTable: TaskSlotTable) {
     this.#tracerProvider = trace.getTracerProvider();
+    this.#proxy = this.#tracerProvider instanceof ProxyTracerProvider ? this.#tracerProvider : undefined;
     const meter = metrics.getMeterProvider().getMeter(TELEMETRY_SCOPE);
     const duration = meter.createHistogram('taskwarden.task.duration', {
       unit: 's',
@@ -116,8 +119,8 @@ export class RuntimeTelemetry {
   }
 
   #tracing(): boolean {
-    const provider = this.#tracerProvider;
-    return !(provider instanceof ProxyTracerProvider) || provider.getDelegate() !== NOOP_TRACER_PROVIDER;
+    const proxy = this.#proxy;
+    return proxy === undefined || proxy.getDelegate() !== NOOP_TRACER_PROVIDER;
   }
 
   /** Starts a task's telemetry at submit: its span (child of the active context) and its clock. */
