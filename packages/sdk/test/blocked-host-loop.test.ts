@@ -65,6 +65,26 @@ describe('a blocked host event loop', () => {
     expect(await task.done).toMatchObject({ state: 'FAILED', abandoned: true });
   });
 
+  it('a block that begins once the hard stop began gives the hard stop its bound again when the host runs', async () => {
+    const t = testRuntime({ hardStop: true, killStops: false, hardStopMs: HARD_STOP_MS });
+    const task = t.submit();
+    const execution = await t.executor.nextLaunch();
+    execution.run();
+    task.cancel();
+    await t.scheduler.advanceAsync(TIMINGS.gracePeriodMs);
+    expect(execution.killCalls).toBe(1);
+    // The host blocks right after the hard stop began, until past the watchdog's time.
+    t.scheduler.block(TIMINGS.timeoutMs - TIMINGS.gracePeriodMs + 200);
+    t.scheduler.fireDue();
+    await t.scheduler.advanceAsync(0);
+    expect(t.fatal.errors).toEqual([]);
+    // The hard stop finishes within its bound of running host time: CANCELED.
+    await t.scheduler.advanceAsync(HARD_STOP_MS - 1);
+    execution.throw(new Error('terminated'));
+    expect(await task.done).toMatchObject({ state: 'CANCELED', abandoned: false });
+    expect(t.fatal.errors).toEqual([]);
+  });
+
   it('without a block, the ladder is unchanged: the watchdog fires at timeoutMs', async () => {
     const t = testRuntime({ hardStop: true, killStops: false, hardStopMs: HARD_STOP_MS });
     const task = t.submit();

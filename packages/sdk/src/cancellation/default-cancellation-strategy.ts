@@ -76,30 +76,35 @@ export class DefaultCancellationStrategy implements CancellationStrategy {
      * exit). Such a stage waits one more turn of the loop, after pending I/O, before it acts: a
      * blocked host delays the ladder, it never makes it act on stale facts.
      */
-    const stage = (delayMs: number, action: () => void): void => {
+    const stage = (delayMs: number, action: (lateMs: number) => void): void => {
       const due = scheduler.now() + delayMs;
       timers.push(
         scheduler.schedule(delayMs, () => {
           if (!live()) return;
-          if (scheduler.now() - due <= LATE_TIMER_MS) {
-            action();
+          const lateMs = scheduler.now() - due;
+          if (lateMs <= LATE_TIMER_MS) {
+            action(0);
             return;
           }
           try {
-            timers.push(scheduler.schedule(0, () => live() && action()));
+            timers.push(scheduler.schedule(0, () => live() && action(lateMs)));
           } catch {
-            action(); // no timer for the extra turn: act now rather than never
+            action(lateMs); // no timer for the extra turn: act now rather than never
           }
         }),
       );
     };
 
-    const watchdog = (): void => {
+    const watchdog = (lateMs: number): void => {
       if (!live()) return;
       // The watchdog gives up only on work that is still running after its hard stop had its own
       // bound: with a blocked host the timers fire together, and the hard stop must come first.
       if (hardStop) {
         if (hardStopStartedAt === undefined) hardStop();
+        // Finishing a hard stop takes the host's event loop (reading an exit, sweeping a tree): time
+        // the host spent blocked is no time the hard stop could use. A check that comes late (the
+        // host was blocked) gives the hard stop its bound again, from now.
+        if (lateMs > LATE_TIMER_MS) hardStopStartedAt = scheduler.now();
         const waited = scheduler.now() - (hardStopStartedAt ?? scheduler.now());
         // At least one turn of the loop, even for an executor that declares no bound.
         const bound = Math.max(hardStopMs, 1);
