@@ -1,10 +1,18 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
 import { WORKER_HARD_STOP_MS, WorkerExecutor } from '@taskwarden/executor-local';
 import { isGone, launchDirectly, sleep, tempDir, until, waitGone } from '@taskwarden/sdk/testing';
 import { describe, expect, it } from 'vitest';
-import { fixture, ref, startHarness, TIMINGS, threadsEnded } from './worker-harness.js';
+import {
+  fixture,
+  liveChildren,
+  readPid,
+  ref,
+  sentinels,
+  startHarness,
+  TIMINGS,
+  threadsEnded,
+} from './worker-harness.js';
 
 /**
  * Issue 14.8: processes spawned by worker-thread tasks are stopped with the task's thread — on a
@@ -17,39 +25,6 @@ const HARD_AT_ONCE = { ...TIMINGS, gracePeriodMs: 0 };
 async function reportedPids(task: { readonly progress: unknown }): Promise<number[]> {
   await until(() => Array.isArray(task.progress), 'the task to report its pids');
   return task.progress as number[];
-}
-
-/** Live (non-zombie) children of this process: what tasks spawned and did not hand over. */
-function liveChildren(): number[] {
-  const children: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
-      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 2);
-      if (Number(ppid) === process.pid && state !== 'Z' && state !== 'X') children.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return children;
-}
-
-/** Sentinels a worker thread of this process started (see process-tree/sentinel.ts), alive. */
-function sentinels(hostPid = process.pid): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const argv = readFileSync(`/proc/${entry}/cmdline`, 'latin1').split('\0');
-      if (argv.includes('taskwarden-sentinel') && argv.includes(String(hostPid)) && !isGone(Number(entry))) {
-        found.push(Number(entry));
-      }
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
 }
 
 describe('WorkerExecutor: processes spawned by worker tasks (issue 14.8)', () => {
@@ -232,12 +207,3 @@ describe('WorkerExecutor: processes spawned by worker tasks (issue 14.8)', () =>
     expect(sentinels()).toHaveLength(1);
   });
 });
-
-function readPid(file: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(file, 'utf8').trim());
-    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}

@@ -1,0 +1,63 @@
+import { readFileSync } from 'node:fs';
+import { isGone, tempDir, until, waitGone } from '@taskwarden/sdk/testing';
+import { describe, expect, it } from 'vitest';
+import {
+  readPid,
+  ref,
+  startHarness,
+  TIMINGS,
+  threadCgroupsLeftBy,
+  treeKillModesHere,
+} from './worker-harness.js';
+
+// Regression (issue 14.8, 'cgroup' mode): Node's spawn returns the pid once the process has
+// started its program, so a process moved into the thread's cgroup afterwards may already have
+// forked a daemon outside of it; one with an empty environment in a session of its own is then
+// found by nothing (and a `*Sync` child cannot be moved at all before it has exited). Each spawn
+// must join the cgroup before it runs anything.
+
+const HARD_AT_ONCE = { ...TIMINGS, gracePeriodMs: 0 };
+
+/** The cgroup v2 path of process `pid` (the `0::` line). */
+function cgroupOf(pid: number): string {
+  const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+    .split('\n')
+    .find((entry) => entry.startsWith('0::'));
+  return (line ?? '').slice(3);
+}
+
+describe.runIf(treeKillModesHere()[0] === 'cgroup')(
+  'a spawn joins its thread’s cgroup before it runs',
+  () => {
+    it.each([
+      ['execFileSync', true],
+      ['spawn', false],
+    ])(
+      'a daemon (empty environment, own session) forked at once by a %s child dies with the hard stop',
+      async (_how, sync) => {
+        using dir = tempDir('joins-before-it-runs');
+        const pidFile = dir.file('daemon.pid');
+        let daemon: number | undefined;
+        try {
+          await using h = startHarness({ executor: { maxThreads: 1, treeKill: 'cgroup' } });
+          const task = h.submit(
+            ref('spawns.mjs', 'daemonizesAtOnce'),
+            { pidFile, sync },
+            { cancellation: HARD_AT_ONCE },
+          );
+          await until(() => readPid(pidFile) !== undefined, 'the daemon to start');
+          daemon = readPid(pidFile) as number;
+          const [thread] = threadCgroupsLeftBy(process.pid);
+          expect(cgroupOf(daemon)).toMatch(new RegExp(`/${thread}$`));
+          task.cancel();
+          expect(await task.done).toMatchObject({ state: 'CANCELED', abandoned: false });
+          expect(isGone(daemon)).toBe(true);
+        } finally {
+          if (daemon !== undefined && !isGone(daemon)) process.kill(daemon, 'SIGKILL');
+          if (daemon !== undefined) await waitGone([daemon]);
+        }
+        expect(threadCgroupsLeftBy(process.pid)).toEqual([]);
+      },
+    );
+  },
+);
