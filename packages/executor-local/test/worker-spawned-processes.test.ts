@@ -11,6 +11,7 @@ import {
   sentinels,
   startHarness,
   TIMINGS,
+  threadCgroupsLeftBy,
   threadsEnded,
 } from './worker-harness.js';
 
@@ -168,18 +169,24 @@ describe('WorkerExecutor: processes spawned by worker tasks (issue 14.8)', () =>
     await until(() => sentinels().length === 0, 'the sentinels to end', 3_000);
   });
 
-  it('a tree does not outlive a host that dies (SIGKILL)', async () => {
+  // Regression: Node destroys a child's stdin when the child exits, and the sentinel's first
+  // process exits at once; its pipe ended with it, and the sentinel, seeing the host alive, ended
+  // too: only a host that died within half a second of its thread's first spawn had its tree killed.
+  it('a tree does not outlive a host that dies (SIGKILL), however long after the thread’s first spawn', async () => {
     const host = spawn(process.execPath, [fixture('spawning-host.mjs')], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
+    let pids: number[] = [];
     try {
       let out = '';
       host.stdout.on('data', (chunk) => {
         out += chunk;
       });
       await until(() => out.includes('\n'), 'the host to report the tree', 10_000);
-      const pids = JSON.parse(out.split('\n')[0] as string) as number[];
+      pids = JSON.parse(out.split('\n')[0] as string) as number[];
       expect(pids.filter(isGone)).toEqual([]);
+      // Longer than the sentinel watches a host whose pipe ended.
+      await sleep(1_000);
       expect(sentinels(host.pid)).toHaveLength(1);
       host.kill('SIGKILL');
       await once(host, 'exit');
@@ -191,7 +198,10 @@ describe('WorkerExecutor: processes spawned by worker tasks (issue 14.8)', () =>
         host.kill('SIGKILL');
         await once(host, 'exit');
       }
+      // What a failure left (the test's own cleanup, by pid).
+      for (const pid of pids) if (!isGone(pid)) process.kill(pid, 'SIGKILL');
     }
+    expect(threadCgroupsLeftBy(host.pid as number)).toEqual([]);
   });
 
   it('tasks that spawn nothing start no process; a short command ends on its own', async () => {

@@ -5,7 +5,15 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { WorkerExecutor } from '@taskwarden/executor-local';
 import type { TreeKillMode } from '@taskwarden/sdk/internal';
 import { TREE_KILL_MODES } from '@taskwarden/sdk/internal';
-import { captureLogger, isGone, launchDirectly, tempDir, until, waitGone } from '@taskwarden/sdk/testing';
+import {
+  captureLogger,
+  isGone,
+  launchDirectly,
+  sleep,
+  tempDir,
+  until,
+  waitGone,
+} from '@taskwarden/sdk/testing';
 import type pino from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
@@ -207,6 +215,8 @@ describe.each(treeKillModesHere())(
       const exited = once(host, 'exit');
       await untilInvoked(pidFile, 15_000);
       if (mode === 'cgroup') expect(threadCgroupsLeftBy(hostPid)).toHaveLength(1);
+      // Longer than the sentinel watches a host whose pipe ended: it must still be there.
+      await sleep(1_000);
       expect(sentinels(hostPid)).toHaveLength(1);
       host.kill('SIGKILL');
       await exited;

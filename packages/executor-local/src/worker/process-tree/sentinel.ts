@@ -17,6 +17,7 @@
  * @internal
  * @module
  */
+import type { ChildProcess } from 'node:child_process';
 import type { ThreadTreeSpec } from './tree-kill-setup.js';
 
 /** `$1`: host pid; `$2`: node; `$3`: the reaper; `$4`..`$6`: the thread's mode, cookie, cgroup (or `-`). */
@@ -105,6 +106,9 @@ export function startSentinel(options: SentinelOptions): Sentinel | undefined {
       { detached: true, stdio: ['pipe', 'ignore', 'ignore'], env },
     );
     const input = child.stdin;
+    // Node destroys a child's stdin when the child exits, and the sentinel's first process exits at
+    // once: the pipe must outlive it, so the ChildProcess no longer holds it.
+    (child as ChildProcess).stdin = null;
     child.on('error', () => undefined);
     if (input === null) return undefined;
     input.on('error', () => undefined);
