@@ -187,12 +187,13 @@ describe('WorkerExecutor: processes spawned by worker tasks (issue 14.8)', () =>
       expect(pids.filter(isGone)).toEqual([]);
       // Longer than the sentinel watches a host whose pipe ended.
       await sleep(1_000);
-      expect(sentinels(host.pid)).toHaveLength(1);
+      const watchers = sentinels(host.pid);
+      expect(watchers).toHaveLength(1);
       host.kill('SIGKILL');
       await once(host, 'exit');
-      // The sentinel notices within half a second, then a reaper process kills the tree.
+      // The sentinel notices within half a second, then becomes a reaper that kills the tree and ends.
       await waitGone(pids, 5_000);
-      await until(() => sentinels(host.pid).length === 0, 'the sentinel to end', 3_000);
+      await waitGone(watchers, 5_000);
     } finally {
       if (host.exitCode === null && host.signalCode === null) {
         host.kill('SIGKILL');
@@ -201,7 +202,12 @@ describe('WorkerExecutor: processes spawned by worker tasks (issue 14.8)', () =>
       // What a failure left (the test's own cleanup, by pid).
       for (const pid of pids) if (!isGone(pid)) process.kill(pid, 'SIGKILL');
     }
-    expect(threadCgroupsLeftBy(host.pid as number)).toEqual([]);
+    // The reaper removes the thread's cgroup once it is empty.
+    await until(
+      () => threadCgroupsLeftBy(host.pid as number).length === 0,
+      'the cgroup to be removed',
+      5_000,
+    );
   });
 
   it('tasks that spawn nothing start no process; a short command ends on its own', async () => {

@@ -217,12 +217,13 @@ describe.each(treeKillModesHere())(
       if (mode === 'cgroup') expect(threadCgroupsLeftBy(hostPid)).toHaveLength(1);
       // Longer than the sentinel watches a host whose pipe ended: it must still be there.
       await sleep(1_000);
-      expect(sentinels(hostPid)).toHaveLength(1);
+      const watchers = sentinels(hostPid);
+      expect(watchers).toHaveLength(1);
       host.kill('SIGKILL');
       await exited;
-      // The sentinel notices within half a second, then a reaper process kills the tree.
+      // The sentinel notices within half a second, then becomes a reaper that kills the tree and ends.
       await expectOnlyDocumentedEscapes(mode, pidFile, 5_000);
-      await until(() => sentinels(hostPid).length === 0, 'the sentinel to end', 5_000);
+      await waitGone(watchers, 5_000);
       await until(
         () => threadCgroupsLeftBy(hostPid).length === 0,
         'the dead host’s cgroups to be removed',
