@@ -59,5 +59,37 @@ describe.runIf(treeKillModesHere()[0] === 'cgroup')(
         expect(threadCgroupsLeftBy(process.pid)).toEqual([]);
       },
     );
+
+    it('a spawn that cannot join before it runs (its own argv0) is found by its cookie: the hard stop still kills it and what it started', async () => {
+      using dir = tempDir('cannot-join');
+      const pidFile = dir.file('pids');
+      const pids = () => {
+        try {
+          return readFileSync(pidFile, 'utf8').split('\n').filter(Boolean).map(Number);
+        } catch {
+          return [];
+        }
+      };
+      {
+        await using h = startHarness({ executor: { maxThreads: 1, treeKill: 'cgroup' } });
+        // Disposed before the harness: should the shell have escaped, its thread would never exit,
+        // and closing the runtime would wait for it for ever.
+        using _escaped = {
+          [Symbol.dispose]: () => {
+            for (const pid of pids()) if (!isGone(pid)) process.kill(pid, 'SIGKILL');
+          },
+        };
+        const task = h.submit(ref('spawns.mjs', 'blocksWithOwnArgv0'), pidFile, {
+          cancellation: HARD_AT_ONCE,
+        });
+        await until(() => pids().length === 2, 'the shell and its daemon to start');
+        task.cancel();
+        // Without the cookie search the blocked shell would never die, nor its thread, nor the task.
+        expect(await task.done).toMatchObject({ state: 'CANCELED', abandoned: false });
+        expect(pids().filter((pid) => !isGone(pid))).toEqual([]);
+      }
+      await waitGone(pids());
+      expect(threadCgroupsLeftBy(process.pid)).toEqual([]);
+    });
   },
 );
