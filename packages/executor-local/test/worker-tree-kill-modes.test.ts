@@ -183,6 +183,37 @@ describe.each(treeKillModesHere())(
       await expectOnlyDocumentedEscapes(mode, pidFile, 0);
     });
 
+    it('a thread blocked in execSync is freed by the hard stop: the child and what it started die', async () => {
+      const pidFile = dir.file(`sync-${pidFileCount++}.pids`);
+      const pids = () => {
+        try {
+          return readFileSync(pidFile, 'utf8').split('\n').filter(Boolean).map(Number);
+        } catch {
+          return [];
+        }
+      };
+      {
+        await using h = startHarness({ executor: { maxThreads: 1, treeKill: mode } });
+        // Disposed before the harness: should the child have escaped, its thread would never exit,
+        // and closing the runtime would wait for it for ever.
+        using _escaped = {
+          [Symbol.dispose]: () => {
+            for (const pid of pids()) if (!isGone(pid)) process.kill(pid, 'SIGKILL');
+          },
+        };
+        const task = h.submit(ref('spawns.mjs', 'blocksInExecSyncWithEnvClearedChild'), pidFile, {
+          cancellation: HARD_AT_ONCE,
+        });
+        await until(() => pids().length === 2, 'the blocked child and its own child to start');
+        task.cancel();
+        // The child's pid never reached the host (the thread is blocked until it exits): the host
+        // finds it among its own children by the thread's cookie.
+        expect(await task.done).toMatchObject({ state: 'CANCELED', abandoned: false });
+        expect(pids().filter((pid) => !isGone(pid))).toEqual([]);
+      }
+      await waitGone(pids());
+    });
+
     it('after close(), only what the mode documents survives, also of a task that returned', async () => {
       const executor = new WorkerExecutor({ maxThreads: 2, treeKill: mode });
       const running = newPidFile();

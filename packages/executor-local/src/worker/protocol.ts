@@ -195,8 +195,14 @@ export const STOPPING = 4;
  * then on the host also searches the thread's tree by its cookie.
  */
 export const UNPLACED = 5;
+/**
+ * `signals` slot counting the `*Sync` spawns the worker is blocked in (added to before the call,
+ * taken from after it): their pids cannot be reported before they have exited, so while it is not 0
+ * the host looks for them among its own children by the thread's cookie.
+ */
+export const SYNC_SPAWNS = 6;
 /** Length of `signals`. */
-export const SIGNAL_SLOTS = 6;
+export const SIGNAL_SLOTS = 7;
 
 /** pino's level values, used on both sides. */
 export const LEVELS = Object.freeze({ trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 });

@@ -21,7 +21,7 @@ import type { SpawnedProcessTree } from './process-tree/spawned-process-tree.js'
 import { ThreadTree } from './process-tree/thread-tree.js';
 import type { TreeKillSetup } from './process-tree/tree-kill-setup.js';
 import type { LoggerInfo, RunnerData, WorkerMessage } from './protocol.js';
-import { CHANNEL_CLOSED, SIGNAL_SLOTS, SPAWNED, STOPPING, UNPLACED } from './protocol.js';
+import { CHANNEL_CLOSED, SIGNAL_SLOTS, SPAWNED, STOPPING, SYNC_SPAWNS, UNPLACED } from './protocol.js';
 import type { WorkerExecution } from './worker-execution.js';
 import type { ResolvedWorkerExecutorOptions } from './worker-executor-options.js';
 
@@ -260,7 +260,11 @@ export class ThreadLifecycle {
       worker,
       port1,
       signals,
-      new ThreadTree({ ...tree, unplaced: () => Atomics.load(signals, UNPLACED) !== 0 }),
+      new ThreadTree({
+        ...tree,
+        unplaced: () => Atomics.load(signals, UNPLACED) !== 0,
+        waitsForSyncSpawn: () => Atomics.load(signals, SYNC_SPAWNS) !== 0,
+      }),
     );
     this.#threads.add(thread);
     const events = this.#events;

@@ -19,7 +19,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { parseStat, withTreeCookiePairs } from '@taskwarden/sdk/internal';
-import { SPAWNED, STOPPING } from '../protocol.js';
+import { SPAWNED, STOPPING, SYNC_SPAWNS } from '../protocol.js';
 import type { Sentinel } from './sentinel.js';
 import { startSentinel } from './sentinel.js';
 import type { BindingSpawnOptions } from './spawn-placement.js';
@@ -132,13 +132,16 @@ export function trackSpawns(options: SpawnTrackingOptions): boolean {
     return result;
   });
   setSyncSpawn((spawnOptions: BindingSpawnOptions): unknown => {
-    // The host cannot learn this pid before the call returns: it finds the process by its cgroup or
-    // its cookie. Its thread cannot exit before the process has.
+    // The host cannot learn this pid before the call returns: while SYNC_SPAWNS says the thread waits
+    // for one, it finds the process by its cgroup, or among its own children by the cookie. The
+    // thread cannot exit before the process has.
     const { file, args } = spawnOptions;
     prepare(spawnOptions);
+    Atomics.add(signals, SYNC_SPAWNS, 1);
     try {
       return syncSpawn(spawnOptions);
     } finally {
+      Atomics.sub(signals, SYNC_SPAWNS, 1);
       spawnOptions.file = file;
       spawnOptions.args = args;
     }

@@ -6,6 +6,7 @@ import { TREE_KILL_BOUND_MS } from './spawned-process-tree.js';
 import { ThreadTree } from './thread-tree.js';
 
 interface FakeProcess {
+  ppid: number;
   pgid: number;
   sid: number;
   state: string;
@@ -21,8 +22,15 @@ class FakeProc implements ProcFs {
   environReads = 0;
 
   /** A process started now (after any thread), in group `pgid` and session `sid`. */
-  add(pid: number, pgid: number, sid: number, env: string[] = [], start = Number.MAX_SAFE_INTEGER): this {
-    this.processes.set(pid, { pgid, sid, state: 'S', env, start });
+  add(
+    pid: number,
+    pgid: number,
+    sid: number,
+    env: string[] = [],
+    start = Number.MAX_SAFE_INTEGER,
+    ppid = 1,
+  ): this {
+    this.processes.set(pid, { ppid, pgid, sid, state: 'S', env, start });
     return this;
   }
 
@@ -42,7 +50,7 @@ class FakeProc implements ProcFs {
     if (!found) throw Object.assign(new Error('gone'), { code: 'ENOENT' });
     const rest = Array.from({ length: 12 }, () => '0').join(' ');
     // pid (comm) state ppid pgrp session tty tpgid flags ... starttime
-    return `${pid} (a (strange) name) ${found.state} 1 ${found.pgid} ${found.sid} 0 -1 4194560 ${rest} ${found.start} 0 0`;
+    return `${pid} (a (strange) name) ${found.state} ${found.ppid} ${found.pgid} ${found.sid} 0 -1 4194560 ${rest} ${found.start} 0 0`;
   }
 
   async readEnviron(pid: string): Promise<Buffer> {
@@ -123,6 +131,30 @@ describe('ThreadTree (a worker thread’s spawned processes)', () => {
     unplaced = true;
     expect(await spawned.kill()).toBe(true);
     expect(proc.processes.get(700)?.state).toBe('Z');
+  });
+
+  it('finds the *Sync child the thread waits for among the host’s children by its cookie, and kills its group and session', async () => {
+    const later = Number.MAX_SAFE_INTEGER;
+    const proc = new FakeProc()
+      .add(1100, 1100, 1100, carrier, later, process.pid) // the blocked child: never reported
+      .add(1101, 1101, 1100) // its child, in its session, environment cleared
+      .add(1200, 1200, 1200, carrier, later, 4321); // carries the cookie, not the host's child
+    let waiting = true;
+    const spawned = tree(proc, 'process-group', { waitsForSyncSpawn: () => waiting });
+    expect(await spawned.kill()).toBe(true);
+    expect(proc.signals).toEqual([-1100]);
+    expect(proc.processes.get(1100)?.state).toBe('Z');
+    // In 'cookie' mode its session too (its child left its group).
+    const inCookieMode = new FakeProc()
+      .add(1100, 1100, 1100, carrier, later, process.pid)
+      .add(1101, 1101, 1100);
+    expect(await tree(inCookieMode, 'cookie', { waitsForSyncSpawn: () => true }).kill()).toBe(true);
+    expect(inCookieMode.processes.get(1101)?.state).toBe('Z');
+    // Not while the thread waits for none: its session may be anybody's by then.
+    waiting = false;
+    const after = new FakeProc().add(1300, 1300, 1300, carrier, later, process.pid);
+    await tree(after, 'process-group', { waitsForSyncSpawn: () => waiting }).kill();
+    expect(after.signals).toEqual([]);
   });
 
   it('reports false when something is still alive at the bound', async () => {

@@ -16,7 +16,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ProcFs, SignalFunction, TreeKillMode } from '@taskwarden/sdk/internal';
-import { ProcessTree, parseStat, scanTree } from '@taskwarden/sdk/internal';
+import { bornAfterTicks, ProcessTree, parseStat, procFs, scanTree } from '@taskwarden/sdk/internal';
 import type { SpawnedProcessTree } from './spawned-process-tree.js';
 import { TREE_KILL_BOUND_MS } from './spawned-process-tree.js';
 
@@ -29,6 +29,8 @@ export interface ThreadTreeOptions {
   readonly cgroup: string | undefined;
   /** True once the thread has started a process outside its cgroup (`'cgroup'` mode). */
   readonly unplaced?: () => boolean;
+  /** True while the thread is blocked in a `*Sync` spawn, whose pid it cannot report. */
+  readonly waitsForSyncSpawn?: () => boolean;
   /** @default process.kill */
   readonly kill?: SignalFunction;
   /** @default the real /proc */
@@ -70,6 +72,8 @@ export class ThreadTree implements SpawnedProcessTree {
   readonly mode: TreeKillMode;
   /** The spawns not reaped yet: their ids cannot have been reused. */
   readonly #roots = new Set<number>();
+  /** The `*Sync` children the thread waits for, as last found (see `#findSyncSpawns`). */
+  #syncRoots: readonly number[] = [];
   /** The members beyond the roots' groups, by the mode. */
   readonly #members: ProcessTree;
   /** In `'cgroup'` mode, the `'cookie'` search for processes that could not join the cgroup. */
@@ -140,9 +144,14 @@ export class ThreadTree implements SpawnedProcessTree {
 
   /** SIGKILLs what can be found now; true when something may still be alive. */
   async #pass(): Promise<boolean> {
+    const unplaced = this.#options.unplaced?.() === true;
+    // A `*Sync` child in the cgroup needs no finding; outside of it, its group and session must be.
+    const syncOutside = this.mode !== 'cgroup' || unplaced;
+    this.#syncRoots =
+      syncOutside && this.#options.waitsForSyncSpawn?.() === true ? await this.#findSyncSpawns() : [];
     // The spawns' groups first: mostly nothing is left after this. It is also what reaches a spawn
     // that has not joined its cgroup yet (between its start and its move it forks nothing).
-    for (const root of this.#roots) {
+    for (const root of this.#allRoots()) {
       try {
         this.#kill(-root, 'SIGKILL');
       } catch {
@@ -150,7 +159,7 @@ export class ThreadTree implements SpawnedProcessTree {
       }
     }
     let alive = await this.#members.sweep();
-    if (this.#options.unplaced?.() === true) {
+    if (unplaced) {
       this.#strays ??= this.#tree('cookie');
       alive = (await this.#strays.sweep()) || alive;
     }
@@ -161,15 +170,42 @@ export class ThreadTree implements SpawnedProcessTree {
     return alive;
   }
 
+  /** The reported spawns and the `*Sync` children found. */
+  #allRoots(): ReadonlySet<number> {
+    if (this.#syncRoots.length === 0) return this.#roots;
+    const roots = new Set(this.#roots);
+    for (const pid of this.#syncRoots) if (isSpawnPid(pid)) roots.add(pid);
+    return roots;
+  }
+
+  /**
+   * The `*Sync` children the thread waits for: the host's own children that carry the thread's
+   * cookie and lead their session (every spawn does). Children not reaped: their ids are theirs.
+   */
+  async #findSyncSpawns(): Promise<number[]> {
+    if (process.platform !== 'linux' && this.#options.proc === undefined) return [];
+    const proc = this.#options.proc ?? procFs;
+    const born = bornAfterTicks(performance.now() - this.#startedAt);
+    const carriers = await scanTree({ cookie: this.#options.cookie, bornAfterTicks: born }, { proc });
+    const children: number[] = [];
+    for (const pid of carriers.pids) {
+      try {
+        const stat = parseStat(await proc.readStat(String(pid)));
+        if (stat.ppid === process.pid && stat.session === pid) children.push(pid);
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+    return children;
+  }
+
   /** Whether a live (not zombie) process is left in the spawns' groups (`'process-group'` mode). */
   async #groupsLive(): Promise<boolean> {
-    if (this.#roots.size === 0) return false;
+    const roots = this.#allRoots();
+    if (roots.size === 0) return false;
     // Without /proc there is no telling: the SIGKILL went out, which is all that can be done.
     if (process.platform !== 'linux' && this.#options.proc === undefined) return false;
-    const scan = await scanTree(
-      { pgids: new Set(this.#roots) },
-      { proc: this.#options.proc, firstOnly: true },
-    );
+    const scan = await scanTree({ pgids: roots }, { proc: this.#options.proc, firstOnly: true });
     return scan.pids.length > 0 || scan.uncertain;
   }
 
@@ -179,7 +215,7 @@ export class ThreadTree implements SpawnedProcessTree {
       mode,
       cookie,
       cgroup: mode === 'cgroup' ? cgroup : undefined,
-      roots: () => this.#roots,
+      roots: () => this.#allRoots(),
       startedAt: this.#startedAt,
       kill: this.#kill,
       proc,

@@ -44,6 +44,8 @@ export const procFsSync: ProcFsSync = {
 export interface ProcStat {
   /** One letter: R, S, D, T, Z (zombie), X (dead), ... */
   readonly state: string;
+  /** The parent's pid. */
+  readonly ppid: number;
   readonly pgrp: number;
   readonly session: number;
   /** A kernel thread: no user memory, no environment, never anybody's descendant. */
@@ -63,6 +65,7 @@ export function parseStat(stat: string): ProcStat {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 20);
   return {
     state: fields[0] ?? '',
+    ppid: Number(fields[1]),
     pgrp: Number(fields[2]),
     session: Number(fields[3]),
     kernelThread: (Number(fields[6]) & PF_KTHREAD) !== 0,

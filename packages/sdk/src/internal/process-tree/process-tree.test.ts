@@ -142,6 +142,7 @@ describe('parseStat', () => {
   it('reads the fields after a command name holding spaces and parentheses', () => {
     expect(parseStat(stat(7, { state: 'Z', pgrp: 5, session: 4, start: 1234 }))).toEqual({
       state: 'Z',
+      ppid: 1,
       pgrp: 5,
       session: 4,
       kernelThread: false,
