@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ownCgroupDir as findOwnCgroupDir, removeCgroup } from '@taskwarden/sdk/internal';
 import { isGone, tempDir, until, waitGone } from '@taskwarden/sdk/testing';
 import { describe, expect, it } from 'vitest';
 import {
@@ -17,6 +19,20 @@ import {
 // must join the cgroup before it runs anything.
 
 const HARD_AT_ONCE = { ...TIMINGS, gracePeriodMs: 0 };
+
+function ownCgroupDir(): string | undefined {
+  const own = findOwnCgroupDir();
+  return 'dir' in own ? own.dir : undefined;
+}
+
+/** The cgroups a `ProcessExecutor` of this process made (`taskwarden-<pid>-<executor>-<n>`). */
+function processExecutorCgroups(): string[] {
+  const dir = ownCgroupDir();
+  if (dir === undefined) return [];
+  return readdirSync(dir).filter(
+    (name) => name.startsWith(`taskwarden-${process.pid}-`) && !name.includes('-worker-'),
+  );
+}
 
 /** The cgroup v2 path of process `pid` (the `0::` line). */
 function cgroupOf(pid: number): string {
@@ -90,6 +106,46 @@ describe.runIf(treeKillModesHere()[0] === 'cgroup')(
       }
       await waitGone(pids());
       expect(threadCgroupsLeftBy(process.pid)).toEqual([]);
+    });
+
+    it('what a worker task’s own ProcessExecutor started in a cgroup of its own is found by the cookie once the thread is gone', async () => {
+      using dir = tempDir('nested-executor');
+      const pidFile = dir.file('pids');
+      const pids = () => {
+        try {
+          return readFileSync(pidFile, 'utf8').split('\n').filter(Boolean).map(Number);
+        } catch {
+          return [];
+        }
+      };
+      const before = new Set(processExecutorCgroups());
+      {
+        await using h = startHarness({ executor: { maxThreads: 1, treeKill: 'cgroup' } });
+        using _escaped = {
+          [Symbol.dispose]: () => {
+            for (const pid of pids()) if (!isGone(pid)) process.kill(pid, 'SIGKILL');
+          },
+        };
+        const task = h.submit(ref('spawns.mjs', 'runsAProcessExecutor'), pidFile, {
+          cancellation: HARD_AT_ONCE,
+        });
+        await until(() => pids().length === 2, 'the nested executor’s child and its daemon to run', 15_000);
+        const [child, daemon] = pids() as [number, number];
+        // The nested executor moved its child (and so the daemon) out of the thread's cgroup.
+        const [thread] = threadCgroupsLeftBy(process.pid);
+        expect(cgroupOf(daemon)).not.toMatch(new RegExp(`/${thread}$`));
+        task.cancel();
+        expect(await task.done).toMatchObject({ state: 'CANCELED', abandoned: false });
+        // The child was a spawn of the thread (its group is killed); the daemon left that group and
+        // session, but carries the thread's cookie.
+        expect([child, daemon].filter((pid) => !isGone(pid))).toEqual([]);
+      }
+      await waitGone(pids());
+      // The nested executor's own (empty) cgroup has no owner left to remove it while this process
+      // lives (see the README): the test removes it.
+      for (const name of processExecutorCgroups().filter((name) => !before.has(name))) {
+        expect(removeCgroup(join(ownCgroupDir() as string, name))).toBe(true);
+      }
     });
   },
 );

@@ -10,7 +10,9 @@
  * - `'process-group'`: nothing more.
  *
  * In `'cgroup'` mode, a spawn that could not join the cgroup before it ran (see `UNPLACED`) makes
- * the tree add the `'cookie'` search, so such a process is reached as in `'cookie'` mode.
+ * the tree add the `'cookie'` search, so such a process is reached as in `'cookie'` mode; and once
+ * the thread is gone, one last search by the cookie finds what moved to a cgroup of its own (the
+ * children of a `ProcessExecutor` a task created).
  * @internal
  * @module
  */
@@ -126,7 +128,8 @@ export class ThreadTree implements SpawnedProcessTree {
     );
     let pause = FIRST_PAUSE_MS;
     for (;;) {
-      const alive = await this.#pass();
+      // Once the thread is gone (no `until`, or it settled) nothing can join the tree any more.
+      const alive = await this.#pass(!growing);
       if (!alive && !growing) return true;
       if (performance.now() >= deadline) return !alive;
       // Waiting for a process that may never come: look less often, but at once when the thread is gone.
@@ -142,8 +145,12 @@ export class ThreadTree implements SpawnedProcessTree {
     }
   }
 
-  /** SIGKILLs what can be found now; true when something may still be alive. */
-  async #pass(): Promise<boolean> {
+  /**
+   * SIGKILLs what can be found now; true when something may still be alive. `last`: the thread is
+   * gone; in `'cgroup'` mode its cookie is searched too, for what left the cgroup for one of its own
+   * (the children of a `ProcessExecutor` a task created), as it is every time for what never joined.
+   */
+  async #pass(last: boolean): Promise<boolean> {
     const unplaced = this.#options.unplaced?.() === true;
     // A `*Sync` child in the cgroup needs no finding; outside of it, its group and session must be.
     const syncOutside = this.mode !== 'cgroup' || unplaced;
@@ -159,7 +166,7 @@ export class ThreadTree implements SpawnedProcessTree {
       }
     }
     let alive = await this.#members.sweep();
-    if (unplaced) {
+    if (unplaced || (last && this.mode === 'cgroup')) {
       this.#strays ??= this.#tree('cookie');
       alive = (await this.#strays.sweep()) || alive;
     }
