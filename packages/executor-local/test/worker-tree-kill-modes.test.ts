@@ -104,7 +104,7 @@ async function expectOnlyDocumentedEscapes(mode: TreeKillMode, pidFile: string, 
 }
 
 describe('WorkerExecutor treeKill option', () => {
-  it('is checked: a type or mode name that is wrong, or a mode this machine does not offer, is refused', () => {
+  it('is checked: a type or mode name that is wrong, or a mode this machine does not offer, is refused', async () => {
     expect(() => new WorkerExecutor({ treeKill: 'pgid' as never })).toThrow(RangeError);
     expect(() => new WorkerExecutor({ treeKill: 'pgid' as never })).toThrow(/treeKill must be 'auto'/);
     expect(() => new WorkerExecutor({ treeKill: 1 as never })).toThrow(TypeError);
@@ -115,7 +115,9 @@ describe('WorkerExecutor treeKill option', () => {
         new RegExp(`treeKill '${stronger}' is not available here: `),
       );
     }
-    expect(new WorkerExecutor().treeKill).toBe(strongest);
+    const executor = new WorkerExecutor();
+    expect(executor.treeKill).toBe(strongest);
+    await executor.close();
   });
 });
 
