@@ -120,17 +120,36 @@ describe('ThreadTree (a worker thread’s spawned processes)', () => {
     for (const pid of [602, 603]) expect(proc.processes.get(pid)?.state).toBe('S');
   });
 
-  it('cgroup mode: once the thread started a process outside its cgroup, its cookie is searched too', async () => {
-    const proc = new FakeProc().add(700, 700, 700, carrier);
-    let unplaced = false;
+  it('cgroup mode: the cookie is searched once the thread started a process outside its cgroup, and once the thread is gone', async () => {
     // A cgroup that does not exist: empty, and removed already.
     const cgroup = `/sys/fs/cgroup/taskwarden-test-none-${process.pid}`;
-    const spawned = tree(proc, 'cgroup', { cgroup, unplaced: () => unplaced });
-    expect(await spawned.kill()).toBe(true);
-    expect(proc.processes.get(700)?.state).toBe('S');
-    unplaced = true;
-    expect(await spawned.kill()).toBe(true);
-    expect(proc.processes.get(700)?.state).toBe('Z');
+    const deferred = () => {
+      let end = () => {};
+      const promise = new Promise<void>((resolve) => {
+        end = resolve;
+      });
+      return { promise, end };
+    };
+    // While the thread lives and every spawn joined the cgroup: the cgroup only.
+    const joined = new FakeProc().add(700, 700, 700, carrier);
+    const alive = deferred();
+    const kill = tree(joined, 'cgroup', { cgroup, unplaced: () => false }).kill(alive.promise);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(joined.processes.get(700)?.state).toBe('S');
+    // Gone: one last search by the cookie (what moved itself to a cgroup of its own).
+    alive.end();
+    expect(await kill).toBe(true);
+    expect(joined.processes.get(700)?.state).toBe('Z');
+    // A spawn outside the cgroup: the cookie at once, while the thread still lives.
+    const outside = new FakeProc().add(701, 701, 701, carrier);
+    const stillAlive = deferred();
+    const killing = tree(outside, 'cgroup', { cgroup, unplaced: () => true }).kill(stillAlive.promise);
+    for (let i = 0; i < 100 && outside.processes.get(701)?.state !== 'Z'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(outside.processes.get(701)?.state).toBe('Z');
+    stillAlive.end();
+    expect(await killing).toBe(true);
   });
 
   it('finds the *Sync child the thread waits for among the host’s children by its cookie, and kills its group and session', async () => {
