@@ -21,6 +21,7 @@ export { WorkerExitedError, WorkerStartError } from './errors.js';
 export { InlineExecutor } from './inline/inline-executor.js';
 export type { LoopBlockWatchdogOptions } from './loop-block-watchdog/loop-block-watchdog.js';
 export { LoopBlockWatchdog } from './loop-block-watchdog/loop-block-watchdog.js';
+export type { TreeKillMode, TreeKillOption } from './worker/process-tree/tree-kill-setup.js';
 export { WORKER_HARD_STOP_MS, WorkerExecutor } from './worker/worker-executor.js';
 export type { WorkerExecutorOptions } from './worker/worker-executor-options.js';
 export type { WorkerPoolStats } from './worker/worker-pool.js';

@@ -7,7 +7,7 @@
  * await using h = startHarness({ executor: { maxThreads: 1 } });
  * ```
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { WorkerExecutorOptions } from '@taskwarden/executor-local';
 import { WorkerExecutor } from '@taskwarden/executor-local';
@@ -21,8 +21,10 @@ import type {
   TaskStuckEvent,
 } from '@taskwarden/sdk';
 import { createRuntime, EmitOnlyFatalErrorHandler } from '@taskwarden/sdk';
+import type { TreeKillMode } from '@taskwarden/sdk/internal';
+import { detectTreeKill, ownCgroupDir, TREE_KILL_MODES } from '@taskwarden/sdk/internal';
 import type { CapturedLogLine } from '@taskwarden/sdk/testing';
-import { captureLogger, until } from '@taskwarden/sdk/testing';
+import { captureLogger, isGone, until } from '@taskwarden/sdk/testing';
 import pino from 'pino';
 import { expect } from 'vitest';
 
@@ -82,6 +84,9 @@ export interface Harness extends AsyncDisposable {
 
 let baselineThreads: number | undefined;
 
+/** A logger that writes nothing, for executors whose own lines a test does not look at. */
+export const QUIET: pino.Logger = pino({ level: 'silent' });
+
 /** Starts a runtime with a WorkerExecutor; ends with the test's scope (`await using`). */
 export function startHarness(
   options: {
@@ -91,7 +96,9 @@ export function startHarness(
   } = {},
 ): Harness {
   baselineThreads ??= osThreadCount();
-  const executor = new WorkerExecutor({ maxThreads: 2, ...options.executor });
+  // The executor's start-up line (its tree-kill mode) goes to a logger of its own, not to the
+  // first task's, unless a test says otherwise: tests count the records of their tasks.
+  const executor = new WorkerExecutor({ maxThreads: 2, logger: QUIET, ...options.executor });
   const fatal = new EmitOnlyFatalErrorHandler();
   const runtime = createRuntime({
     numberOfSlots: 1,
@@ -136,4 +143,59 @@ export async function threadsEnded(): Promise<void> {
   if (baselineThreads === undefined) return;
   // Threads are joined right after 'exit'; give the OS a moment to drop them from /proc.
   await until(() => osThreadCount() <= (baselineThreads as number), 'the OS threads to end', 2_000);
+}
+
+/** The tree-kill modes this machine supports, strongest first. */
+export function treeKillModesHere(): TreeKillMode[] {
+  return TREE_KILL_MODES.slice(TREE_KILL_MODES.indexOf(detectTreeKill().mode));
+}
+
+/** The worker threads' cgroups that host `hostPid` created and that still exist. */
+export function threadCgroupsLeftBy(hostPid: number): string[] {
+  const own = ownCgroupDir();
+  if (!('dir' in own)) return [];
+  return readdirSync(own.dir).filter((name) => name.startsWith(`taskwarden-${hostPid}-worker-`));
+}
+
+/** Live (non-zombie) children of this process: what tasks spawned and did not hand over. */
+export function liveChildren(): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 2);
+      if (Number(ppid) === process.pid && state !== 'Z' && state !== 'X') children.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return children;
+}
+
+/** Sentinels a worker thread of this process started (see process-tree/sentinel.ts), alive. */
+export function sentinels(hostPid = process.pid): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'latin1').split('\0');
+      if (argv.includes('taskwarden-sentinel') && argv.includes(String(hostPid)) && !isGone(Number(entry))) {
+        found.push(Number(entry));
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+/** The pid a fixture wrote to `file`, or undefined while there is none. */
+export function readPid(file: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -2,7 +2,7 @@ import { InlineExecutor, WorkerExecutor } from '@taskwarden/executor-local';
 import type { Executor } from '@taskwarden/sdk';
 import { captureLogger, launchDirectly } from '@taskwarden/sdk/testing';
 import { describe, expect, it } from 'vitest';
-import { ref, threadsEnded } from './worker-harness.js';
+import { QUIET, ref, threadsEnded } from './worker-harness.js';
 
 /**
  * Issue 15: the logger of a worker task is pino's Logger as task code uses it, and writes what the
@@ -32,7 +32,7 @@ async function runOn(executor: Executor, exportName: string) {
 describe('WorkerExecutor: ctx.logger (issue 15)', () => {
   it('has bindings(), setBindings(), child options, levels and the level-change event, as inline does', async () => {
     const inline = await runOn(new InlineExecutor(), 'inspectLogger');
-    const worker = await runOn(new WorkerExecutor({ maxThreads: 1 }), 'inspectLogger');
+    const worker = await runOn(new WorkerExecutor({ maxThreads: 1, logger: QUIET }), 'inspectLogger');
     await threadsEnded();
     expect(inline.outcome).toMatchObject({
       ok: true,
@@ -56,7 +56,7 @@ describe('WorkerExecutor: ctx.logger (issue 15)', () => {
 
   it('writes errors with their type (Error, TypeError, a class of the task), fields, child bindings and prefix as inline does', async () => {
     const inline = await runOn(new InlineExecutor(), 'logsErrors');
-    const worker = await runOn(new WorkerExecutor({ maxThreads: 1 }), 'logsErrors');
+    const worker = await runOn(new WorkerExecutor({ maxThreads: 1, logger: QUIET }), 'logsErrors');
     await threadsEnded();
     expect(inline.written).toEqual([
       expect.objectContaining({ level: 50, err: { type: 'Error', message: '' } }),

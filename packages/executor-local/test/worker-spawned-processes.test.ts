@@ -1,10 +1,19 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
 import { WORKER_HARD_STOP_MS, WorkerExecutor } from '@taskwarden/executor-local';
 import { isGone, launchDirectly, sleep, tempDir, until, waitGone } from '@taskwarden/sdk/testing';
 import { describe, expect, it } from 'vitest';
-import { fixture, ref, startHarness, TIMINGS, threadsEnded } from './worker-harness.js';
+import {
+  fixture,
+  liveChildren,
+  readPid,
+  ref,
+  sentinels,
+  startHarness,
+  TIMINGS,
+  threadCgroupsLeftBy,
+  threadsEnded,
+} from './worker-harness.js';
 
 /**
  * Issue 14.8: processes spawned by worker-thread tasks are stopped with the task's thread — on a
@@ -17,39 +26,6 @@ const HARD_AT_ONCE = { ...TIMINGS, gracePeriodMs: 0 };
 async function reportedPids(task: { readonly progress: unknown }): Promise<number[]> {
   await until(() => Array.isArray(task.progress), 'the task to report its pids');
   return task.progress as number[];
-}
-
-/** Live (non-zombie) children of this process: what tasks spawned and did not hand over. */
-function liveChildren(): number[] {
-  const children: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
-      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 2);
-      if (Number(ppid) === process.pid && state !== 'Z' && state !== 'X') children.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return children;
-}
-
-/** Sentinels a worker thread of this process started (see process-tree/sentinel.ts), alive. */
-function sentinels(hostPid = process.pid): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const argv = readFileSync(`/proc/${entry}/cmdline`, 'latin1').split('\0');
-      if (argv.includes('taskwarden-sentinel') && argv.includes(String(hostPid)) && !isGone(Number(entry))) {
-        found.push(Number(entry));
-      }
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
 }
 
 describe('WorkerExecutor: processes spawned by worker tasks (issue 14.8)', () => {
@@ -193,30 +169,45 @@ describe('WorkerExecutor: processes spawned by worker tasks (issue 14.8)', () =>
     await until(() => sentinels().length === 0, 'the sentinels to end', 3_000);
   });
 
-  it('a tree does not outlive a host that dies (SIGKILL)', async () => {
+  // Regression: Node destroys a child's stdin when the child exits, and the sentinel's first
+  // process exits at once; its pipe ended with it, and the sentinel, seeing the host alive, ended
+  // too: only a host that died within half a second of its thread's first spawn had its tree killed.
+  it('a tree does not outlive a host that dies (SIGKILL), however long after the thread’s first spawn', async () => {
     const host = spawn(process.execPath, [fixture('spawning-host.mjs')], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
+    let pids: number[] = [];
     try {
       let out = '';
       host.stdout.on('data', (chunk) => {
         out += chunk;
       });
       await until(() => out.includes('\n'), 'the host to report the tree', 10_000);
-      const pids = JSON.parse(out.split('\n')[0] as string) as number[];
+      pids = JSON.parse(out.split('\n')[0] as string) as number[];
       expect(pids.filter(isGone)).toEqual([]);
-      expect(sentinels(host.pid)).toHaveLength(1);
+      // Longer than the sentinel watches a host whose pipe ended.
+      await sleep(1_000);
+      const watchers = sentinels(host.pid);
+      expect(watchers).toHaveLength(1);
       host.kill('SIGKILL');
       await once(host, 'exit');
-      // The sentinel notices within half a second, then a reaper process kills the tree.
+      // The sentinel notices within half a second, then becomes a reaper that kills the tree and ends.
       await waitGone(pids, 5_000);
-      await until(() => sentinels(host.pid).length === 0, 'the sentinel to end', 3_000);
+      await waitGone(watchers, 5_000);
     } finally {
       if (host.exitCode === null && host.signalCode === null) {
         host.kill('SIGKILL');
         await once(host, 'exit');
       }
+      // What a failure left (the test's own cleanup, by pid).
+      for (const pid of pids) if (!isGone(pid)) process.kill(pid, 'SIGKILL');
     }
+    // The reaper removes the thread's cgroup once it is empty.
+    await until(
+      () => threadCgroupsLeftBy(host.pid as number).length === 0,
+      'the cgroup to be removed',
+      5_000,
+    );
   });
 
   it('tasks that spawn nothing start no process; a short command ends on its own', async () => {
@@ -232,12 +223,3 @@ describe('WorkerExecutor: processes spawned by worker tasks (issue 14.8)', () =>
     expect(sentinels()).toHaveLength(1);
   });
 });
-
-function readPid(file: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(file, 'utf8').trim());
-    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}

@@ -16,6 +16,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { SerializedError } from '@taskwarden/sdk/internal';
+import type { ThreadTreeSpec } from './process-tree/tree-kill-setup.js';
 
 /** Message kinds, the first element of every message. */
 export const Kind = Object.freeze({
@@ -102,7 +103,7 @@ export type ProgressMessage = readonly [kind: typeof Kind.progress, id: number, 
 export type ProgressAckMessage = readonly [kind: typeof Kind.progressAck, id: number];
 
 /**
- * Worker → host: the thread spawned process `pid` (it leads its own process group), while task
+ * Worker → host: the thread spawned process `pid` (it leads its own process group and session), while task
  * `id` ran (0 between tasks). See `process-tree/spawn-tracking.ts`.
  */
 export type SpawnedMessage = readonly [kind: typeof Kind.spawned, id: number, pid: number];
@@ -147,9 +148,7 @@ export interface RunnerData {
   /** See {@link LoggerInfo}. */
   readonly logger: LoggerInfo;
   /** What the thread needs to track the processes its tasks spawn (`process-tree/`). */
-  readonly tree: {
-    /** The thread's cookie token (see `process-tree/tree-cookie.ts`). */
-    readonly token: string;
+  readonly tree: ThreadTreeSpec & {
     /** Path of the bundled orphan reaper, which the thread's sentinel runs if the host dies. */
     readonly reaperPath: string;
   };
@@ -190,8 +189,20 @@ export const SPAWNED = 3;
  * spawn or the host knows the tree must be killed.
  */
 export const STOPPING = 4;
+/**
+ * `signals` slot the worker sets (to 1), in `'cgroup'` mode, before it starts a process that will
+ * not have joined the thread's cgroup before it runs (see `process-tree/spawn-placement.ts`): from
+ * then on the host also searches the thread's tree by its cookie.
+ */
+export const UNPLACED = 5;
+/**
+ * `signals` slot counting the `*Sync` spawns the worker is blocked in (added to before the call,
+ * taken from after it): their pids cannot be reported before they have exited, so while it is not 0
+ * the host looks for them among its own children by the thread's cookie.
+ */
+export const SYNC_SPAWNS = 6;
 /** Length of `signals`. */
-export const SIGNAL_SLOTS = 5;
+export const SIGNAL_SLOTS = 7;
 
 /** pino's level values, used on both sides. */
 export const LEVELS = Object.freeze({ trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 });

@@ -13,16 +13,15 @@
  * @internal
  * @module
  */
-import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { MessagePort } from 'node:worker_threads';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { WorkerStartError } from '../errors.js';
-import { CookieProcessTree } from './process-tree/cookie-process-tree.js';
-import type { ProcessTree } from './process-tree/process-tree.js';
-import { threadToken } from './process-tree/tree-cookie.js';
+import type { SpawnedProcessTree } from './process-tree/spawned-process-tree.js';
+import { ThreadTree } from './process-tree/thread-tree.js';
+import type { TreeKillSetup } from './process-tree/tree-kill-setup.js';
 import type { LoggerInfo, RunnerData, WorkerMessage } from './protocol.js';
-import { CHANNEL_CLOSED, SIGNAL_SLOTS, SPAWNED, STOPPING } from './protocol.js';
+import { CHANNEL_CLOSED, SIGNAL_SLOTS, SPAWNED, STOPPING, SYNC_SPAWNS, UNPLACED } from './protocol.js';
 import type { WorkerExecution } from './worker-execution.js';
 import type { ResolvedWorkerExecutorOptions } from './worker-executor-options.js';
 
@@ -44,7 +43,7 @@ export class PoolThread {
   /** Shared with the thread: see `RunnerData.signals`. */
   readonly signals: Int32Array;
   /** What the thread's tasks spawned. */
-  readonly tree: ProcessTree;
+  readonly tree: SpawnedProcessTree;
   state: ThreadState = 'busy';
   /** The task the thread runs (or is about to run: see `offered`). */
   current: WorkerExecution | undefined;
@@ -66,7 +65,7 @@ export class PoolThread {
   channelCloseTimer: NodeJS.Timeout | undefined;
   #markExited!: () => void;
 
-  constructor(worker: Worker, port: MessagePort, signals: Int32Array, tree: ProcessTree) {
+  constructor(worker: Worker, port: MessagePort, signals: Int32Array, tree: SpawnedProcessTree) {
     this.worker = worker;
     this.port = port;
     this.signals = signals;
@@ -113,6 +112,11 @@ export class PoolThread {
 export interface ThreadEvents {
   /** A message on the task channel. */
   message(thread: PoolThread, message: WorkerMessage): void;
+  /**
+   * The thread has died: read what it posted and was not handled yet (its last spawns among it),
+   * before the last sweep of its process tree.
+   */
+  drain(thread: PoolThread): void;
   /** A message on the task channel could not be deserialized. */
   messageError(thread: PoolThread, error: Error): void;
   /** The task channel closed; `confirmed`: the runner said it is alive and saw the close. */
@@ -137,15 +141,22 @@ export class ThreadLifecycle {
   readonly #idle: PoolThread[] = [];
   #reapTimer: NodeJS.Timeout | undefined;
   #closed = false;
-  /** Random per executor: the cookie of its threads' processes matches nothing else. */
-  readonly #nonce = randomBytes(6).toString('hex');
-  #started = 0;
+  readonly #treeKill: TreeKillSetup;
 
-  /** `loggerInfo`: what each new thread is told about the task loggers. */
-  constructor(options: ResolvedWorkerExecutorOptions, events: ThreadEvents, loggerInfo: () => LoggerInfo) {
+  /**
+   * `loggerInfo`: what each new thread is told about the task loggers; `treeKill`: how the
+   * processes its tasks spawn are tracked and killed.
+   */
+  constructor(
+    options: ResolvedWorkerExecutorOptions,
+    events: ThreadEvents,
+    loggerInfo: () => LoggerInfo,
+    treeKill: TreeKillSetup,
+  ) {
     this.#options = options;
     this.#events = events;
     this.#loggerInfo = loggerInfo;
+    this.#treeKill = treeKill;
   }
 
   /** Every counted thread. */
@@ -228,12 +239,12 @@ export class ThreadLifecycle {
     let worker: Worker;
     const { port1, port2 } = new MessageChannel();
     const signals = new Int32Array(new SharedArrayBuffer(SIGNAL_SLOTS * Int32Array.BYTES_PER_ELEMENT));
-    const token = threadToken(this.#nonce, ++this.#started);
+    const tree = this.#treeKill.forThread();
     const workerData: RunnerData = {
       port: port2,
       signals,
       logger: this.#loggerInfo(),
-      tree: { token, reaperPath: REAPER_PATH },
+      tree: { ...tree, reaperPath: REAPER_PATH },
     };
     try {
       worker = new Worker(RUNNER_URL, {
@@ -245,7 +256,16 @@ export class ThreadLifecycle {
       port1.close();
       throw new WorkerStartError(error);
     }
-    const thread = new PoolThread(worker, port1, signals, new CookieProcessTree(token));
+    const thread = new PoolThread(
+      worker,
+      port1,
+      signals,
+      new ThreadTree({
+        ...tree,
+        unplaced: () => Atomics.load(signals, UNPLACED) !== 0,
+        waitsForSyncSpawn: () => Atomics.load(signals, SYNC_SPAWNS) !== 0,
+      }),
+    );
     this.#threads.add(thread);
     const events = this.#events;
     port1.on('message', (message: WorkerMessage) => events.message(thread, message));
@@ -273,9 +293,11 @@ export class ThreadLifecycle {
     clearTimeout(thread.channelCloseTimer);
     thread.channelCloseTimer = undefined;
     // The last sweep, now that nothing can spawn in the tree's name any more (a kill begun by the
-    // hard stop makes it: it was waiting for this exit).
-    if (thread.spawned) void thread.tree.kill().then(() => this.#exited(thread, exitCode));
-    else this.#exited(thread, exitCode);
+    // hard stop makes it: it was waiting for this exit), once the host knows every spawn.
+    if (thread.spawned) {
+      this.#events.drain(thread);
+      void thread.tree.kill().then(() => this.#exited(thread, exitCode));
+    } else this.#exited(thread, exitCode);
   }
 
   #exited(thread: PoolThread, exitCode: number): void {

@@ -1,5 +1,9 @@
 import { availableParallelism } from 'node:os';
 import type { ResourceLimits } from 'node:worker_threads';
+import type { Logger } from '@taskwarden/sdk';
+import type { TreeKillMode } from '@taskwarden/sdk/internal';
+import { checkTreeKillOption } from '@taskwarden/sdk/internal';
+import type { TreeKillOption } from './process-tree/tree-kill-setup.js';
 
 /** Options of {@link WorkerExecutor}. */
 export interface WorkerExecutorOptions {
@@ -19,6 +23,21 @@ export interface WorkerExecutorOptions {
    * fails with `WorkerExitedError`; the pool replaces the thread.
    */
   resourceLimits?: ResourceLimits;
+  /**
+   * How the processes worker tasks spawn are found and killed: `'auto'` takes the strongest this
+   * machine allows (`'cgroup'`, then `'cookie'`, then `'process-group'`); naming a weaker mode
+   * forces it (for tests). Naming a mode that is not available is a `RangeError` saying why. See the
+   * README for what each mode reaches and what can escape it.
+   * @default 'auto'
+   */
+  treeKill?: TreeKillOption;
+  /**
+   * Where the executor logs what is not any task's: one `info` line naming the tree-kill mode (and
+   * why stronger ones are not available). Without one, that line goes to the logger of the first
+   * task the executor launches.
+   * @default undefined
+   */
+  logger?: Logger;
 }
 
 /** {@link WorkerExecutorOptions} after validation and defaults. @internal */
@@ -26,12 +45,14 @@ export interface ResolvedWorkerExecutorOptions {
   readonly maxThreads: number;
   readonly idleTimeoutMs: number;
   readonly resourceLimits: ResourceLimits | undefined;
+  readonly treeKill: 'auto' | TreeKillMode;
+  readonly logger: Logger | undefined;
 }
 
 /** The default `idleTimeoutMs`. */
 export const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 
-const OPTION_KEYS = new Set(['maxThreads', 'idleTimeoutMs', 'resourceLimits']);
+const OPTION_KEYS = new Set(['maxThreads', 'idleTimeoutMs', 'resourceLimits', 'treeKill', 'logger']);
 const LIMIT_KEYS = new Set([
   'maxOldGenerationSizeMb',
   'maxYoungGenerationSizeMb',
@@ -56,7 +77,16 @@ export function resolveWorkerExecutorOptions(options: unknown): ResolvedWorkerEx
       throw new TypeError(`unknown WorkerExecutor option ${key} (known: ${[...OPTION_KEYS].join(', ')})`);
     }
   }
-  const { maxThreads, idleTimeoutMs, resourceLimits } = options as WorkerExecutorOptions;
+  const { maxThreads, idleTimeoutMs, resourceLimits, logger } = options as WorkerExecutorOptions;
+  const treeKill = checkTreeKillOption((options as WorkerExecutorOptions).treeKill, 'treeKill');
+  if (
+    logger !== undefined &&
+    (typeof logger !== 'object' ||
+      logger === null ||
+      typeof (logger as { info?: unknown }).info !== 'function')
+  ) {
+    throw new TypeError('logger must be a pino logger');
+  }
 
   let threads: number;
   if (maxThreads === undefined) {
@@ -103,5 +133,11 @@ export function resolveWorkerExecutorOptions(options: unknown): ResolvedWorkerEx
     limits = Object.freeze({ ...resourceLimits });
   }
 
-  return Object.freeze({ maxThreads: threads, idleTimeoutMs: idle, resourceLimits: limits });
+  return Object.freeze({
+    maxThreads: threads,
+    idleTimeoutMs: idle,
+    resourceLimits: limits,
+    treeKill,
+    logger,
+  });
 }

@@ -1,5 +1,8 @@
-import type { Execution, Executor, ExecutorCapabilities, LaunchSpec } from '@taskwarden/sdk';
-import { TREE_KILL_BOUND_MS } from './process-tree/process-tree.js';
+import type { Execution, Executor, ExecutorCapabilities, LaunchSpec, Logger } from '@taskwarden/sdk';
+import type { TreeKillMode } from '@taskwarden/sdk/internal';
+import { logSafely } from '@taskwarden/sdk/internal';
+import { TREE_KILL_BOUND_MS } from './process-tree/spawned-process-tree.js';
+import { TreeKillSetup } from './process-tree/tree-kill-setup.js';
 import type { WorkerExecutorOptions } from './worker-executor-options.js';
 import { resolveWorkerExecutorOptions } from './worker-executor-options.js';
 import type { WorkerPoolStats } from './worker-pool.js';
@@ -32,8 +35,9 @@ export const WORKER_HARD_STOP_MS = TREE_KILL_BOUND_MS + 500;
  *   waiting task that is cancelled is dropped without being invoked.
  * - Cancel: the task's `AbortSignal` is aborted inside the worker and its `cancel()` hook called.
  *   Hard stop (after `gracePeriodMs`; with `0`, in the same call): `worker.terminate()`, and SIGKILL
- *   to the processes the thread's tasks spawned (their groups and every process carrying the
- *   thread's env token); the thread counts against `maxThreads` until it has really exited, then
+ *   to the processes the thread's tasks spawned and their descendants, as far as the tree-kill
+ *   mode reaches (see {@link WorkerExecutor.treeKill}); the thread counts against `maxThreads`
+ *   until it has really exited, then
  *   the next waiting task gets a fresh thread. The task ends CANCELED, and its `done` resolves only
  *   once the thread has exited and those processes are gone: within {@link WORKER_HARD_STOP_MS}
  *   unless the thread is blocked in native code of its own (then only when that call returns).
@@ -74,11 +78,36 @@ export class WorkerExecutor implements Executor {
     isolation: 'thread',
     hardStopMs: WORKER_HARD_STOP_MS,
   });
+  /**
+   * How the processes worker tasks spawn, and their descendants, are found and killed, detected at
+   * start (or forced by the `treeKill` option): `'cgroup'` (a cgroup v2 per thread, which every
+   * spawn joins before it runs; killed with `cgroup.kill`), `'cookie'` (each spawn's process group
+   * and session, plus every process carrying the thread's environment cookie) or `'process-group'`
+   * (each spawn's group only).
+   */
+  readonly treeKill: TreeKillMode;
   readonly #pool: WorkerPool;
+  /** The start-up line, until it is logged (on the first task's logger when there is no executor logger). */
+  #startupLine: { fields: object; message: string } | undefined;
 
-  /** @throws TypeError or RangeError naming the option at fault. */
+  /**
+   * @throws TypeError or RangeError naming the option at fault (a `treeKill` mode this machine does
+   * not offer is a RangeError saying why).
+   */
   constructor(options?: WorkerExecutorOptions) {
-    this.#pool = new WorkerPool(resolveWorkerExecutorOptions(options));
+    const resolved = resolveWorkerExecutorOptions(options);
+    const treeKill = new TreeKillSetup(resolved.treeKill, 'treeKill');
+    this.treeKill = treeKill.mode;
+    this.#pool = new WorkerPool(resolved, treeKill);
+    this.#startupLine = {
+      fields: {
+        treeKill: treeKill.mode,
+        ...(treeKill.cgroupDir === undefined ? {} : { cgroupDir: treeKill.cgroupDir }),
+        ...(Object.keys(treeKill.unavailable).length === 0 ? {} : { unavailable: treeKill.unavailable }),
+      },
+      message: `worker executor: killing the process trees tasks spawn by ${treeKill.mode}`,
+    };
+    if (resolved.logger) this.#logStartup(resolved.logger);
   }
 
   /**
@@ -100,6 +129,7 @@ export class WorkerExecutor implements Executor {
    * the input cannot be cloned (the task fails in DEPLOYING); ExecutorClosedError after `close()`.
    */
   launch(spec: LaunchSpec): Execution {
+    if (this.#startupLine) this.#logStartup(spec.logger);
     return this.#pool.launch(spec);
   }
 
@@ -116,5 +146,11 @@ export class WorkerExecutor implements Executor {
    */
   close(): Promise<void> {
     return this.#pool.close();
+  }
+
+  #logStartup(logger: Logger): void {
+    const line = this.#startupLine;
+    this.#startupLine = undefined;
+    if (line) logSafely(logger, 'info', line.fields, line.message);
   }
 }

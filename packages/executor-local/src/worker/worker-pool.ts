@@ -11,6 +11,7 @@ import { deserializeError, isModuleReference, serializeError } from '@taskwarden
 import { WorkerExitedError } from '../errors.js';
 import { levelOf, loggerInfoOf, relayLog } from './log-relay.js';
 import { isUnclaimed, OfferBook } from './offer-protocol.js';
+import type { TreeKillSetup } from './process-tree/tree-kill-setup.js';
 import type { LoggerInfo, RunMessage, WorkerMessage } from './protocol.js';
 import { checkWorkerMessage, Kind, kindName, TAKEN, WAKEUPS } from './protocol.js';
 import { TaskQueue } from './task-queue.js';
@@ -67,8 +68,9 @@ export class WorkerPool implements ExecutionControl, ThreadEvents {
   #loggerInfo: LoggerInfo | undefined;
   #closing: Promise<void> | undefined;
 
-  constructor(options: ResolvedWorkerExecutorOptions) {
-    this.#threads = new ThreadLifecycle(options, this, () => this.#loggerInfo ?? NO_LOGGER_INFO);
+  /** `treeKill`: how the processes tasks spawn are tracked and killed. */
+  constructor(options: ResolvedWorkerExecutorOptions, treeKill: TreeKillSetup) {
+    this.#threads = new ThreadLifecycle(options, this, () => this.#loggerInfo ?? NO_LOGGER_INFO, treeKill);
   }
 
   get stats(): WorkerPoolStats {
@@ -362,6 +364,11 @@ export class WorkerPool implements ExecutionControl, ThreadEvents {
   message(thread: PoolThread, message: WorkerMessage): void {
     this.#onMessage(thread, message);
     // Whatever else has arrived is read now, without a message event per message each.
+    this.#drain(thread);
+  }
+
+  /** @internal see {@link ThreadEvents.drain} */
+  drain(thread: PoolThread): void {
     this.#drain(thread);
   }
 

@@ -258,7 +258,7 @@ function nothingElsePending(): boolean {
 
 trackSpawns({
   signals,
-  token: tree.token,
+  tree,
   reaperPath: tree.reaperPath,
   currentTask: () => current?.id ?? 0,
   spawned: (pid, id) => port.postMessage([Kind.spawned, id, pid]),

@@ -1,9 +1,11 @@
 /**
  * Inside a worker thread: every process the thread's tasks spawn — `spawn`, `exec`, `execFile`,
  * `fork` and their `*Sync` variants, whichever way task code imports them — is put into a process
- * group of its own and carries the thread's and the task's cookie tokens (see `tree-cookie.ts`), and the host learns
- * its pid. So the host can stop what a task spawned with the task's thread, and the thread's
- * sentinel (see `sentinel.ts`) can when the host dies.
+ * group and session of its own, carries the thread's and the task's cookies in `TASKWARDEN_TREE`
+ * (the format of `@taskwarden/sdk/internal`'s tree cookie), in `'cgroup'` mode joins the thread's
+ * cgroup before it runs anything (see `spawn-placement.ts`), and the host learns its pid. So the
+ * host can stop what a task spawned with the task's thread, and the thread's sentinel (see
+ * `sentinel.ts`) can when the host dies.
  *
  * Why at the level of Node's internal bindings (`process_wrap`'s `Process#spawn`, `spawn_sync`'s
  * `spawn`) rather than `child_process`'s exports: every public way to spawn ends there, with its
@@ -14,17 +16,15 @@
  * @internal
  * @module
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { SPAWNED, STOPPING } from '../protocol.js';
+import { parseStat, withTreeCookiePairs } from '@taskwarden/sdk/internal';
+import { SPAWNED, STOPPING, SYNC_SPAWNS } from '../protocol.js';
 import type { Sentinel } from './sentinel.js';
 import { startSentinel } from './sentinel.js';
-import { taskToken, withTokens } from './tree-cookie.js';
-
-/** The normalised options Node's bindings receive (only what is changed here). */
-interface BindingSpawnOptions {
-  envPairs?: unknown;
-  detached?: boolean;
-}
+import type { BindingSpawnOptions } from './spawn-placement.js';
+import { SpawnPlacement } from './spawn-placement.js';
+import type { ThreadTreeSpec } from './tree-kill-setup.js';
 
 interface ProcessHandle {
   readonly pid?: number;
@@ -38,8 +38,8 @@ type SyncSpawn = (options: BindingSpawnOptions) => unknown;
 export interface SpawnTrackingOptions {
   /** The thread's shared slots; `SPAWNED` is set before the first spawn. */
   readonly signals: Int32Array;
-  /** The thread's cookie token. */
-  readonly token: string;
+  /** The thread's tree-kill mode, cookie and cgroup. */
+  readonly tree: ThreadTreeSpec;
   /** The task that runs now (0 between tasks). */
   readonly currentTask: () => number;
   /** A process was spawned (asynchronously: the pid is known before it runs). */
@@ -50,17 +50,24 @@ export interface SpawnTrackingOptions {
   readonly reaperPath: string;
 }
 
+/** The cookie of one task's processes: the thread's, and which task started them. */
+export function taskCookie(threadCookie: string, taskId: number): string {
+  return `${threadCookie}-task-${taskId}`;
+}
+
 /** Installs the tracking; false when Node's bindings are not as expected (nothing is tracked). */
 export function trackSpawns(options: SpawnTrackingOptions): boolean {
   const bindings = loadBindings();
   if (bindings === undefined) return false;
   const { handleSpawn, setHandleSpawn, syncSpawn, setSyncSpawn } = bindings;
-  const { signals, token, currentTask, spawned, reaped } = options;
+  const { signals, tree, currentTask, spawned, reaped } = options;
+  const placement = tree.cgroup === undefined ? undefined : new SpawnPlacement(tree.cgroup, signals);
   let sentinel: Sentinel | undefined;
   let sentinelStarted = false;
   let bypass = false;
 
-  const prepare = (spawnOptions: BindingSpawnOptions): void => {
+  /** Readies a spawn; true when the process will start outside the thread's cgroup. */
+  const prepare = (spawnOptions: BindingSpawnOptions): boolean => {
     Atomics.store(signals, SPAWNED, 1);
     // After SPAWNED, see STOPPING: a process started now might escape a hard stop already begun.
     if (Atomics.load(signals, STOPPING) !== 0) {
@@ -79,7 +86,7 @@ export function trackSpawns(options: SpawnTrackingOptions): boolean {
           hostPid: process.pid,
           execPath: process.execPath,
           reaperPath: options.reaperPath,
-          token,
+          tree,
         });
       } finally {
         bypass = false;
@@ -88,34 +95,70 @@ export function trackSpawns(options: SpawnTrackingOptions): boolean {
     // Its own group (and session): a group kill reaches it and what it starts, and nothing else.
     spawnOptions.detached = true;
     const env = Array.isArray(spawnOptions.envPairs) ? spawnOptions.envPairs : envPairs(process.env);
-    spawnOptions.envPairs = withTokens(env, [token, taskToken(token, currentTask())]);
+    spawnOptions.envPairs = withTreeCookiePairs(
+      env.map(String),
+      `${tree.cookie}:${taskCookie(tree.cookie, currentTask())}`,
+    );
+    return placement?.prepare(spawnOptions) ?? false;
   };
 
   setHandleSpawn(function spawn(this: ProcessHandle, spawnOptions: BindingSpawnOptions): number {
     if (bypass) return handleSpawn.call(this, spawnOptions);
-    prepare(spawnOptions);
-    const result = handleSpawn.call(this, spawnOptions);
+    const { file, args } = spawnOptions;
+    const outside = prepare(spawnOptions);
+    let result: number;
+    try {
+      result = handleSpawn.call(this, spawnOptions);
+    } finally {
+      // What Node reads after the call (error messages, `spawnargs`) names the command, not the wrapper.
+      spawnOptions.file = file;
+      spawnOptions.args = args;
+    }
     const pid = this.pid;
     if (result === 0 && typeof pid === 'number') {
+      if (outside) placement?.moveIn(pid);
       const taskId = currentTask();
       spawned(pid, taskId);
-      sentinel?.add(pid);
+      sentinel?.add(pid, startTicksOf(pid));
       const onexit = this.onexit;
       if (typeof onexit === 'function') {
-        this.onexit = function (this: ProcessHandle, ...args: unknown[]): unknown {
+        this.onexit = function (this: ProcessHandle, ...exitArgs: unknown[]): unknown {
           reaped(pid, taskId);
-          return onexit.apply(this, args);
+          sentinel?.remove(pid);
+          return onexit.apply(this, exitArgs);
         };
       }
     }
     return result;
   });
   setSyncSpawn((spawnOptions: BindingSpawnOptions): unknown => {
-    // The host cannot learn this pid before the call returns: it finds the process by its cookie.
+    // The host cannot learn this pid before the call returns: while SYNC_SPAWNS says the thread waits
+    // for one, it finds the process by its cgroup, or among its own children by the cookie. The
+    // thread cannot exit before the process has.
+    const { file, args } = spawnOptions;
     prepare(spawnOptions);
-    return syncSpawn(spawnOptions);
+    Atomics.add(signals, SYNC_SPAWNS, 1);
+    try {
+      return syncSpawn(spawnOptions);
+    } finally {
+      Atomics.sub(signals, SYNC_SPAWNS, 1);
+      spawnOptions.file = file;
+      spawnOptions.args = args;
+    }
   });
   return true;
+}
+
+/**
+ * When process `pid` started (clock ticks after boot), so that the reaper can tell it from a later
+ * process with the same pid; 0 when it cannot be read.
+ */
+function startTicksOf(pid: number): number {
+  try {
+    return parseStat(readFileSync(`/proc/${pid}/stat`, 'latin1')).startTicks;
+  } catch {
+    return 0;
+  }
 }
 
 interface Bindings {

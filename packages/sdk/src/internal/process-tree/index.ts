@@ -18,6 +18,8 @@ export {
   startCgroupRemover,
   sweepStaleCgroups,
 } from './cgroup.js';
+export type { ExecSpec } from './cgroup-exec.js';
+export { CGROUP_EXEC_REFUSED, CGROUP_EXEC_SHELL, cgroupExec, cgroupExecProblem } from './cgroup-exec.js';
 export type { OwnTree } from './kill-own-tree.js';
 export { killOwnTree } from './kill-own-tree.js';
 export type { ProcFs, ProcFsSync, ProcStat, TreeIdentity, TreeScan } from './proc-table.js';
@@ -33,6 +35,12 @@ export {
 } from './proc-table.js';
 export type { ProcessTreeOptions, SignalFunction } from './process-tree.js';
 export { ProcessTree } from './process-tree.js';
-export { environHasCookie, newTreeCookie, TREE_COOKIE_ENV, withTreeCookie } from './tree-cookie.js';
+export {
+  environHasCookie,
+  newTreeCookie,
+  TREE_COOKIE_ENV,
+  withTreeCookie,
+  withTreeCookiePairs,
+} from './tree-cookie.js';
 export type { TreeKillMode, TreeKillSupport } from './tree-kill-mode.js';
 export { checkTreeKillOption, chooseTreeKill, detectTreeKill, TREE_KILL_MODES } from './tree-kill-mode.js';

@@ -44,6 +44,8 @@ export const procFsSync: ProcFsSync = {
 export interface ProcStat {
   /** One letter: R, S, D, T, Z (zombie), X (dead), ... */
   readonly state: string;
+  /** The parent's pid. */
+  readonly ppid: number;
   readonly pgrp: number;
   readonly session: number;
   /** A kernel thread: no user memory, no environment, never anybody's descendant. */
@@ -63,6 +65,7 @@ export function parseStat(stat: string): ProcStat {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 20);
   return {
     state: fields[0] ?? '',
+    ppid: Number(fields[1]),
     pgrp: Number(fields[2]),
     session: Number(fields[3]),
     kernelThread: (Number(fields[6]) & PF_KTHREAD) !== 0,
@@ -97,8 +100,16 @@ function vanished(error: unknown): boolean {
 export interface TreeIdentity {
   /** The process group the tree's root leads. */
   readonly pgid?: number;
+  /** The process groups of further roots (see {@link TreeIdentity.sids}). */
+  readonly pgids?: ReadonlySet<number>;
   /** The session the tree's root leads. */
   readonly sid?: number;
+  /**
+   * The sessions of further roots (a tree with many roots: the processes a worker thread spawned,
+   * each leading a session of its own). Each must be known to be the tree's: a root the caller has
+   * not reaped, so that its id cannot have been reused.
+   */
+  readonly sids?: ReadonlySet<number>;
   /** A token in the `TASKWARDEN_TREE` variable of the environment a process started with. */
   readonly cookie?: string;
   /** Only processes started at or after this many clock ticks after boot can match by cookie. */
@@ -124,7 +135,9 @@ export interface TreeScan {
 function matchByStat(stat: ProcStat, identity: TreeIdentity): boolean | undefined {
   if (!isLiveState(stat.state) || stat.kernelThread || stat.pgrp === identity.outsideGroup) return false;
   if (identity.pgid !== undefined && stat.pgrp === identity.pgid) return true;
+  if (identity.pgids?.has(stat.pgrp) === true) return true;
   if (identity.sid !== undefined && stat.session === identity.sid) return true;
+  if (identity.sids?.has(stat.session) === true) return true;
   if (identity.cookie === undefined) return false;
   if (identity.bornAfterTicks !== undefined && stat.startTicks < identity.bornAfterTicks) return false;
   return undefined;

@@ -18,7 +18,13 @@ import {
 import type { ProcFs, ProcFsSync } from './proc-table.js';
 import { bornAfterTicks, parseStat, scanTree, scanTreeSync } from './proc-table.js';
 import { ProcessTree } from './process-tree.js';
-import { environHasCookie, newTreeCookie, TREE_COOKIE_ENV, withTreeCookie } from './tree-cookie.js';
+import {
+  environHasCookie,
+  newTreeCookie,
+  TREE_COOKIE_ENV,
+  withTreeCookie,
+  withTreeCookiePairs,
+} from './tree-cookie.js';
 import { checkTreeKillOption, chooseTreeKill, detectTreeKill } from './tree-kill-mode.js';
 
 const linux = process.platform === 'linux';
@@ -121,6 +127,12 @@ describe('the environment cookie', () => {
   it('is appended to an inherited one, not replacing it', () => {
     expect(withTreeCookie({ A: '1' }, 'c1')).toEqual({ A: '1', [TREE_COOKIE_ENV]: 'c1' });
     expect(withTreeCookie({ [TREE_COOKIE_ENV]: 'outer' }, 'c1')).toEqual({ [TREE_COOKIE_ENV]: 'outer:c1' });
+    expect(withTreeCookiePairs(['A=1'], 'c1:c2')).toEqual(['A=1', `${TREE_COOKIE_ENV}=c1:c2`]);
+    expect(withTreeCookiePairs([`${TREE_COOKIE_ENV}=outer`, 'B=2'], 'c1')).toEqual([
+      `${TREE_COOKIE_ENV}=outer:c1`,
+      'B=2',
+    ]);
+    expect(withTreeCookiePairs([`${TREE_COOKIE_ENV}=`], 'c1')).toEqual([`${TREE_COOKIE_ENV}=c1`]);
     expect(newTreeCookie()).not.toBe(newTreeCookie());
     expect(newTreeCookie()).toMatch(new RegExp(`^${process.pid}-[0-9a-f]{12}$`));
   });
@@ -130,6 +142,7 @@ describe('parseStat', () => {
   it('reads the fields after a command name holding spaces and parentheses', () => {
     expect(parseStat(stat(7, { state: 'Z', pgrp: 5, session: 4, start: 1234 }))).toEqual({
       state: 'Z',
+      ppid: 1,
       pgrp: 5,
       session: 4,
       kernelThread: false,
@@ -171,6 +184,15 @@ describe('scanTree', () => {
     expect(scan.pids.sort()).toEqual([11, 12]);
     // 12 and 13 only: 15 is a kernel thread, 16 is older than the tree, the rest matched by stat.
     expect(proc.reads).toBe(2);
+  });
+
+  it('matches the groups and sessions of further roots (a tree with many roots), not others', async () => {
+    const proc = fakeProc(table);
+    expect((await scanTree({ sids: new Set([10, 99]) }, { proc })).pids.sort()).toEqual([10, 11]);
+    expect((await scanTree({ pgids: new Set([11, 12]) }, { proc })).pids.sort()).toEqual([11, 12]);
+    expect(scanTreeSync({ sids: new Set([12]), pgids: new Set([10]) }, syncProc(table)).sort()).toEqual([
+      10, 12,
+    ]);
   });
 
   it('an environment it may not read (EACCES) does not match; one it cannot read for another reason is uncertain', async () => {
@@ -335,6 +357,29 @@ describe.runIf(linux)('ProcessTree in cookie mode (a real /proc)', () => {
       for (const child of [daemon, stranger]) if (!isGone(child.pid as number)) child.kill('SIGKILL');
       await waitGone([daemon.pid as number, stranger.pid as number]);
     }
+  });
+
+  it('with further roots, sweeps the live members of their sessions too', async () => {
+    const killed: number[] = [];
+    const table: Record<number, FakeProcess> = {
+      20: { stat: stat(20, { pgrp: 20, session: 20 }) }, // a root
+      21: { stat: stat(21, { pgrp: 21, session: 20 }) }, // left its group, not its session
+      30: { stat: stat(30, { pgrp: 30, session: 30 }) }, // a root no longer listed
+      40: { stat: stat(40, { pgrp: 40, session: 40, start: 1 }) }, // a stranger
+    };
+    const roots = new Set([20]);
+    const tree = new ProcessTree({
+      mode: 'cookie',
+      roots: () => roots,
+      proc: fakeProc(table),
+      kill: (pid) => killed.push(pid),
+    });
+    expect(await tree.sweep()).toBe(true);
+    expect(killed.sort()).toEqual([20, 21]);
+    roots.clear();
+    killed.length = 0;
+    expect(await tree.sweep()).toBe(false);
+    expect(killed).toEqual([]);
   });
 
   it('in process-group mode reaches nothing beyond the group', async () => {

@@ -18,6 +18,13 @@ export interface ProcessTreeOptions {
   readonly mode: TreeKillMode;
   /** The root's pid; it leads the tree's process group and session (pgid = sid = pid). */
   readonly root?: number;
+  /**
+   * Further roots, read at every scan, for a tree that has many (the processes one worker thread
+   * spawned, each leading a process group and session of its own): in `'cookie'` mode their
+   * sessions are members too. The caller signals their groups, as it does the root's, and lists
+   * only roots it has not reaped (their ids cannot have been reused).
+   */
+  readonly roots?: () => Iterable<number>;
   /** The cookie the root was started with (`'cookie'` and `'cgroup'` modes). */
   readonly cookie?: string;
   /** The tree's cgroup directory (`'cgroup'` mode). */
@@ -44,8 +51,9 @@ function groupOf(pid: number): number | undefined {
 /**
  * The members of a process tree that its root's process group may not hold (the caller signals and
  * watches that group itself): in `'cgroup'` mode every process of the tree's cgroup, in `'cookie'`
- * mode every live process of the root's session or carrying the cookie, in `'process-group'` mode
- * none. Every method is best effort and never throws.
+ * mode every live process of the root's session (or of another root's: see
+ * {@link ProcessTreeOptions.roots}) or carrying the cookie, in `'process-group'` mode none. Every
+ * method is best effort and never throws.
  * @internal
  */
 export class ProcessTree {
@@ -152,11 +160,12 @@ export class ProcessTree {
   }
 
   #identity(): TreeIdentity | undefined {
-    const { mode, root, cookie, startedAt } = this.#options;
+    const { mode, root, roots, cookie, startedAt } = this.#options;
     if (mode !== 'cookie') return undefined;
     return {
       sid: root,
       pgid: root,
+      ...(roots === undefined ? {} : { sids: new Set(roots()) }),
       cookie,
       bornAfterTicks: startedAt === undefined ? undefined : bornAfterTicks(performance.now() - startedAt),
     };

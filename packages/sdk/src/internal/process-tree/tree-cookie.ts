@@ -25,6 +25,24 @@ export function withTreeCookie(env: NodeJS.ProcessEnv, cookie: string): NodeJS.P
 }
 
 /**
+ * `pairs` (`KEY=value` strings, as Node's spawn bindings take an environment) with `cookie` (one
+ * cookie, or several joined by `:`) appended to the {@link TREE_COOKIE_ENV} entry, which is added
+ * when there is none. What {@link withTreeCookie} does to an environment object.
+ * @internal
+ */
+export function withTreeCookiePairs(pairs: readonly string[], cookie: string): string[] {
+  const prefix = `${TREE_COOKIE_ENV}=`;
+  const result = [...pairs];
+  const at = result.findIndex((pair) => pair.startsWith(prefix));
+  if (at === -1) result.push(`${prefix}${cookie}`);
+  else {
+    const inherited = (result[at] as string).slice(prefix.length);
+    result[at] = `${prefix}${inherited === '' ? cookie : `${inherited}:${cookie}`}`;
+  }
+  return result;
+}
+
+/**
  * True when `environ` (a NUL-separated `/proc/<pid>/environ`) holds {@link TREE_COOKIE_ENV} with
  * `cookie` as one of its tokens.
  * @internal
