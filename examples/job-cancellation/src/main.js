@@ -54,11 +54,15 @@ const submit = (jobId, name, executor, exportName, extra = {}) =>
 const running = submit('nightly-report', 'running-in-thread', 'worker', 'cooperative');
 const waiting = submit('nightly-report', 'waiting-for-thread', 'worker', 'quick');
 const inProcess = submit('nightly-report', 'running-in-process', 'process', 'cooperative');
+const untilRunning = async (tasks) => {
+  while (tasks.some((task) => task.state !== 'RUNNING'))
+    await new Promise((resolve) => setTimeout(resolve, 10));
+};
+await untilRunning([running, inProcess]);
+// Submitted once the thread and the process run, so that they are still running when the job is cancelled.
 const stubborn = submit('nightly-report', 'finishes-anyway', 'inline', 'finishesAnyway', { ms: 500 });
 const bystander = submit('other-job', 'other-job-task', 'inline', 'finishesAnyway', { ms: 800 });
-while ([running, inProcess, stubborn].some((task) => task.state !== 'RUNNING')) {
-  await new Promise((resolve) => setTimeout(resolve, 10));
-}
+await untilRunning([stubborn]);
 console.log(`before: ${waiting.name} is ${waiting.state} (no free thread)`);
 
 const cancelling = runtime.cancelJob('nightly-report');
