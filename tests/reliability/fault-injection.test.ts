@@ -724,8 +724,11 @@ async function executeRun(plan: RunPlan, runIndex: number, env: Environment): Pr
   const cancel = (record: TaskRecord, blockMs: number): void => {
     faults.cancel = (faults.cancel ?? 0) + 1;
     request(record, 'cancel');
+    const deafAndRunning = record.task.state === 'RUNNING' && needsHardStop(record);
     record.task.cancel();
-    if (longBlockPending) {
+    // The long block follows the first cancel of running work that only a hard stop ends: every
+    // stage of its ladder is overdue when the host wakes up, and the hard stop must still come first.
+    if (longBlockPending && deafAndRunning) {
       longBlockPending = false;
       block(LONG_BLOCK_MS, true);
     } else if (blockMs > 0) {
@@ -757,91 +760,96 @@ async function executeRun(plan: RunPlan, runIndex: number, env: Environment): Pr
     }
   };
 
+  /** Submits what a submit step describes; undefined when the slot or the runtime refused it. */
+  const submit = (step: Extract<Step, { kind: 'submit' }>): TaskRecord | undefined => {
+    const slot = slots[step.slot] as (typeof slots)[number];
+    const behaviours = BEHAVIOURS[step.executor];
+    const behaviour = behaviours[step.behaviour % behaviours.length] as Behaviour;
+    const id = `r${runIndex}-t${records.length}`;
+    const input: Record<string, unknown> = {
+      id,
+      log,
+      ms: durationOf(step.executor, behaviour, step.ms),
+    };
+    if (behaviour === 'crash') input.how = step.flag ? 'uncaught' : 'exit';
+    if (behaviour === 'hangingHook' && step.executor !== 'inline') input.syncHang = step.flag;
+    if (
+      step.executor === 'process' &&
+      step.flag &&
+      ['cooperative', 'deafYielding', 'cpuDeaf'].includes(behaviour)
+    ) {
+      input.grandchild = true;
+    }
+    if (behaviour === 'escapes') {
+      input.kinds = escapeKindsOf(step.variant);
+      input.deaf = step.flag;
+    }
+    if (behaviour === 'hostile' || behaviour === 'hostileHook') {
+      const chosen = hostileOf(step.variant);
+      input.variant = step.variant;
+      input.value = chosen.value;
+      input.how = behaviour === 'hostile' ? chosen.how : chosen.hookHow;
+    }
+    if (!activate(slot)) return undefined;
+    const bornInCancelingJob = jobStates.get(slot.jobId) === 'CANCELING';
+    let task: Task;
+    try {
+      task = runtime.submit({
+        jobId: slot.jobId,
+        allocationId: slot.allocationId,
+        executionId: id,
+        name: `${step.executor}/${behaviour}`,
+        executor: step.executor,
+        invokable: {
+          module: behaviour.startsWith('hostile') ? HOSTILE_MODULE : BEHAVIOURS_MODULE,
+          export: behaviour,
+        },
+        input,
+      });
+    } catch (error) {
+      const fatalRefusal = error instanceof RuntimeFatalError && runtime.health === 'fatal';
+      if (!fatalRefusal)
+        problems.push(`submit ${id} refused: ${(error as Error).name}: ${(error as Error).message}`);
+      refusals.push(`${id}: ${(error as Error).name}`);
+      return undefined;
+    }
+    if (behaviour === 'hostile') count(hostile, input.how as string);
+    if (behaviour === 'hostileHook') count(hostile, `hook-${input.how as string}`);
+    const record: TaskRecord = {
+      id,
+      executor: step.executor,
+      behaviour,
+      input,
+      jobId: slot.jobId,
+      allocationId: slot.allocationId,
+      task,
+      bornInCancelingJob,
+      requests: [],
+      path: [task.state],
+    };
+    records.push(record);
+    byId.set(id, record);
+    void task.done.then((outcome) => {
+      record.outcome = outcome;
+      record.doneAt = performance.now();
+      // An abandoned task's done resolves without waiting for its work: close() stops that.
+      if (behaviour === 'escapes' && !outcome.abandoned && mustBeGoneAtDone(record, plan.reuse)) {
+        record.aliveAtDone = leavesOf(readInvocations(log), id)
+          .filter((leaf) => !documented(record, leaf.kind) && !isGone(leaf.pid))
+          .map((leaf) => `${leaf.kind} ${JSON.stringify(procInfo(leaf.pid) ?? { pid: leaf.pid })}`);
+      }
+    });
+    return record;
+  };
+
   if (plan.timerFaultAt !== null) scheduler.failOnNth(plan.timerFaultAt);
 
   try {
     for (const [stepIndex, step] of plan.steps.entries()) {
       switch (step.kind) {
-        case 'submit': {
-          const slot = slots[step.slot] as (typeof slots)[number];
-          const behaviours = BEHAVIOURS[step.executor];
-          const behaviour = behaviours[step.behaviour % behaviours.length] as Behaviour;
-          const id = `r${runIndex}-t${records.length}`;
-          const input: Record<string, unknown> = {
-            id,
-            log,
-            ms: durationOf(step.executor, behaviour, step.ms),
-          };
-          if (behaviour === 'crash') input.how = step.flag ? 'uncaught' : 'exit';
-          if (behaviour === 'hangingHook' && step.executor !== 'inline') input.syncHang = step.flag;
-          if (
-            step.executor === 'process' &&
-            step.flag &&
-            ['cooperative', 'deafYielding', 'cpuDeaf'].includes(behaviour)
-          ) {
-            input.grandchild = true;
-          }
-          if (behaviour === 'escapes') {
-            input.kinds = escapeKindsOf(step.variant);
-            input.deaf = step.flag;
-          }
-          if (behaviour === 'hostile' || behaviour === 'hostileHook') {
-            const chosen = hostileOf(step.variant);
-            input.variant = step.variant;
-            input.value = chosen.value;
-            input.how = behaviour === 'hostile' ? chosen.how : chosen.hookHow;
-          }
-          if (!activate(slot)) break;
-          const bornInCancelingJob = jobStates.get(slot.jobId) === 'CANCELING';
-          let task: Task;
-          try {
-            task = runtime.submit({
-              jobId: slot.jobId,
-              allocationId: slot.allocationId,
-              executionId: id,
-              name: `${step.executor}/${behaviour}`,
-              executor: step.executor,
-              invokable: {
-                module: behaviour.startsWith('hostile') ? HOSTILE_MODULE : BEHAVIOURS_MODULE,
-                export: behaviour,
-              },
-              input,
-            });
-          } catch (error) {
-            const fatalRefusal = error instanceof RuntimeFatalError && runtime.health === 'fatal';
-            if (!fatalRefusal)
-              problems.push(`submit ${id} refused: ${(error as Error).name}: ${(error as Error).message}`);
-            refusals.push(`${id}: ${(error as Error).name}`);
-            break;
-          }
-          if (behaviour === 'hostile') count(hostile, input.how as string);
-          if (behaviour === 'hostileHook') count(hostile, `hook-${input.how as string}`);
-          const record: TaskRecord = {
-            id,
-            executor: step.executor,
-            behaviour,
-            input,
-            jobId: slot.jobId,
-            allocationId: slot.allocationId,
-            task,
-            bornInCancelingJob,
-            requests: [],
-            path: [task.state],
-          };
-          records.push(record);
-          byId.set(id, record);
-          void task.done.then((outcome) => {
-            record.outcome = outcome;
-            record.doneAt = performance.now();
-            // An abandoned task's done resolves without waiting for its work: close() stops that.
-            if (behaviour === 'escapes' && !outcome.abandoned && mustBeGoneAtDone(record, plan.reuse)) {
-              record.aliveAtDone = leavesOf(readInvocations(log), id)
-                .filter((leaf) => !documented(record, leaf.kind) && !isGone(leaf.pid))
-                .map((leaf) => `${leaf.kind} ${JSON.stringify(procInfo(leaf.pid) ?? { pid: leaf.pid })}`);
-            }
-          });
+        case 'submit':
+          submit(step);
           break;
-        }
         case 'cancel': {
           const record = target(step.target);
           if (!record) break;
@@ -941,9 +949,31 @@ async function executeRun(plan: RunPlan, runIndex: number, env: Environment): Pr
       }
       checkSlots(`step ${stepIndex} (${step.kind})`);
     }
-    // The run that owes the long block and never cancelled anything cancels its last task now.
-    const last = records.at(-1);
-    if (longBlockPending && last) cancel(last, 0);
+    // The run that owes the long block and never cancelled such work starts some and cancels it.
+    if (longBlockPending) {
+      // A worker: its hard stop takes the host's loop to finish (the thread's exit, the sweep).
+      const executor: ExecutorKey = 'worker';
+      const slot = slots.find((candidate) => jobStates.get(candidate.jobId) !== 'CANCELING');
+      const deaf =
+        slot &&
+        submit({
+          kind: 'submit',
+          executor,
+          behaviour: BEHAVIOURS[executor].indexOf('deafYielding'),
+          ms: 1_500,
+          slot: slot.index,
+          flag: false,
+          variant: 0,
+        });
+      if (deaf) {
+        await until(
+          () => deaf.task.state !== 'CREATED' && deaf.task.state !== 'DEPLOYING',
+          'it to run',
+          15_000,
+        );
+        if (deaf.task.state === 'RUNNING') cancel(deaf, 0);
+      }
+    }
 
     const healthBeforeClose = runtime.health;
     const stoppedAtClose = [...stopped].filter((pid) => !isGone(pid)).length;
@@ -1116,6 +1146,22 @@ async function executeRun(plan: RunPlan, runIndex: number, env: Environment): Pr
     }
     ledger.killSurvivors();
     dir.remove();
+  }
+}
+
+/** Work that ignores its signal and hook (only a hard stop ends it early). */
+function needsHardStop(record: TaskRecord): boolean {
+  if (record.executor === 'inline') return false;
+  switch (record.behaviour) {
+    case 'cpuDeaf':
+    case 'deafYielding':
+      return true;
+    case 'escapes':
+      return record.input.deaf === true;
+    case 'hangingHook':
+      return record.input.syncHang === true;
+    default:
+      return false;
   }
 }
 
