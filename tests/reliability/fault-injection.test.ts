@@ -217,10 +217,10 @@ function hostileOf(variant: number): {
   };
 }
 
-/** Two to four consecutive kinds (wrapping), so every kind is drawn as often as the others. */
+/** Three to six consecutive kinds (wrapping), so every kind is drawn as often as the others. */
 function escapeKindsOf(variant: number): EscapeKind[] {
   const first = variant % ESCAPE_KINDS.length;
-  const count = 2 + (Math.floor(variant / ESCAPE_KINDS.length) % 3);
+  const count = 3 + (Math.floor(variant / ESCAPE_KINDS.length) % 4);
   return Array.from(
     { length: count },
     (_, i) => ESCAPE_KINDS[(first + i) % ESCAPE_KINDS.length] as EscapeKind,
