@@ -668,6 +668,7 @@ async function executeRun(plan: RunPlan, runIndex: number, env: Environment): Pr
     }
   };
   const stopped = new Set<number>();
+  const stopLog: string[] = [];
   /** Escapes that may outlive their task: those the process executor's mode documents. */
   const documented = (record: TaskRecord | undefined, kind: string | undefined): boolean =>
     record?.executor === 'process' && (DOCUMENTED_ESCAPES[mode] as readonly string[]).includes(kind ?? '');
@@ -685,8 +686,19 @@ async function executeRun(plan: RunPlan, runIndex: number, env: Environment): Pr
   runtime.events.on('taskStateChanged', ({ task, to }) => byId.get(task.executionId)?.path.push(to));
   runtime.events.on('jobStateChanged', ({ jobId, to }) => jobStates.set(jobId, to));
   let firstFatalAt: number | undefined;
+  // What the executors held when a task was given up: the failure message shows it.
+  const atFatal: string[] = [];
   runtime.events.on('fatalError', () => {
     firstFatalAt ??= performance.now();
+    atFatal.push(
+      JSON.stringify({
+        processes: processes.stats,
+        children: processes.pids.map((pid) => procInfo(pid) ?? { pid }),
+        stopped: [...stopped].map((pid) => procInfo(pid) ?? { pid }),
+        threads: worker.stats,
+        blockedMs: Math.round(blocks.reduce((total, b) => total + b.end - b.start, 0)),
+      }),
+    );
   });
 
   const checkSlots = (where: string): void => {
@@ -907,6 +919,9 @@ async function executeRun(plan: RunPlan, runIndex: number, env: Environment): Pr
           const state = record?.task.state;
           if (!signal(pid, 'SIGSTOP')) break;
           stopped.add(pid);
+          stopLog.push(
+            `${pid} (${owner ? `${owner.id} ${owner.event}` : 'no task yet, or idle'}, ${state ?? '-'})`,
+          );
           const leaf = owner?.event === 'leaf';
           faults[leaf ? 'stopDescendant' : 'stopChild'] =
             (faults[leaf ? 'stopDescendant' : 'stopChild'] ?? 0) + 1;
@@ -1090,6 +1105,7 @@ async function executeRun(plan: RunPlan, runIndex: number, env: Environment): Pr
           ...problems.map((text) => `  - ${text}`),
           `plan: ${JSON.stringify(plan)}`,
           `tree kill ${mode}; spawn calls ${ledger.spawnCalls} (failed ${ledger.spawnFailures}), timer calls ${scheduler.calls}, refusals ${refusals.join('; ')}`,
+          `SIGSTOPped: ${stopLog.join(', ') || 'none'}; at each fatal error: ${atFatal.join(' ') || 'none'}`,
           'tasks:',
           ...records.map((record) => `  ${describeRecord(record)}`),
         ].join('\n'),
