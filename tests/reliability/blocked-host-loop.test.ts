@@ -86,7 +86,12 @@ describe.each(['worker', 'process'] as const)('a host blocked after cancel() (%s
   });
 });
 
-describe.each(['worker', 'process'] as const)('a host blocked once the hard stop began (%s)', (name) => {
+describe.each([
+  ['worker', 'cpuDeaf'],
+  ['process', 'cpuDeaf'],
+  // SIGTERM-deaf: the hard stop needs its SIGKILL timer, which can only fire once the host runs.
+  ['process', 'termDeaf'],
+] as const)('a host blocked once the hard stop began (%s, %s)', (name, behaviour) => {
   it('deaf work still ends CANCELED, not abandoned: the hard stop gets its bound once the host runs; health stays running', async () => {
     const { runtime, fatal, submit, log } = setup(name);
     let blockedAt: string | undefined;
@@ -99,7 +104,7 @@ describe.each(['worker', 'process'] as const)('a host blocked once the hard stop
         });
       }
     });
-    const task = submit('cpuDeaf', 'deaf');
+    const task = submit(behaviour, 'deaf');
     await until(() => task.state === 'RUNNING' && readInvocations(log).length === 1, 'the task to run');
     task.cancel();
     const outcome = await task.done;

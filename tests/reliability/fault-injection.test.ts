@@ -54,6 +54,7 @@ import { ProcessExecutor, ProcessExitedError, ProcessSpawnError } from '@taskwar
 import type { ExecutionState, Task, TaskOutcome, TaskRuntime } from '@taskwarden/sdk';
 import {
   CancellationArmingError,
+  CancellationTimeoutError,
   createRuntime,
   DIAGNOSE_TIMEOUT_MS,
   isError,
@@ -467,6 +468,8 @@ function checkTask(
   invoked: boolean,
   context: {
     timerFault: boolean;
+    /** When the injected timer failure happened (performance.now()), if it did. */
+    timerFailedAt: number | undefined;
     spawnFaults: boolean;
     blockedBetween: (from: number, to: number) => number;
   },
@@ -499,7 +502,13 @@ function checkTask(
   if (outcome.abandoned) {
     if (!context.timerFault) say('abandoned in a run without a timer fault');
     if (outcome.state !== 'FAILED') say('abandoned but not FAILED');
-    if (!firstFail && !(outcome.error instanceof CancellationArmingError)) {
+    // A timer that cannot be armed: when the ladder starts, eager escalation; when the watchdog needs
+    // one more timer to give a late hard stop its bound (a blocked host), it gives up at once.
+    const lateTimerFailed =
+      context.timerFailedAt !== undefined &&
+      context.timerFailedAt <= record.doneAt &&
+      outcome.error instanceof CancellationTimeoutError;
+    if (!firstFail && !(outcome.error instanceof CancellationArmingError) && !lateTimerFailed) {
       say(`abandoned with${describeError(outcome.error)}, expected CancellationArmingError`);
     }
   }
@@ -597,7 +606,11 @@ async function executeRun(plan: RunPlan, runIndex: number, env: Environment): Pr
   const ledger = new ProcessLedger();
   ledger.failSpawnWhen((call) => plan.spawnFaults.includes(call));
   const counting = new CountingScheduler(new SystemScheduler());
-  const scheduler = new ThrowingScheduler(counting, () => new Error('cannot create a timer (injected)'));
+  let timerFailedAt: number | undefined;
+  const scheduler = new ThrowingScheduler(counting, () => {
+    timerFailedAt ??= performance.now();
+    return new Error('cannot create a timer (injected)');
+  });
   const fatal = new RecordingFatalErrorHandler();
   const worker = new WorkerExecutor({ maxThreads: MAX_THREADS });
   const processes = new ProcessExecutor({
@@ -1015,6 +1028,7 @@ async function executeRun(plan: RunPlan, runIndex: number, env: Environment): Pr
     );
     const context = {
       timerFault: plan.timerFaultAt !== null,
+      timerFailedAt,
       spawnFaults: ledger.spawnFailures > 0,
       blockedBetween,
     };
