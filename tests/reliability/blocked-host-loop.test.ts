@@ -2,30 +2,29 @@
 // longer than timeoutMs. Work that stops at once must end CANCELED (its outcome was waiting to be read
 // when the late timers ran); deaf work must get its hard stop before the watchdog gives up. A blocked
 // host delays the ladder; it never skips a stage, reorders them, or turns stopped work into a fatal.
+// The same holds when the block begins once the hard stop has started (the fault-injection suite's
+// host blocks after cancels met it there): the hard stop was begun on time, but finishing it takes
+// the host's event loop (reading the thread's or child's exit, sweeping what the task spawned), so
+// it must get its bound once the host runs again, not be given up for time the host spent blocked.
 import { WorkerExecutor } from '@taskwarden/executor-local';
 import { ProcessExecutor } from '@taskwarden/executor-process';
 import type { Executor, TaskRuntime } from '@taskwarden/sdk';
 import { createRuntime } from '@taskwarden/sdk';
 import { RecordingFatalErrorHandler, tempDir, until } from '@taskwarden/sdk/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fixture, readInvocations, silentLogger } from './helpers.js';
+import { blockHost, fixture, readInvocations, silentLogger } from './helpers.js';
 
 const TIMINGS = { interruptIntervalMs: 200, gracePeriodMs: 500, timeoutMs: 3_000 };
 /** Longer than timeoutMs: every ladder timer is overdue when the host wakes up. */
 const BLOCK_MS = 3_200;
+/** From just after the hard stop began (at gracePeriodMs) to 200 ms past the watchdog's time. */
+const BLOCK_AFTER_HARD_STOP_MS = TIMINGS.timeoutMs - TIMINGS.gracePeriodMs + 200;
 
 let cleanup: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const step of cleanup.reverse()) await step();
   cleanup = [];
 });
-
-function blockHost(ms: number): void {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    /* a synchronous stretch: the host's event loop is blocked */
-  }
-}
 
 function setup(name: 'worker' | 'process') {
   const executor: Executor =
@@ -81,6 +80,35 @@ describe.each(['worker', 'process'] as const)('a host blocked after cancel() (%s
     task.cancel();
     blockHost(BLOCK_MS);
     const outcome = await task.done;
+    expect(outcome).toMatchObject({ state: 'CANCELED', abandoned: false });
+    expect(fatal.errors).toEqual([]);
+    expect(runtime.health).toBe('running');
+  });
+});
+
+describe.each([
+  ['worker', 'cpuDeaf'],
+  ['process', 'cpuDeaf'],
+  // SIGTERM-deaf: the hard stop needs its SIGKILL timer, which can only fire once the host runs.
+  ['process', 'termDeaf'],
+] as const)('a host blocked once the hard stop began (%s, %s)', (name, behaviour) => {
+  it('deaf work still ends CANCELED, not abandoned: the hard stop gets its bound once the host runs; health stays running', async () => {
+    const { runtime, fatal, submit, log } = setup(name);
+    let blockedAt: string | undefined;
+    runtime.events.on('taskCancellationStage', ({ stage }) => {
+      // The stage is reported right before kill() is called: block on the next turn, kill() begun.
+      if (stage === 'hard_stop') {
+        setImmediate(() => {
+          blockedAt = stage;
+          blockHost(BLOCK_AFTER_HARD_STOP_MS);
+        });
+      }
+    });
+    const task = submit(behaviour, 'deaf');
+    await until(() => task.state === 'RUNNING' && readInvocations(log).length === 1, 'the task to run');
+    task.cancel();
+    const outcome = await task.done;
+    expect(blockedAt).toBe('hard_stop');
     expect(outcome).toMatchObject({ state: 'CANCELED', abandoned: false });
     expect(fatal.errors).toEqual([]);
     expect(runtime.health).toBe('running');

@@ -1,7 +1,8 @@
 /**
- * Shared helpers of the reliability tests (issue 9): fixtures, OS-level leak checks (threads from
- * `/proc/self/task`, processes from a `/proc` scan), a pid ledger with a spawn seam that can fail on
- * demand, a scheduler that counts live timers, a concurrency probe, and a seeded PRNG.
+ * Shared helpers of the reliability tests (issues 9 and 14): fixtures, OS-level leak checks (threads
+ * from `/proc/self/task`, processes from a `/proc` scan, processes carrying a tree cookie, cgroups
+ * left behind), a pid ledger with a spawn seam that can fail on demand, a scheduler that counts live
+ * timers, a concurrency probe, a synchronous host block, and a seeded PRNG.
  *
  * Everything here observes what a user can observe: public executor state (`stats`, `pids`,
  * `threadCount`), runtime events, and the operating system. Nothing is killed by name: survivors
@@ -14,6 +15,8 @@ import { fileURLToPath } from 'node:url';
 import type { WorkerExecutor } from '@taskwarden/executor-local';
 import type { ProcessExecutor, SpawnFunction } from '@taskwarden/executor-process';
 import type { TaskRuntime } from '@taskwarden/sdk';
+import type { TreeKillMode } from '@taskwarden/sdk/internal';
+import { detectTreeKill, ownCgroupDir, TREE_COOKIE_ENV, TREE_KILL_MODES } from '@taskwarden/sdk/internal';
 import { isGone, until } from '@taskwarden/sdk/testing';
 import pino from 'pino';
 
@@ -115,6 +118,7 @@ export function liveChildren(): ProcInfo[] {
  */
 export class ProcessLedger {
   readonly #pids = new Set<number>();
+  readonly #spawned = new Set<number>();
   readonly #groups = new Set<number>();
   /** Direct children that existed before the test (not ours to check). */
   readonly #baseline = new Set(liveChildren().map((info) => info.pid));
@@ -150,6 +154,7 @@ export class ProcessLedger {
     const child = (nodeSpawn as (...a: unknown[]) => ChildProcess)(...args);
     if (child.pid !== undefined) {
       this.#pids.add(child.pid);
+      this.#spawned.add(child.pid);
       // The executor starts each child `detached`: it leads a process group of its own.
       this.#groups.add(child.pid);
     }
@@ -165,6 +170,11 @@ export class ProcessLedger {
 
   get pids(): number[] {
     return [...this.#pids];
+  }
+
+  /** The children the executor started through the seam (not grandchildren, not hosts). */
+  get spawned(): ReadonlySet<number> {
+    return this.#spawned;
   }
 
   get groups(): ReadonlySet<number> {
@@ -261,6 +271,11 @@ export class ConcurrencyProbe {
       baselineChildren: number;
       /** Sample the /proc process table every n-th interval tick (it is the costly part). */
       procEvery?: number;
+      /**
+       * The process executor's children among this process's children (default: every child). Needed
+       * when worker tasks spawn processes: those are children of this process too.
+       */
+      executorChildren?: ReadonlySet<number>;
     },
   ) {
     this.#runtime = runtime;
@@ -310,7 +325,11 @@ export class ConcurrencyProbe {
         this.#violation(`processes ${processes} (pids ${pids}) > ${proc.maxProcesses}`);
       }
       if (scanProc) {
-        const children = liveChildren().length - this.limits.baselineChildren;
+        const ours = this.limits.executorChildren;
+        const children =
+          ours === undefined
+            ? liveChildren().length - this.limits.baselineChildren
+            : liveChildren().filter((info) => ours.has(info.pid)).length;
         report.maxChildren = Math.max(report.maxChildren, children);
         if (children > proc.maxProcesses) {
           this.#violation(`${children} live child processes > ${proc.maxProcesses}`);
@@ -386,6 +405,12 @@ export interface InvocationRecord {
   pid: number;
   thread?: number;
   grandchild?: number;
+  /** `leaf` and `escape-failed` records: how the descendant left the group. */
+  kind?: string;
+  /** `leaf` records: the TASKWARDEN_TREE the descendant inherited. */
+  tree?: string;
+  /** `escape-failed` records: the kinds that never recorded a leaf. */
+  kinds?: string[];
 }
 
 /** Reads a JSON-lines invocation log (missing file: no records). */
@@ -402,4 +427,84 @@ export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Escaping descendants, tree cookies and cgroups (issue 14).
+// ---------------------------------------------------------------------------------------------
+
+/** The kinds of descendants `fixtures/escaping-descendants.mjs` starts; each leaves its process group. */
+export const ESCAPE_KINDS = [
+  'timeout',
+  'bash-m-job',
+  'setpgid',
+  'setsid-daemon',
+  'detached',
+  'env-cleared-daemon',
+] as const;
+
+export type EscapeKind = (typeof ESCAPE_KINDS)[number];
+
+/**
+ * What the process executor's tree kill lets escape in each mode, as its README's table says: in
+ * `'cookie'` mode a descendant that left the session with an environment without the cookie; in
+ * `'process-group'` mode everything that left the group. (The worker executor's tracking reaches
+ * every kind here: what a task spawns gets the thread's token even with `env: {}`.)
+ */
+export const DOCUMENTED_ESCAPES: Record<TreeKillMode, readonly EscapeKind[]> = {
+  cgroup: [],
+  cookie: ['env-cleared-daemon'],
+  'process-group': ESCAPE_KINDS,
+};
+
+/** The tree-kill modes this machine offers, strongest first. */
+export function treeKillModesHere(): TreeKillMode[] {
+  return TREE_KILL_MODES.slice(TREE_KILL_MODES.indexOf(detectTreeKill().mode));
+}
+
+/** The tokens of `TASKWARDEN_TREE` in a process's environment; undefined when it cannot be read. */
+export function treeTokens(pid: number): string[] | undefined {
+  let environ: Buffer;
+  try {
+    environ = readFileSync(`/proc/${pid}/environ`);
+  } catch {
+    return undefined;
+  }
+  const key = Buffer.from(`${TREE_COOKIE_ENV}=`);
+  for (let at = environ.indexOf(key); at !== -1; at = environ.indexOf(key, at + 1)) {
+    if (at !== 0 && environ[at - 1] !== 0) continue;
+    let end = environ.indexOf(0, at);
+    if (end === -1) end = environ.length;
+    return environ
+      .toString('latin1', at + key.length, end)
+      .split(':')
+      .filter((token) => token.length > 0);
+  }
+  return [];
+}
+
+/**
+ * Live processes (zombies excluded) other than this one whose tree cookie holds a token that
+ * `ours` accepts: the /proc scan the cookie tree kill itself relies on, run by the test.
+ */
+export function liveCookieCarriers(ours: (token: string) => boolean): ProcInfo[] {
+  return scanProcesses().filter((info) => {
+    if (info.pid === process.pid || isDeadState(info.state)) return false;
+    return treeTokens(info.pid)?.some(ours) ?? false;
+  });
+}
+
+/** The cgroups that executors of host `ownerPid` created and that still exist (none without cgroup v2). */
+export function cgroupsLeftBy(ownerPid: number): string[] {
+  const own = ownCgroupDir();
+  if (!('dir' in own)) return [];
+  return readdirSync(own.dir).filter((name) => name.startsWith(`taskwarden-${ownerPid}-`));
+}
+
+/** Blocks this thread's event loop for `ms` (a synchronous spin: timers, I/O and promises all wait). */
+export function blockHost(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    /* a synchronous stretch: the host's event loop is blocked */
+  }
 }

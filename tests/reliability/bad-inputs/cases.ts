@@ -384,6 +384,52 @@ const RUNTIME_OPTIONS: BadInputCase[] = [
     TypeError,
     'options.logger',
   ),
+  runtimeOptionRow(
+    'A15',
+    '`cancellation: { gracePeriodMs: 1_000, timeoutMs: 2_000 }` with a `WorkerExecutor` (hard stop up to 1 500 ms)',
+    () =>
+      runtimeOptions({
+        executors: { worker: new WorkerExecutor({ maxThreads: 1 }) },
+        cancellation: { gracePeriodMs: 1_000, timeoutMs: 2_000 },
+      }),
+    RangeError,
+    'capabilities.hardStopMs',
+    {
+      onAccepted: async (_env, value) => {
+        await (value as TaskRuntime).close();
+        return 'createRuntime accepted timings its executor cannot keep';
+      },
+    },
+  ),
+  runtimeOptionRow(
+    'A16',
+    '`executors: { custom }` whose `capabilities.hardStopMs` is `-1`',
+    () =>
+      runtimeOptions({
+        executors: {
+          custom: {
+            name: 'custom',
+            capabilities: { hardStop: true, diagnostics: false, isolation: 'none', hardStopMs: -1 },
+            launch() {
+              throw new Error('never launched');
+            },
+            close: () => Promise.resolve(),
+          },
+        },
+      }),
+    RangeError,
+    'options.executors.custom.capabilities.hardStopMs',
+  ),
+  runtimeOptionRow(
+    'A17',
+    '`numberOfSlot: 4` (misspelt key)',
+    () => {
+      const { numberOfSlots: _, ...rest } = runtimeOptions({});
+      return { ...rest, numberOfSlot: 4 };
+    },
+    TypeError,
+    'numberOfSlot',
+  ),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -525,6 +571,47 @@ const EXECUTOR_OPTIONS: BadInputCase[] = [
     },
     afterwardsText: 'serves the next task on its other `ProcessExecutor`; no process left',
     act: (env) => submitTo(env, { executor: 'broken' }),
+  },
+  executorOptionRow(
+    'B13',
+    'process',
+    "`treeKill: 'cgroups'` (not a mode)",
+    { treeKill: 'cgroups' },
+    RangeError,
+    'options.treeKill',
+  ),
+  executorOptionRow('B14', 'process', '`treeKill: true`', { treeKill: true }, TypeError, 'options.treeKill'),
+  executorOptionRow(
+    'B15',
+    'process',
+    "`hostLease: 'yes'` (not a boolean)",
+    { hostLease: 'yes' },
+    TypeError,
+    'options.hostLease',
+  ),
+  {
+    id: 'B16',
+    category: 'executor-options',
+    input: '`renewHostLease(5_000)` on an executor created without `hostLease`',
+    givenTo: '`processExecutor.renewHostLease(validForMs)`',
+    env: 'process',
+    expect: { reported: 'thrown', error: TypeError, mentions: 'hostLease' },
+    afterwardsText: 'the shared process runtime serves the next task; nothing left',
+    act: (env) => (env.processes[0] as ProcessExecutor).renewHostLease(5_000),
+    onAccepted: () => 'renewHostLease accepted it: nothing holds that lease',
+  },
+  {
+    id: 'B17',
+    category: 'executor-options',
+    input: '`renewHostLease(NaN)` on an executor with `hostLease: true`',
+    givenTo: '`processExecutor.renewHostLease(validForMs)`',
+    env: 'process',
+    ownEnv: () => processEnv({ hostLease: true }),
+    expect: { reported: 'thrown', error: RangeError, mentions: 'validForMs' },
+    afterwardsText: 'the lease stands as it was: its runtime serves the next task; no process left',
+    // A valid renewal first, so that the next task's child has a lease to start under.
+    prepare: (env) => (env.processes[0] as ProcessExecutor).renewHostLease(60_000),
+    act: (env) => (env.processes[0] as ProcessExecutor).renewHostLease(Number.NaN),
   },
 ];
 
@@ -740,6 +827,18 @@ const SLOT_REQUESTS: BadInputCase[] = [
     expect: { reported: 'returns', value: -1 },
     act: (env) => env.runtime.slotTable.freeSlot('never-allocated'),
   },
+  invalidSlotRequest(
+    'C16',
+    '`timeout: 1_000` (misspelt `timeoutMs`: the slot would never time out)',
+    { index: 1, jobId: JOB, allocationId: 'c16', timeout: 1_000 },
+    'timeout',
+    {
+      onAccepted: (env) => {
+        const held = env.runtime.slotTable.getSlotReport().some((entry) => entry.allocationId === 'c16');
+        return `allocateSlot accepted it and ignored the key (slot ${held ? 'held with no timeout' : 'not held'})`;
+      },
+    },
+  ),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -957,6 +1056,21 @@ const DESCRIPTORS: BadInputCase[] = [
       return `submit accepted it and ran the module on executor '${task.executor}' (the default, in the host), not in a worker thread: it ${describeOutcome(outcome)}`;
     },
   },
+  invalidDescriptor(
+    'D22',
+    '`cancellation: { gracePeriodMs: 1_000, timeoutMs: 1_200 }` on the `ProcessExecutor` (hard stop up to 1 000 ms)',
+    { cancellation: { gracePeriodMs: 1_000, timeoutMs: 1_200 } },
+    {
+      env: 'process',
+      givenTo: "`runtime.submit({ executor: 'process', cancellation })`",
+      expect: {
+        reported: 'thrown',
+        error: TaskSubmissionError,
+        code: ErrorCode.INVALID_DESCRIPTOR,
+        mentions: 'capabilities.hardStopMs',
+      },
+    },
+  ),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -1451,6 +1565,17 @@ const JOBS_AND_CLOSE: BadInputCase[] = [
     cleanup: async () => {
       await pendingTask?.done;
     },
+  },
+  {
+    id: 'H6',
+    category: 'jobs-and-close',
+    input: '`close({ grace: 0 })` (misspelt `graceMs`)',
+    givenTo: '`runtime.close(options)`',
+    env: 'inline',
+    ownEnv: () => inlineEnv(),
+    expect: { reported: 'rejected', error: TypeError, mentions: "'grace'" },
+    afterwardsText: 'nothing was closed: the runtime serves the next task',
+    act: (env) => env.runtime.close({ grace: 0 } as never),
   },
 ];
 
