@@ -96,9 +96,10 @@ describe.each([
     const { runtime, fatal, submit, log } = setup(name);
     let blockedAt: string | undefined;
     runtime.events.on('taskCancellationStage', ({ stage }) => {
-      // The stage is reported right before kill() is called: block on the next turn, kill() begun.
+      // The stage is reported right before kill() is called: block once the listener's caller has
+      // returned (kill() begun), before the loop can see the work end (a SIGTERM may end it at once).
       if (stage === 'hard_stop') {
-        setImmediate(() => {
+        queueMicrotask(() => {
           blockedAt = stage;
           blockHost(BLOCK_AFTER_HARD_STOP_MS);
         });
