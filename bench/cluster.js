@@ -35,6 +35,7 @@ import { agentKill } from './lib/cluster/agent-kill.js';
 import { BULLMQ_SETTINGS } from './lib/cluster/bullmq.js';
 import { cancelToStopped } from './lib/cluster/cancel.js';
 import { duplicateRuns } from './lib/cluster/duplicates.js';
+import { setting } from './lib/cluster/measure.js';
 import { waitingMemory } from './lib/cluster/memory.js';
 import { missingDependencies, startNats, startRedis } from './lib/cluster/servers.js';
 import { IN_FLIGHT, throughputAndLatency } from './lib/cluster/throughput.js';
@@ -58,7 +59,7 @@ const PHASES = ['throughput', 'cancel', 'kill', 'duplicates', 'memory'];
 export async function run({ rounds = 5 } = {}) {
   const missing = missingDependencies();
   if (missing.length > 0) throw new MissingDependencyError(missing);
-  const only = process.env.BENCH_CLUSTER_PHASES?.split(',') ?? PHASES;
+  const only = setting('BENCH_CLUSTER_PHASES')?.split(',') ?? PHASES;
   const log = (line) => console.log(`[cluster] ${line}`);
   const dir = mkdtempSync(join(tmpdir(), 'taskwarden-bench-cluster-'));
   const [nats, redis] = await Promise.all([startNats(), startRedis()]);
@@ -84,6 +85,7 @@ export async function run({ rounds = 5 } = {}) {
     await Promise.allSettled([nats.stop(), redis.stop()]);
     rmSync(dir, { recursive: true, force: true });
   }
+  if (setting('BENCH_VERBOSE')) log(JSON.stringify(measured, null, 2));
   const results = rows(measured);
   const report = {
     name: 'cluster',
@@ -216,7 +218,15 @@ function writeReport(report, measured, versions, rounds) {
     cpus: `${os.availableParallelism()} x ${os.cpus()[0]?.model ?? 'unknown'}`,
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
   };
-  const json = { date: new Date().toISOString(), machine, rounds, versions, bullmqSettings: BULLMQ_SETTINGS, measured, report };
+  const json = {
+    date: new Date().toISOString(),
+    machine,
+    rounds,
+    versions,
+    bullmqSettings: BULLMQ_SETTINGS,
+    measured,
+    report,
+  };
   writeFileSync(new URL('results/cluster.json', import.meta.url), `${JSON.stringify(json, null, 2)}\n`);
   const lines = [
     `# Cluster benchmark: cluster-nats vs BullMQ`,
@@ -231,7 +241,10 @@ function writeReport(report, measured, versions, rounds) {
       const found = Object.entries(r.peers ?? {}).find(([key]) => key.startsWith(name));
       return found ? fmt(found[1].median) : '-';
     };
-    const bull = r.peers && Object.keys(r.peers).length === 1 ? fmt(Object.values(r.peers)[0].median) : peer('bullmq default');
+    const bull =
+      r.peers && Object.keys(r.peers).length === 1
+        ? fmt(Object.values(r.peers)[0].median)
+        : peer('bullmq default');
     lines.push(
       `| ${r.metric} (${r.unit}) | ${fmt(r.ours.median)} | ${bull} | ${Object.keys(r.peers ?? {}).length === 1 ? '-' : peer('bullmq tuned')} | ${r.ratio === undefined ? '-' : `${r.ratio.toFixed(2)}x`} | ${r.target ?? '-'} | ${r.met === undefined ? '-' : r.met ? 'yes' : '**no**'} |`,
     );

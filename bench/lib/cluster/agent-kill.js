@@ -39,12 +39,20 @@ export async function agentKill({ nats, redis, rounds, log, dir }) {
         queue: 'kill',
         capacity: CONCURRENCY,
         executors: ['worker'],
+        // Sleeping tasks: a thread each, so 16 sleep at once as BullMQ's 16 jobs do (the agent
+        // command's default: as many threads as capacity).
+        threads: CONCURRENCY,
       });
       started.push(agent);
       return agent;
     };
     const agents = [await newAgent(), await newAgent()];
-    const coordinator = await startCoordinator({ servers: nats.url, cluster, queue: 'kill', agentExecutor: 'worker' });
+    const coordinator = await startCoordinator({
+      servers: nats.url,
+      cluster,
+      queue: 'kill',
+      agentExecutor: 'worker',
+    });
     started.push(coordinator);
     await coordinator.waitAgents(2);
     const trials = Math.max(3, rounds);
@@ -103,7 +111,11 @@ export async function agentKill({ nats, redis, rounds, log, dir }) {
         if (readLines(file).length > 1) ranTwice++;
         workers[workers.indexOf(victim)] = await start();
       }
-      bullmq[settings] = { ...summary(ended), stalledEvent: stalled.length ? summary(stalled) : undefined, ranTwice };
+      bullmq[settings] = {
+        ...summary(ended),
+        stalledEvent: stalled.length ? summary(stalled) : undefined,
+        ranTwice,
+      };
     }
     return { leaseMs: LEASE_MS, ours: summary(ours), bullmq };
   } finally {

@@ -87,7 +87,12 @@ export async function cancelToStopped({ nats, redis, rounds, log, dir }) {
     // BullMQ: two workers (default settings, default concurrency 1), a job spinning 1 s.
     const workers = await Promise.all(
       [1, 2].map(() =>
-        startWorkerProcess({ redisPort: redis.port, queue: 'cancel', processor: 'spin', settings: 'default' }),
+        startWorkerProcess({
+          redisPort: redis.port,
+          queue: 'cancel',
+          processor: 'spin',
+          settings: 'default',
+        }),
       ),
     );
     started.push(...workers);
@@ -95,7 +100,9 @@ export async function cancelToStopped({ nats, redis, rounds, log, dir }) {
     started.push(submitter);
     const bull = [];
     const trials = Math.max(3, Math.min(rounds, 5));
-    log(`cancel: ${trials} BullMQ jobs spinning ${BULLMQ_JOB_MS} ms, cancelled ${BULLMQ_CANCEL_AFTER_MS} ms in`);
+    log(
+      `cancel: ${trials} BullMQ jobs spinning ${BULLMQ_JOB_MS} ms, cancelled ${BULLMQ_CANCEL_AFTER_MS} ms in`,
+    );
     for (let i = 0; i < trials; i++) {
       const file = logFile(join(dir, `bull-spin-${i}.log`));
       const job = await submitter.add('spin', { ms: BULLMQ_JOB_MS, log: file });

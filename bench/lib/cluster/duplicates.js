@@ -53,17 +53,29 @@ export async function duplicateRuns({ nats, redis, log, dir }) {
           queue: 'dups',
           capacity: CONCURRENCY,
           executors: ['worker'],
+          // Sleeping tasks: a thread each, so 16 sleep at once as BullMQ's 16 jobs do (the agent
+          // command's default: as many threads as capacity).
+          threads: CONCURRENCY,
         }),
       ),
     );
     started.push(...agents);
-    const coordinator = await startCoordinator({ servers: nats.url, cluster, queue: 'dups', agentExecutor: 'worker' });
+    const coordinator = await startCoordinator({
+      servers: nats.url,
+      cluster,
+      queue: 'dups',
+      agentExecutor: 'worker',
+    });
     started.push(coordinator);
     await coordinator.waitAgents(2);
-    log(`duplicates: ${TASKS} tasks of 50-500 ms, an agent SIGKILLed after ${KILL_AFTER_STARTS} starts (ours)`);
+    log(
+      `duplicates: ${TASKS} tasks of 50-500 ms, an agent SIGKILLed after ${KILL_AFTER_STARTS} starts (ours)`,
+    );
     let file = logFile(join(dir, 'dups-ours.log'));
     const t0 = performance.now();
-    const tasks = ms.map((duration, id) => coordinator.submit(taskModule('sleeper'), { id, ms: duration, log: file }));
+    const tasks = ms.map((duration, id) =>
+      coordinator.submit(taskModule('sleeper'), { id, ms: duration, log: file }),
+    );
     await waitStarts(file, KILL_AFTER_STARTS);
     const victim = agents[1];
     const killedAt = performance.now();
@@ -113,7 +125,9 @@ export async function duplicateRuns({ nats, redis, log, dir }) {
       log(`duplicates: the same with bullmq ${settings}`);
       file = logFile(join(dir, `dups-bull-${settings}.log`));
       const b0 = performance.now();
-      const jobs = await Promise.all(ms.map((duration, id) => submitter.add('sleeper', { id, ms: duration, log: file })));
+      const jobs = await Promise.all(
+        ms.map((duration, id) => submitter.add('sleeper', { id, ms: duration, log: file })),
+      );
       await waitStarts(file, KILL_AFTER_STARTS);
       const bullVictim = workers[1];
       await bullVictim.kill();

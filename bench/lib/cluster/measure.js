@@ -3,6 +3,15 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
+/**
+ * A setting of the benchmark from the environment (development only): `BENCH_VERBOSE` prints
+ * progress, the processes' stderr and the details; `BENCH_CLUSTER_PHASES=throughput,cancel,...`
+ * runs some phases (no results files are written then).
+ */
+export function setting(name) {
+  return process.env[name];
+}
+
 /** The q-quantile (0..1) of a list, nearest rank. */
 export function quantile(values, q) {
   if (values.length === 0) return Number.NaN;
@@ -57,7 +66,8 @@ export async function waitLines(path, count, { ms = 60_000, everyMs = 2 } = {}) 
   for (;;) {
     const lines = readLines(path);
     if (lines.length >= count) return lines;
-    if (performance.now() > deadline) throw new Error(`${path}: ${lines.length} of ${count} lines after ${ms} ms`);
+    if (performance.now() > deadline)
+      throw new Error(`${path}: ${lines.length} of ${count} lines after ${ms} ms`);
     await sleep(everyMs);
   }
 }
@@ -75,8 +85,10 @@ export async function drive(submit, total, inFlight, label = '') {
   const finished = new Promise((resolve, reject) => {
     let seen = -1;
     progress = setInterval(() => {
-      if (process.env.BENCH_VERBOSE) console.error(`drive ${label}: ${started} started, ${completed} completed`);
-      if (completed === seen) reject(new Error(`${label}: no task completed for 10 s (${completed} of ${total})`));
+      if (setting('BENCH_VERBOSE'))
+        console.error(`drive ${label}: ${started} started, ${completed} completed`);
+      if (completed === seen)
+        reject(new Error(`${label}: no task completed for 10 s (${completed} of ${total})`));
       seen = completed;
     }, 10_000);
     const next = () => {
@@ -128,7 +140,10 @@ export async function alternateFigures(contenders, { rounds, warmup = 1, summari
   return Object.fromEntries(
     names.map((name) => {
       const keys = Object.keys(samples[name][0] ?? {});
-      return [name, Object.fromEntries(keys.map((key) => [key, summarize(samples[name].map((s) => s[key]))]))];
+      return [
+        name,
+        Object.fromEntries(keys.map((key) => [key, summarize(samples[name].map((s) => s[key]))])),
+      ];
     }),
   );
 }

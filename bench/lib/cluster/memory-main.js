@@ -44,7 +44,12 @@ const before = settle();
 const cycles = [];
 for (let cycle = 0; cycle < options.cycles; cycle++) {
   const blockers = Array.from({ length: options.capacity }, () => coordinator.submit(blocker, null));
-  await until(() => blockers.every((task) => task.state === 'RUNNING'), 'the blockers to run');
+  // Taken by the agents (a blocker holds its capacity whether its thread runs it yet or not).
+  await until(
+    () => coordinator.executor.stats.queued === 0 && coordinator.executor.stats.inFlight === options.capacity,
+    'the agents to take the blockers',
+  );
+  await sleep(200);
   let left = options.waiting;
   for (let i = 0; i < options.waiting; i++) {
     void coordinator.submit(trivial, i).done.then(() => {

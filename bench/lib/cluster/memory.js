@@ -48,7 +48,9 @@ export async function waitingMemory({ nats, log }) {
       child.on('message', (message) => {
         if (message?.result) resolve(message.result);
       });
-      child.once('exit', (code) => reject(new Error(`the memory coordinator exited (${code}) without a result`)));
+      child.once('exit', (code) =>
+        reject(new Error(`the memory coordinator exited (${code}) without a result`)),
+      );
     });
     await exited;
     const { before, cycles } = result;
@@ -63,7 +65,9 @@ export async function waitingMemory({ nats, log }) {
       arrayBuffersPerTenThousandMB:
         Math.round(((cycles[0].waiting.arrayBuffers - before.arrayBuffers) / MB) * 100) / 100,
       growthMB: Math.round(((last.after.heapUsed - before.heapUsed) / MB) * 100) / 100,
-      afterEachCycleMB: cycles.map((c) => Math.round(((c.after.heapUsed - before.heapUsed) / MB) * 100) / 100),
+      afterEachCycleMB: cycles.map(
+        (c) => Math.round(((c.after.heapUsed - before.heapUsed) / MB) * 100) / 100,
+      ),
       beforeHeapMB: Math.round((before.heapUsed / MB) * 100) / 100,
       statsWhileWaiting: cycles[0].stats,
     };

@@ -56,7 +56,8 @@ export async function startCoordinator({ servers, cluster, queue, agentExecutor,
     async waitAgents(count, ms = 15_000) {
       const deadline = Date.now() + ms;
       while (executor.stats.agents < count) {
-        if (Date.now() > deadline) throw new Error(`the coordinator saw ${executor.stats.agents} of ${count} agents`);
+        if (Date.now() > deadline)
+          throw new Error(`the coordinator saw ${executor.stats.agents} of ${count} agents`);
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     },

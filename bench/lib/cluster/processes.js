@@ -1,6 +1,7 @@
 // Child processes of the cluster benchmark (agents, BullMQ workers, the memory coordinator): started
 // with IPC, ready when they say so, ended by their own pid only.
 import { fork } from 'node:child_process';
+import { setting } from './measure.js';
 
 /** Whether a pid is gone (or a zombie nobody reaped yet counts as alive: we reap our own). */
 function alive(child) {
@@ -20,11 +21,14 @@ export async function startChild(script, options, { what = script, execArgv = []
   let stderr = '';
   child.stderr.on('data', (chunk) => {
     stderr = (stderr + chunk).slice(-8_000);
-    if (process.env.BENCH_VERBOSE) process.stderr.write(chunk);
+    if (setting('BENCH_VERBOSE')) process.stderr.write(chunk);
   });
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} did not start within ${readyMs} ms: ${stderr}`)), readyMs);
+    const timer = setTimeout(
+      () => reject(new Error(`${what} did not start within ${readyMs} ms: ${stderr}`)),
+      readyMs,
+    );
     child.on('message', function onReady(message) {
       if (message?.ready === undefined) return;
       child.off('message', onReady);

@@ -45,7 +45,10 @@ export function missingDependencies() {
     try {
       require.resolve(name);
     } catch {
-      missing.push({ what: `the npm package ${name}`, install: 'npm install (root devDependencies: bullmq, ioredis)' });
+      missing.push({
+        what: `the npm package ${name}`,
+        install: 'npm install (root devDependencies: bullmq, ioredis)',
+      });
     }
   }
   return missing;

@@ -3,7 +3,10 @@
 import { appendFileSync } from 'node:fs';
 
 export default function sleeper({ input, signal, task }) {
-  appendFileSync(input.log, `${JSON.stringify({ id: input.id, pid: process.pid, token: task.fencingToken })}\n`);
+  appendFileSync(
+    input.log,
+    `${JSON.stringify({ id: input.id, pid: process.pid, token: task.fencingToken })}\n`,
+  );
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => resolve(input.id), input.ms);
     signal.addEventListener('abort', () => {
