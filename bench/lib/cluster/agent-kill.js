@@ -39,9 +39,6 @@ export async function agentKill({ nats, redis, rounds, log, dir }) {
         queue: 'kill',
         capacity: CONCURRENCY,
         executors: ['worker'],
-        // Sleeping tasks: a thread each, so 16 sleep at once as BullMQ's 16 jobs do (the agent
-        // command's default: as many threads as capacity).
-        threads: CONCURRENCY,
       });
       started.push(agent);
       return agent;

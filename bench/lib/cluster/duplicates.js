@@ -9,6 +9,21 @@ import { CONCURRENCY } from './throughput.js';
 
 const TASKS = 1_000;
 const KILL_AFTER_STARTS = 300;
+const WARM_UP_MS = 1_500;
+
+/**
+ * Before the measured run, 32 tasks sleeping 1.5 s, two every 50 ms: an agent starts a thread per
+ * task it runs at once (`new Worker` holds its event loop ~10 ms each here, so sixteen at once could
+ * starve its lease renewals), and BullMQ's workers warm up the same way.
+ */
+async function warmUp(submit) {
+  const done = [];
+  for (let i = 0; i < 2 * CONCURRENCY; i++) {
+    done.push(submit(i));
+    if (i % 2 === 1) await sleep(50);
+  }
+  await Promise.all(done);
+}
 
 function durations() {
   const rand = random(17);
@@ -68,6 +83,10 @@ export async function duplicateRuns({ nats, redis, log, dir }) {
     });
     started.push(coordinator);
     await coordinator.waitAgents(2);
+    const warmLog = logFile(join(dir, 'dups-warm-up.log'));
+    await warmUp(
+      (i) => coordinator.submit(taskModule('sleeper'), { id: `w${i}`, ms: WARM_UP_MS, log: warmLog }).done,
+    );
     log(
       `duplicates: ${TASKS} tasks of 50-500 ms, an agent SIGKILLed after ${KILL_AFTER_STARTS} starts (ours)`,
     );
@@ -122,6 +141,7 @@ export async function duplicateRuns({ nats, redis, log, dir }) {
       started.push(...workers);
       const submitter = await startSubmitter({ redisPort: redis.port, queue });
       started.push(submitter);
+      await warmUp((i) => submitter.submit('sleeper', { id: `w${i}`, ms: WARM_UP_MS, log: warmLog }));
       log(`duplicates: the same with bullmq ${settings}`);
       file = logFile(join(dir, `dups-bull-${settings}.log`));
       const b0 = performance.now();
