@@ -1,6 +1,9 @@
+import { Kvm } from '@nats-io/kv';
+import { connect } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
+import { taskKey } from '../src/protocol/subjects.js';
 import { fixture, readLines, useCluster } from './support/cluster-harness.js';
-import { until } from './support/pids.js';
+import { sleep, until } from './support/pids.js';
 
 describe('duplicate execution ids are refused cluster-wide', () => {
   const cluster = useCluster();
@@ -52,5 +55,28 @@ describe('duplicate execution ids are refused cluster-wide', () => {
     ).toMatchObject({
       state: 'FINISHED',
     });
+  });
+
+  it('an id whose record was deleted (a delete marker is left) is registered by compare-and-set on the marker', async () => {
+    const name = cluster.newCluster();
+    await cluster.startAgent({ cluster: name, name: 'a1' });
+    const coordinator = cluster.coordinator({ cluster: name });
+    expect(
+      await coordinator.submit(fixture('echo.mjs'), 'first', { executionId: 'marked' }).done,
+    ).toMatchObject({
+      state: 'FINISHED',
+    });
+    const nc = await connect({ servers: cluster.server.url });
+    try {
+      const tasks = await new Kvm(nc).open(`${name}-tasks`);
+      await tasks.delete(taskKey('marked'));
+      expect((await tasks.get(taskKey('marked')))?.operation).toBe('DEL');
+    } finally {
+      await nc.close();
+    }
+    // A create is refused on a key with any message, a marker too: the marker's revision is taken.
+    const again = coordinator.submit(fixture('echo.mjs'), 'second', { executionId: 'marked' });
+    const outcome = await Promise.race([again.done, sleep(10_000).then(() => 'still waiting')]);
+    expect(outcome).toMatchObject({ state: 'FINISHED', result: { input: 'second' } });
   });
 });

@@ -29,13 +29,12 @@ import type {
   FreeMessage,
   OfferMessage,
   OfferReply,
-  ReportEvent,
-  ReportKind,
   StatsReply,
 } from '../protocol/messages.js';
+import { EventBit } from '../protocol/messages.js';
 import type { ClusterNames } from '../protocol/subjects.js';
 import { agentLeaseKey, coordinatorLeaseKey, taskKey } from '../protocol/subjects.js';
-import { isControlMessage, isOfferMessage, isStatsMessage } from '../protocol/validate.js';
+import { isControlMessage, isOfferMessage, isStatsMessage, offeredTask } from '../protocol/validate.js';
 import type { AgentCloseOptions } from './agent-options.js';
 import type { RunSink } from './local-run.js';
 import { LocalRun } from './local-run.js';
@@ -172,11 +171,11 @@ export class Agent {
       onLost: (lease, loss) => this.#onCoordinatorLost(lease, loss),
     });
     this.#sink = {
-      started: (run) => this.#report(run, 'started'),
-      running: (run) => this.#report(run, 'running'),
-      progress: (run, value) => this.#report(run, 'progress', value),
-      finished: (run, value) => this.#report(run, 'finished', value),
-      failed: (run, error) => this.#report(run, 'failed', undefined, error),
+      started: (run) => this.#report(run, EventBit.started),
+      running: (run) => this.#report(run, EventBit.running),
+      progress: (run, value) => this.#report(run, EventBit.progress, value),
+      finished: (run, value) => this.#report(run, EventBit.finished, value),
+      failed: (run, error) => this.#report(run, EventBit.failed, undefined, error),
     };
   }
 
@@ -356,43 +355,48 @@ export class Agent {
             ? 'coordinator-lost'
             : undefined;
     this.#forgetOld();
-    for (const task of offer.tasks) {
-      const key = runKey(task.id, task.token);
+    const coordinatorRef = { id: offer.coordinator, epoch: offer.coordinatorEpoch };
+    for (const wire of offer.tasks) {
+      const id = wire[0];
+      const key = runKey(id, wire[1]);
       const existing = this.#runs.get(key);
       if (existing && existing.coordinator.id === offer.coordinator) {
-        accepted.push(task.id); // asked again about a task it took: the same answer
+        accepted.push(id); // asked again about a task it took: the same answer
         continue;
       }
       if (this.#finished.has(key)) {
-        declined.push([task.id, 'finished']);
+        declined.push([id, 'finished']);
         continue;
       }
       if (refusal) {
-        declined.push([task.id, refusal]);
+        declined.push([id, refusal]);
         continue;
       }
       if (this.#cancelledEarly.has(key)) {
-        declined.push([task.id, 'cancelled']);
+        declined.push([id, 'cancelled']);
         continue;
       }
-      const executor = this.#settings.executors[task.executor];
+      const executor = this.#settings.executors[wire[2]];
       if (!executor || existing) {
-        declined.push([task.id, 'no-executor']);
+        declined.push([id, 'no-executor']);
         continue;
       }
       if (this.#running >= this.capacity) {
         this.#declinedFull = true;
-        declined.push([task.id, 'full']);
+        declined.push([id, 'full']);
         continue;
       }
+      const task = offeredTask(wire);
       const run = new LocalRun({
         task,
-        coordinator: { id: offer.coordinator, epoch: offer.coordinatorEpoch },
+        coordinator: coordinatorRef,
         executor,
-        logger: this.#logger.child(
-          { coordinator: offer.coordinator, jobId: task.jobId, executionId: task.id, task: task.name },
-          LOG_LEVELS.has(task.logLevel) ? { level: task.logLevel } : {},
-        ),
+        // Built on first use (a pino child per task is a cost most tasks never need).
+        logger: () =>
+          this.#logger.child(
+            { coordinator: offer.coordinator, jobId: task.jobId, executionId: task.id, task: task.name },
+            LOG_LEVELS.has(task.logLevel) ? { level: task.logLevel } : {},
+          ),
         sink: this.#sink,
         maxValueBytes: this.#settings.conn.maxPayload - 2_048,
       });
@@ -433,22 +437,14 @@ export class Agent {
     return { t: 'control-reply', known: mine, stack };
   }
 
-  #report(run: LocalRun, kind: ReportKind, value?: Uint8Array, error?: unknown): void {
+  #report(run: LocalRun, bit: number, value?: Uint8Array, error?: unknown): void {
     let serialized: SerializedError | undefined;
     let bytes = value?.byteLength ?? 0;
-    if (kind === 'failed') {
+    if (bit === EventBit.failed) {
       serialized = boundedError(error);
       bytes = encode(serialized).byteLength;
     }
-    const event: ReportEvent = {
-      id: run.id,
-      token: run.token,
-      kind,
-      value,
-      error: serialized,
-      fenced: run.fenced,
-    };
-    this.#outbox(run.coordinator.id).push(event, bytes);
+    this.#outbox(run.coordinator.id).push(run.id, run.token, bit, value, serialized, run.fenced, bytes);
   }
 
   #outbox(coordinator: string): ReportOutbox {
@@ -456,7 +452,7 @@ export class Agent {
     if (!outbox) {
       const { conn, names } = this.#settings;
       outbox = new ReportOutbox({
-        nc: conn.nc,
+        requester: conn.requester,
         subject: names.coordinatorReport(coordinator),
         agent: this.name,
         maxPayload: conn.maxPayload,
@@ -464,8 +460,8 @@ export class Agent {
         stamp: () => ({ epoch: this.#lease.epoch, free: this.#free }),
         onAcked: (events) => {
           for (const event of events) {
-            if (event.kind !== 'finished' && event.kind !== 'failed') continue;
-            const key = runKey(event.id, event.token);
+            if ((event[2] & (EventBit.finished | EventBit.failed)) === 0) continue;
+            const key = runKey(event[0], event[1]);
             const run = this.#runs.get(key);
             if (run) run.settled = true;
             this.#runs.delete(key);

@@ -12,7 +12,7 @@
  */
 import type { Execution, ExecutionReporter, Executor, LaunchSpec, Logger } from '@taskwarden/sdk';
 import { SerializationError, toError } from '@taskwarden/sdk';
-import { decode, encode, GARBAGE } from '../protocol/codec.js';
+import { decodeValue, encodeValue, GARBAGE } from '../protocol/codec.js';
 import type { OfferedTask } from '../protocol/messages.js';
 
 /** Where a run reports. @internal */
@@ -37,7 +37,8 @@ export class LocalRun {
   settled = false;
 
   readonly #executor: Executor;
-  readonly #logger: Logger;
+  readonly #makeLogger: () => Logger;
+  #logger: Logger | undefined;
   readonly #sink: RunSink;
   readonly #maxValueBytes: number;
   #execution: Execution | undefined;
@@ -54,7 +55,8 @@ export class LocalRun {
     task: OfferedTask;
     coordinator: { id: string; epoch: string };
     executor: Executor;
-    logger: Logger;
+    /** Builds the task's logger, on first use. */
+    logger: () => Logger;
     sink: RunSink;
     /** The largest encoded result or progress value that can be reported. */
     maxValueBytes: number;
@@ -62,12 +64,18 @@ export class LocalRun {
     this.task = ctx.task;
     this.coordinator = ctx.coordinator;
     this.#executor = ctx.executor;
-    this.#logger = ctx.logger;
+    this.#makeLogger = ctx.logger;
     this.#sink = ctx.sink;
     this.#maxValueBytes = ctx.maxValueBytes;
     this.stopped = new Promise((resolve) => {
       this.#resolveStopped = resolve;
     });
+  }
+
+  /** The task's logger on this agent. */
+  get logger(): Logger {
+    this.#logger ??= this.#makeLogger();
+    return this.#logger;
   }
 
   get id(): string {
@@ -85,12 +93,13 @@ export class LocalRun {
 
   /** Launches the work on the executor; a launch that throws fails the task at once. */
   start(): void {
-    const input = decode(this.task.input);
+    const input = decodeValue(this.task.input);
     if (input === GARBAGE) {
       this.#failed(new SerializationError('input', { cause: new Error('the input arrived unreadable') }));
       return;
     }
     const { task } = this;
+    const run = this;
     const report: ExecutionReporter = {
       attach: (execution: Execution) => {
         this.#execution = execution;
@@ -113,7 +122,10 @@ export class LocalRun {
       invokable:
         task.export === undefined ? { module: task.module } : { module: task.module, export: task.export },
       input,
-      logger: this.#logger,
+      // An accessor, as the runtime's own launch specs: the child logger is built if it is used.
+      get logger(): Logger {
+        return run.logger;
+      },
       cancellation: task.timings,
       report,
     };
@@ -145,7 +157,7 @@ export class LocalRun {
     try {
       this.#execution?.interrupt?.();
     } catch (error) {
-      this.#logger.warn({ err: toError(error) }, 'interrupting the task failed');
+      this.logger.warn({ err: toError(error) }, 'interrupting the task failed');
     }
   }
 
@@ -165,7 +177,7 @@ export class LocalRun {
     try {
       this.#execution?.cancel(reason);
     } catch (error) {
-      this.#logger.warn({ err: toError(error) }, 'cancelling the task failed');
+      this.logger.warn({ err: toError(error) }, 'cancelling the task failed');
     }
   }
 
@@ -173,15 +185,15 @@ export class LocalRun {
     const execution = this.#execution;
     if (!execution) return;
     if (!execution.kill) {
-      this.#logger.error('the executor cannot stop this task hard');
+      this.logger.error('the executor cannot stop this task hard');
       return;
     }
     try {
       execution
         .kill()
-        .catch((error: unknown) => this.#logger.error({ err: toError(error) }, 'hard stop failed'));
+        .catch((error: unknown) => this.logger.error({ err: toError(error) }, 'hard stop failed'));
     } catch (error) {
-      this.#logger.error({ err: toError(error) }, 'hard stop could not start');
+      this.logger.error({ err: toError(error) }, 'hard stop could not start');
     }
   }
 
@@ -201,11 +213,11 @@ export class LocalRun {
   #progress(value: unknown): void {
     if (this.#workStopped) return;
     try {
-      const bytes = encode(value);
+      const bytes = encodeValue(value);
       if (bytes.byteLength <= this.#maxValueBytes) this.#sink.progress(this, bytes);
-      else this.#logger.warn({ bytes: bytes.byteLength }, 'a progress value too large to report was dropped');
+      else this.logger.warn({ bytes: bytes.byteLength }, 'a progress value too large to report was dropped');
     } catch (error) {
-      this.#logger.warn({ err: toError(error) }, 'a progress value that cannot be copied was dropped');
+      this.logger.warn({ err: toError(error) }, 'a progress value that cannot be copied was dropped');
     }
   }
 
@@ -213,7 +225,7 @@ export class LocalRun {
     if (this.#workStopped) return;
     let bytes: Uint8Array;
     try {
-      bytes = encode(value);
+      bytes = encodeValue(value);
     } catch (error) {
       this.#failed(new SerializationError('result', { cause: error }));
       return;
@@ -236,7 +248,7 @@ export class LocalRun {
     if (this.#workStopped) return;
     this.#stop();
     if (this.#ownCancel && !this.fenced) {
-      this.#logger.info({ err: toError(error) }, 'the task stopped after the agent cancelled it');
+      this.logger.info({ err: toError(error) }, 'the task stopped after the agent cancelled it');
       this.#sink.failed(this, this.#ownCancel);
       return;
     }

@@ -5,14 +5,20 @@
  * report that carried it; anything else (no responders, a timeout, a server restart) sends the same
  * events again, which the coordinator applies idempotently. So an outcome is lost only with the
  * coordinator itself, or with the agent.
+ *
+ * What one task did next joins its last queued event while that event has not gone out (started,
+ * running and the result of a quick task are one event): bits are applied in their order, so this
+ * changes nothing the coordinator sees but the number of events. An event in a request that has not
+ * been answered yet is never changed, so an acknowledgement always covers exactly what was sent.
  * @internal
  * @module
  */
-import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '@taskwarden/sdk';
 import { toError } from '@taskwarden/sdk';
+import type { Requester } from '../nats/requester.js';
 import { decode, encode } from '../protocol/codec.js';
 import type { ReportEvent, ReportMessage } from '../protocol/messages.js';
+import { EventBit } from '../protocol/messages.js';
 import { isReportAck } from '../protocol/validate.js';
 
 const REPORT_TIMEOUT_MS = 2_000;
@@ -23,7 +29,7 @@ const EVENT_OVERHEAD_BYTES = 256;
 
 /** What a {@link ReportOutbox} needs. @internal */
 export interface ReportOutboxOptions {
-  readonly nc: NatsConnection;
+  readonly requester: Pick<Requester, 'request'>;
   readonly subject: string;
   readonly agent: string;
   readonly maxPayload: number;
@@ -40,6 +46,12 @@ export class ReportOutbox {
   readonly #events: ReportEvent[] = [];
   /** Encoded size of each queued event's value or error. */
   readonly #sizes: number[] = [];
+  /** Events that ever left the queue (acknowledged or dropped): `#events[i]` is event number `#removed + i`. */
+  #removed = 0;
+  /** The number of the last queued event of each task that may still take more bits. */
+  readonly #open = new Map<string, number>();
+  /** The first this many queued events are in the request in flight. */
+  #inFlight = 0;
   #sending = false;
   #flushScheduled = false;
   #delay = RETRY_FIRST_MS;
@@ -56,10 +68,35 @@ export class ReportOutbox {
     return this.#events.length;
   }
 
-  /** Queues an event; `bytes` is the encoded size of its value or error. */
-  push(event: ReportEvent, bytes: number): void {
+  /**
+   * Queues what a task did (one {@link EventBit}, with the value of `progress` or `finished` and the
+   * error of `failed`); `bytes` is the encoded size of that value or error.
+   */
+  push(
+    id: string,
+    token: number,
+    bit: number,
+    value: Uint8Array | undefined,
+    error: ReportEvent[4],
+    fenced: boolean,
+    bytes: number,
+  ): void {
     if (this.#dropped) return;
-    this.#events.push(event);
+    const open = this.#open.get(id);
+    if (open !== undefined) {
+      const index = open - this.#removed;
+      const event = this.#events[index];
+      if (event && index >= this.#inFlight && event[1] === token && joins(event[2], bit)) {
+        event[2] |= bit;
+        if (value !== undefined) event[3] = value;
+        if (error !== undefined) event[4] = error;
+        if (fenced) event[5] = true;
+        this.#sizes[index] = (this.#sizes[index] as number) + bytes;
+        return;
+      }
+    }
+    this.#open.set(id, this.#removed + this.#events.length);
+    this.#events.push([id, token, bit, value, error, fenced]);
     this.#sizes.push(bytes);
     if (this.#flushScheduled || this.#sending) return;
     this.#flushScheduled = true;
@@ -82,6 +119,8 @@ export class ReportOutbox {
     clearTimeout(this.#retryTimer);
     const dropped = this.#events.splice(0);
     this.#sizes.length = 0;
+    this.#open.clear();
+    this.#removed += dropped.length;
     this.#wakeIdle();
     return dropped;
   }
@@ -90,6 +129,7 @@ export class ReportOutbox {
     if (this.#sending || this.#dropped || this.#events.length === 0) return;
     this.#sending = true;
     const batch = this.#batch();
+    this.#inFlight = batch.length;
     const { epoch, free } = this.#options.stamp();
     const report: ReportMessage = {
       t: 'report',
@@ -101,11 +141,8 @@ export class ReportOutbox {
     let acked = false;
     try {
       const reply = decode(
-        (
-          await this.#options.nc.request(this.#options.subject, encode(report), {
-            timeout: REPORT_TIMEOUT_MS,
-          })
-        ).data,
+        (await this.#options.requester.request(this.#options.subject, encode(report), REPORT_TIMEOUT_MS))
+          .data,
       );
       acked = isReportAck(reply);
     } catch (error) {
@@ -115,10 +152,16 @@ export class ReportOutbox {
       );
     }
     this.#sending = false;
+    this.#inFlight = 0;
     if (this.#dropped) return;
     if (acked) {
       this.#events.splice(0, batch.length);
       this.#sizes.splice(0, batch.length);
+      for (let i = 0; i < batch.length; i++) {
+        const id = (batch[i] as ReportEvent)[0];
+        if (this.#open.get(id) === this.#removed + i) this.#open.delete(id);
+      }
+      this.#removed += batch.length;
       this.#delay = RETRY_FIRST_MS;
       this.#options.onAcked(batch);
       if (this.#events.length === 0) this.#wakeIdle();
@@ -145,4 +188,16 @@ export class ReportOutbox {
   #wakeIdle(): void {
     for (const wake of this.#idleWaiters.splice(0)) wake();
   }
+}
+
+/** The value bits: an event carries one value. */
+const VALUE_BITS = EventBit.progress | EventBit.finished;
+
+/**
+ * Whether `bit` may join an event with `bits`: it comes after all of them in the order they are
+ * applied, and does not bring a second value.
+ */
+function joins(bits: number, bit: number): boolean {
+  if (bit <= bits) return false; // `bit` is a power of two: greater than their sum means after each
+  return (bit & VALUE_BITS) === 0 || (bits & VALUE_BITS) === 0;
 }

@@ -22,7 +22,7 @@ import type { ObservedLease, ObservedLoss } from '../lease/lease-observer.js';
 import { LeaseObserver } from '../lease/lease-observer.js';
 import type { LeaseTiming } from '../lease/lease-timing.js';
 import type { ClusterConnection } from '../nats/cluster-connection.js';
-import { decode, encode, GARBAGE } from '../protocol/codec.js';
+import { decode, decodeValue, encode, GARBAGE } from '../protocol/codec.js';
 import type { GarbageLog } from '../protocol/garbage-log.js';
 import type {
   ControlMessage,
@@ -31,6 +31,7 @@ import type {
   ReportAck,
   ReportEvent,
 } from '../protocol/messages.js';
+import { EventBit } from '../protocol/messages.js';
 import type { ClusterNames } from '../protocol/subjects.js';
 import { agentLeaseKey, coordinatorLeaseKey } from '../protocol/subjects.js';
 import { isControlReply, isFreeMessage, isReportMessage } from '../protocol/validate.js';
@@ -44,6 +45,8 @@ const CONTROL_TIMEOUT_MS = 2_000;
 const CONTROL_RETRY_MAX_MS = 500;
 /** What `diagnose()` waits for the agent's answer (the runtime itself waits 2 s). */
 const DIAGNOSE_TIMEOUT_MS = 1_800;
+/** Every report gets the same answer. */
+const ACK: Uint8Array = encode({ t: 'ack' } satisfies ReportAck);
 /** Slack on top of the bounds an unreachable agent is given after this coordinator lost its lease. */
 const LOST_COORDINATOR_SLACK_MS = 500;
 
@@ -174,8 +177,7 @@ export class CoordinatorSession {
             return;
           }
           for (const event of report.events) this.#onEvent(report.agent, report.agentEpoch, event);
-          const ack: ReportAck = { t: 'ack' };
-          msg.respond(encode(ack));
+          msg.respond(ACK);
           this.#directory.setCredits(report.agent, report.agentEpoch, report.free);
           this.#dispatcher.pump();
         },
@@ -259,50 +261,43 @@ export class CoordinatorSession {
   }
 
   #onEvent(agent: string, agentEpoch: string, event: ReportEvent): void {
-    const execution = this.#options.executions.get(event.id);
+    const [id, token, bits, value, error, fenced] = event;
+    const execution = this.#options.executions.get(id);
     if (
       !execution ||
       execution.ended ||
-      execution.token !== event.token ||
+      execution.token !== token ||
       execution.agent?.name !== agent ||
       execution.agent.epoch !== agentEpoch
     ) {
       return; // about a task that ended here already (lost agent, earlier outcome): the ack suffices
     }
     if (execution.phase !== 'running') this.#taken(execution);
-    switch (event.kind) {
-      case 'started':
-        execution.markStarted();
-        return;
-      case 'running':
-        execution.markRunning();
-        return;
-      case 'progress': {
-        const value = event.value ? decode(event.value) : undefined;
-        if (value !== GARBAGE) execution.reportProgress(value);
-        return;
-      }
-      case 'finished': {
-        const value = event.value ? decode(event.value) : undefined;
-        if (value === GARBAGE) {
-          execution.reject(
-            new SerializationError('result', { cause: new Error('the result arrived unreadable') }),
-          );
-        } else {
-          execution.resolve(value);
-        }
-        return;
-      }
-      case 'failed': {
-        const error = event.error ? deserializeError(event.error) : new Error('the task failed on its agent');
+    // In the order the work did them (an event may carry several).
+    if (bits & EventBit.started) execution.markStarted();
+    if (bits & EventBit.running) execution.markRunning();
+    if (bits & EventBit.progress) {
+      const progress = value ? decodeValue(value) : undefined;
+      if (progress !== GARBAGE) execution.reportProgress(progress);
+    }
+    if (bits & EventBit.finished) {
+      const result = value ? decodeValue(value) : undefined;
+      if (result === GARBAGE) {
         execution.reject(
-          event.fenced
-            ? Object.assign(new AgentLostError({ agent, executionId: execution.id, reason: 'fenced' }), {
-                cause: error,
-              })
-            : error,
+          new SerializationError('result', { cause: new Error('the result arrived unreadable') }),
         );
+      } else {
+        execution.resolve(result);
       }
+    } else if (bits & EventBit.failed) {
+      const cause = error ? deserializeError(error) : new Error('the task failed on its agent');
+      execution.reject(
+        fenced
+          ? Object.assign(new AgentLostError({ agent, executionId: execution.id, reason: 'fenced' }), {
+              cause,
+            })
+          : cause,
+      );
     }
   }
 

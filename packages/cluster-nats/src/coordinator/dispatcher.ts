@@ -19,7 +19,7 @@ import { isNoResponders } from '../nats/cas-errors.js';
 import type { ClusterConnection } from '../nats/cluster-connection.js';
 import { decode, encode } from '../protocol/codec.js';
 import type { GarbageLog } from '../protocol/garbage-log.js';
-import type { DeclineReason, OfferedTask, OfferMessage } from '../protocol/messages.js';
+import type { DeclineReason, OfferedTaskWire, OfferMessage } from '../protocol/messages.js';
 import type { ClusterNames } from '../protocol/subjects.js';
 import { isOfferReply, isStatsReply } from '../protocol/validate.js';
 import type { AgentDirectory, AgentEntry } from './agent-directory.js';
@@ -39,6 +39,8 @@ const PROBE_EVERY_MS = 500;
 /** Room in a message for everything but the tasks' inputs. */
 const ENVELOPE_BYTES = 1_024;
 const ITEM_OVERHEAD_BYTES = 512;
+/** How stale the log level sent with offered tasks may be. */
+const LOG_LEVEL_READ_EVERY_MS = 1_000;
 
 /** What a {@link Dispatcher} needs. @internal */
 export interface DispatcherOptions {
@@ -64,6 +66,8 @@ export class Dispatcher {
   #retryTimer: NodeJS.Timeout | undefined;
   readonly #probeTimer: NodeJS.Timeout;
   #stopped = false;
+  #level = 'info';
+  #levelReadAt: number | undefined;
 
   constructor(options: DispatcherOptions) {
     this.#options = options;
@@ -208,8 +212,7 @@ export class Dispatcher {
     let declined = new Map<string, DeclineReason>();
     try {
       const reply = decode(
-        (await conn.nc.request(names.agentOffer(agent.name), encode(message), { timeout: OFFER_TIMEOUT_MS }))
-          .data,
+        (await conn.requester.request(names.agentOffer(agent.name), encode(message), OFFER_TIMEOUT_MS)).data,
       );
       if (isOfferReply(reply)) {
         outcome = 'replied';
@@ -311,22 +314,39 @@ export class Dispatcher {
     return batch;
   }
 
-  #item(execution: RemoteExecution): OfferedTask {
-    const { task, invokable, logger } = execution.spec;
+  #item(execution: RemoteExecution): OfferedTaskWire {
+    const { task, invokable } = execution.spec;
     const ref = invokable as { module: string; export?: string };
-    return {
-      id: execution.id,
-      token: execution.token,
-      executor: this.#options.agentExecutor,
-      module: ref.module,
-      export: ref.export,
-      name: task.name,
-      jobId: task.jobId,
-      allocationId: task.allocationId,
-      attempt: task.attempt,
-      input: execution.input,
-      timings: execution.timings,
-      logLevel: logger.level,
-    };
+    const { timings } = execution;
+    return [
+      execution.id,
+      execution.token,
+      this.#options.agentExecutor,
+      ref.module,
+      ref.export,
+      task.name,
+      task.jobId,
+      task.allocationId,
+      task.attempt,
+      execution.input,
+      timings.interruptIntervalMs,
+      timings.gracePeriodMs,
+      timings.timeoutMs,
+      this.#logLevel(execution),
+    ];
+  }
+
+  /**
+   * The level of the tasks' loggers, for the agents' task loggers: read at most once a second.
+   * Reading `spec.logger` builds the task's child logger, which few tasks ever use otherwise; the
+   * level is the runtime logger's, so one task's tells it for all.
+   */
+  #logLevel(execution: RemoteExecution): string {
+    const time = now();
+    if (this.#levelReadAt === undefined || time - this.#levelReadAt >= LOG_LEVEL_READ_EVERY_MS) {
+      this.#levelReadAt = time;
+      this.#level = execution.spec.logger.level;
+    }
+    return this.#level;
   }
 }

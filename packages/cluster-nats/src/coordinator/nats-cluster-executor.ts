@@ -17,7 +17,7 @@ import { isModuleReference } from '@taskwarden/sdk/internal';
 import { leaseTiming } from '../lease/lease-timing.js';
 import { connectCluster } from '../nats/cluster-connection.js';
 import { checkKeys, countOption, msOption, nameOption, serversOption } from '../option-checks.js';
-import { encode } from '../protocol/codec.js';
+import { encodeValue } from '../protocol/codec.js';
 import { GarbageLog } from '../protocol/garbage-log.js';
 import { ClusterNames } from '../protocol/subjects.js';
 import { CoordinatorSession } from './coordinator-session.js';
@@ -266,7 +266,7 @@ export class NatsClusterExecutor implements Executor {
     }
     let input: Uint8Array;
     try {
-      input = encode(spec.input);
+      input = encodeValue(spec.input);
     } catch (error) {
       throw new SerializationError('input', { cause: error });
     }

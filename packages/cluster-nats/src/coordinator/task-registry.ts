@@ -17,6 +17,7 @@ import { parseLeaseRecord } from '../lease/lease-record.js';
 import { isNoResponders, isWrongRevision } from '../nats/cas-errors.js';
 import type { ClusterConnection } from '../nats/cluster-connection.js';
 import { TASK_RECORD_TTL_MS } from '../nats/cluster-connection.js';
+import { createRecord } from '../nats/record-create.js';
 import { decode, encode } from '../protocol/codec.js';
 import type { GarbageLog } from '../protocol/garbage-log.js';
 import type { LiveQuery, LiveReply } from '../protocol/messages.js';
@@ -50,6 +51,8 @@ export interface TaskRegistryOptions {
 const RETRY_FIRST_MS = 50;
 const RETRY_MAX_MS = 1_000;
 const LIVE_QUERY_TIMEOUT_MS = 1_000;
+/** A loaded server answers late, and a retry only adds load (as the buckets' other requests). */
+const RECORD_TIMEOUT_MS = 5_000;
 /** Registrations in flight at once: more would only queue up in the server and time out. */
 const REGISTER_WINDOW = 256;
 /** Records are rewritten this often, well within their age limit. */
@@ -116,18 +119,25 @@ export class TaskRegistry {
 
   async #register(execution: RemoteExecution, abandon: () => boolean): Promise<Registration> {
     const { conn } = this.#options;
+    const { tasksBucket } = this.#options.names;
     const key = taskKey(execution.id);
     const value = encodeTaskRecord(this.#record(execution));
     let delay = RETRY_FIRST_MS;
     while (!this.#stopped && !abandon()) {
       try {
-        try {
-          return { kind: 'registered', revision: await conn.tasks.create(key, value) };
-        } catch (error) {
-          if (!isWrongRevision(error)) throw error;
-        }
+        const created = await createRecord(conn.requester, tasksBucket, key, value, RECORD_TIMEOUT_MS);
+        if (created.created) return { kind: 'registered', revision: created.revision };
         const entry = await conn.tasks.get(key);
-        if (entry?.operation !== 'PUT') continue; // deleted or expired meanwhile
+        if (!entry) continue; // expired meanwhile
+        if (entry.operation !== 'PUT') {
+          // A delete marker: the id is free; take it by compare-and-set on the marker.
+          try {
+            return { kind: 'registered', revision: await conn.tasks.update(key, value, entry.revision) };
+          } catch (error) {
+            if (!isWrongRevision(error)) throw error;
+          }
+          continue;
+        }
         const existing = parseTaskRecord(entry.value);
         if (existing?.coordinator === this.#options.coordinatorId && existing.nonce === execution.nonce) {
           return { kind: 'registered', revision: entry.revision }; // our own create, which timed out

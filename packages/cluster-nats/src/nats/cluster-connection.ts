@@ -12,6 +12,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { connect } from '@nats-io/transport-node';
 import { ClusterUnreachableError, UnsupportedServerError } from '../errors.js';
 import type { ClusterNames } from '../protocol/subjects.js';
+import { Requester } from './requester.js';
 
 /** The oldest nats-server the cluster runs on: 2.9.0 (Debian bookworm has 2.9.10). */
 export const MINIMUM_SERVER_VERSION = '2.9.0';
@@ -31,6 +32,8 @@ export interface ClusterConnection {
   readonly leases: KV;
   /** The largest message the server accepts, in bytes. */
   readonly maxPayload: number;
+  /** Request/reply for the hot paths (task records, offers, reports). */
+  readonly requester: Requester;
 }
 
 /** Settings of {@link connectCluster}. @internal */
@@ -87,7 +90,13 @@ export async function connectCluster(settings: ConnectSettings): Promise<Cluster
       kvm.create(settings.names.tasksBucket, { history: 1, ttl: TASK_RECORD_TTL_MS }),
       kvm.create(settings.names.leasesBucket, { history: 1, ttl: LEASE_RECORD_TTL_MS }),
     ]);
-    return { nc, tasks, leases, maxPayload: info?.max_payload ?? 1024 * 1024 };
+    return {
+      nc,
+      tasks,
+      leases,
+      maxPayload: info?.max_payload ?? 1024 * 1024,
+      requester: new Requester(nc),
+    };
   } catch (error) {
     await nc.close().catch(() => undefined);
     if (error instanceof UnsupportedServerError) throw error;

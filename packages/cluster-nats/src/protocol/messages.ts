@@ -15,7 +15,7 @@ export interface WireTimings {
   readonly timeoutMs: number;
 }
 
-/** One task in an {@link OfferMessage}. @internal */
+/** One offered task, as the agent works with it (decoded from an {@link OfferedTaskWire}). @internal */
 export interface OfferedTask {
   readonly id: string;
   /** The fencing token: the revision of the task's record when it was (re)assigned. */
@@ -28,12 +28,34 @@ export interface OfferedTask {
   readonly jobId: string;
   readonly allocationId: string;
   readonly attempt: number;
-  /** The input, encoded. */
+  /** The input, encoded (`encodeValue`). */
   readonly input: Uint8Array;
   readonly timings: WireTimings;
   /** The task logger's level on the coordinator, for the agent-side logger. */
   readonly logLevel: string;
 }
+
+/**
+ * One task in an {@link OfferMessage}: the fields of {@link OfferedTask} in a fixed order. A tuple,
+ * not an object: structured clone writes every property name of every object, which made offers
+ * cost twice as much to encode and decode. @internal
+ */
+export type OfferedTaskWire = readonly [
+  id: string,
+  token: number,
+  executor: string,
+  module: string,
+  exportName: string | undefined,
+  name: string,
+  jobId: string,
+  allocationId: string,
+  attempt: number,
+  input: Uint8Array,
+  interruptIntervalMs: number,
+  gracePeriodMs: number,
+  timeoutMs: number,
+  logLevel: string,
+];
 
 /** Coordinator → agent (`agentOffer`): run these tasks if you can. Reply: {@link OfferReply}. @internal */
 export interface OfferMessage {
@@ -42,7 +64,7 @@ export interface OfferMessage {
   readonly coordinatorEpoch: string;
   /** The agent's lease epoch the coordinator offers to; another epoch declines everything. */
   readonly agentEpoch: string;
-  readonly tasks: readonly OfferedTask[];
+  readonly tasks: readonly OfferedTaskWire[];
 }
 
 /** Why an agent did not take an offered task. @internal */
@@ -104,21 +126,39 @@ export interface StatsReply {
   readonly pids: readonly number[];
 }
 
-/** What happened to a task on the agent. @internal */
-export type ReportKind = 'started' | 'running' | 'progress' | 'finished' | 'failed';
+/**
+ * What happened to a task on the agent, as bits of one report event. Consecutive happenings of one
+ * task that are still queued go out as one event (a trivial task's started, running and result
+ * are one event), applied in this order: started, running, progress, then the outcome. @internal
+ */
+export const EventBit = {
+  started: 1,
+  running: 2,
+  /** The event's value is a progress value. */
+  progress: 4,
+  /** The event's value is the result. */
+  finished: 8,
+  /** The event's error is what the work threw or how it was stopped. */
+  failed: 16,
+} as const;
 
-/** One event in a {@link ReportMessage}. @internal */
-export interface ReportEvent {
-  readonly id: string;
-  readonly token: number;
-  readonly kind: ReportKind;
-  /** `progress` and `finished`: the value, encoded. */
-  readonly value: Uint8Array | undefined;
-  /** `failed`: what the work threw or how it was stopped. */
-  readonly error: SerializedError | undefined;
-  /** `failed`: the agent stopped the work itself because it could not renew its lease. */
-  readonly fenced: boolean;
-}
+/** Every bit of {@link EventBit}. @internal */
+export const ALL_EVENT_BITS = 31;
+
+/**
+ * One event in a {@link ReportMessage} (a tuple, as offered tasks are): the task, its fencing
+ * token, {@link EventBit}s, the value of `progress` or `finished` (encoded with `encodeValue`),
+ * the error of `failed`, and whether the agent stopped the work itself because it could not renew
+ * its lease. @internal
+ */
+export type ReportEvent = [
+  id: string,
+  token: number,
+  bits: number,
+  value: Uint8Array | undefined,
+  error: SerializedError | undefined,
+  fenced: boolean,
+];
 
 /** Agent → coordinator (`coordinatorReport`): events in order. Reply: {@link ReportAck}. @internal */
 export interface ReportMessage {

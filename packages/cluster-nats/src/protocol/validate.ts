@@ -12,6 +12,7 @@ import type {
   LiveQuery,
   LiveReply,
   OfferedTask,
+  OfferedTaskWire,
   OfferMessage,
   OfferReply,
   ReportAck,
@@ -20,6 +21,7 @@ import type {
   StatsMessage,
   StatsReply,
 } from './messages.js';
+import { ALL_EVENT_BITS, EventBit } from './messages.js';
 
 /** More items than any sane batch holds. */
 const MAX_ITEMS = 100_000;
@@ -46,26 +48,43 @@ function isArrayOf<T>(value: unknown, item: (v: unknown) => v is T): value is T[
   return Array.isArray(value) && value.length <= MAX_ITEMS && value.every(item);
 }
 
-function isOfferedTask(value: unknown): value is OfferedTask {
-  if (!isObject(value)) return false;
-  const timings = value.timings;
+function isOfferedTaskWire(value: unknown): value is OfferedTaskWire {
   return (
-    isString(value.id) &&
-    isCount(value.token) &&
-    isString(value.executor) &&
-    isString(value.module) &&
-    (value.export === undefined || isString(value.export)) &&
-    typeof value.name === 'string' &&
-    isString(value.jobId) &&
-    isString(value.allocationId) &&
-    isCount(value.attempt) &&
-    value.input instanceof Uint8Array &&
-    typeof value.logLevel === 'string' &&
-    isObject(timings) &&
-    isMs(timings.interruptIntervalMs) &&
-    isMs(timings.gracePeriodMs) &&
-    isMs(timings.timeoutMs)
+    Array.isArray(value) &&
+    value.length === 14 &&
+    isString(value[0]) &&
+    isCount(value[1]) &&
+    isString(value[2]) &&
+    isString(value[3]) &&
+    (value[4] === undefined || isString(value[4])) &&
+    typeof value[5] === 'string' &&
+    isString(value[6]) &&
+    isString(value[7]) &&
+    isCount(value[8]) &&
+    value[9] instanceof Uint8Array &&
+    isMs(value[10]) &&
+    isMs(value[11]) &&
+    isMs(value[12]) &&
+    typeof value[13] === 'string'
   );
+}
+
+/** The agent's view of a checked {@link OfferedTaskWire}. @internal */
+export function offeredTask(wire: OfferedTaskWire): OfferedTask {
+  return {
+    id: wire[0],
+    token: wire[1],
+    executor: wire[2],
+    module: wire[3],
+    export: wire[4],
+    name: wire[5],
+    jobId: wire[6],
+    allocationId: wire[7],
+    attempt: wire[8],
+    input: wire[9],
+    timings: { interruptIntervalMs: wire[10], gracePeriodMs: wire[11], timeoutMs: wire[12] },
+    logLevel: wire[13],
+  };
 }
 
 /** @internal */
@@ -76,7 +95,7 @@ export function isOfferMessage(value: unknown): value is OfferMessage {
     isString(value.coordinator) &&
     isString(value.coordinatorEpoch) &&
     isString(value.agentEpoch) &&
-    isArrayOf(value.tasks, isOfferedTask)
+    isArrayOf(value.tasks, isOfferedTaskWire)
   );
 }
 
@@ -150,17 +169,23 @@ export function isStatsReply(value: unknown): value is StatsReply {
   );
 }
 
-const REPORT_KINDS = new Set(['started', 'running', 'progress', 'finished', 'failed']);
-
 function isReportEvent(value: unknown): value is ReportEvent {
+  if (!Array.isArray(value) || value.length !== 6) return false;
+  const bits = value[2];
+  if (typeof bits !== 'number' || !Number.isInteger(bits) || bits <= 0 || (bits & ~ALL_EVENT_BITS) !== 0) {
+    return false;
+  }
+  const outcome = bits & (EventBit.finished | EventBit.failed);
+  const carriesValue = (bits & (EventBit.progress | EventBit.finished)) !== 0;
   return (
-    isObject(value) &&
-    isString(value.id) &&
-    isCount(value.token) &&
-    REPORT_KINDS.has(value.kind as string) &&
-    (value.value === undefined || value.value instanceof Uint8Array) &&
-    (value.error === undefined || isSerializedError(value.error)) &&
-    typeof value.fenced === 'boolean'
+    isString(value[0]) &&
+    isCount(value[1]) &&
+    outcome !== (EventBit.finished | EventBit.failed) &&
+    // One value per event: a progress value and a result never share one.
+    (bits & (EventBit.progress | EventBit.finished)) !== (EventBit.progress | EventBit.finished) &&
+    (carriesValue ? value[3] instanceof Uint8Array : value[3] === undefined) &&
+    ((bits & EventBit.failed) !== 0 ? isSerializedError(value[4]) : value[4] === undefined) &&
+    typeof value[5] === 'boolean'
   );
 }
 

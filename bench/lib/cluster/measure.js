@@ -1,0 +1,149 @@
+// Small measuring tools of the cluster benchmark.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+/**
+ * A setting of the benchmark from the environment (development only): `BENCH_VERBOSE` prints
+ * progress, the processes' stderr and the details; `BENCH_CLUSTER_PHASES=throughput,cancel,...`
+ * runs some phases (no results files are written then).
+ */
+export function setting(name) {
+  return process.env[name];
+}
+
+/** The q-quantile (0..1) of a list, nearest rank. */
+export function quantile(values, q) {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
+}
+
+/** Sleeps `ms`. */
+export function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A full GC, if it can be had (each contender starts without the previous one's garbage). */
+export const collectGarbage = (() => {
+  try {
+    setFlagsFromString('--expose-gc');
+    return runInNewContext('gc');
+  } catch {
+    return () => undefined;
+  }
+})();
+
+/** A small deterministic PRNG, so every side gets the same task durations. */
+export function random(seed) {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/** An empty file that tasks append JSON lines to. */
+export function logFile(path) {
+  writeFileSync(path, '');
+  return path;
+}
+
+/** The JSON lines of a log file. */
+export function readLines(path) {
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => line.length > 0)
+    .map((line) => JSON.parse(line));
+}
+
+/** Polls `path` (every `everyMs`) until it has at least `count` lines; returns them. */
+export async function waitLines(path, count, { ms = 60_000, everyMs = 2 } = {}) {
+  const deadline = performance.now() + ms;
+  for (;;) {
+    const lines = readLines(path);
+    if (lines.length >= count) return lines;
+    if (performance.now() > deadline)
+      throw new Error(`${path}: ${lines.length} of ${count} lines after ${ms} ms`);
+    await sleep(everyMs);
+  }
+}
+
+/**
+ * Keeps `inFlight` calls of `submit(i)` pending until `total` have completed; returns tasks/s.
+ * `submit` resolves when the submitter has the task's result.
+ */
+export async function drive(submit, total, inFlight, label = '') {
+  collectGarbage();
+  let started = 0;
+  let completed = 0;
+  const t0 = performance.now();
+  let progress;
+  const finished = new Promise((resolve, reject) => {
+    let seen = -1;
+    progress = setInterval(() => {
+      if (setting('BENCH_VERBOSE'))
+        console.error(`drive ${label}: ${started} started, ${completed} completed`);
+      if (completed === seen)
+        reject(new Error(`${label}: no task completed for 10 s (${completed} of ${total})`));
+      seen = completed;
+    }, 10_000);
+    const next = () => {
+      if (started === total) return;
+      started++;
+      submit(started).then(() => {
+        completed++;
+        if (completed === total) resolve();
+        else next();
+      }, reject);
+    };
+    for (let i = 0; i < inFlight; i++) next();
+  });
+  try {
+    await finished;
+  } finally {
+    clearInterval(progress);
+  }
+  return total / ((performance.now() - t0) / 1000);
+}
+
+/** Submit-to-result latency, one task at a time, `count` tasks: `{ p50, p99 }` in ms. */
+export async function latencies(submit, count) {
+  collectGarbage();
+  const samples = [];
+  for (let i = 1; i <= count; i++) {
+    const t0 = performance.now();
+    await submit(i);
+    samples.push(performance.now() - t0);
+  }
+  return { p50: quantile(samples, 0.5), p99: quantile(samples, 0.99) };
+}
+
+/**
+ * Like `alternate` (bench/lib/stats.js) for contenders that return several figures at once (an
+ * object of numbers): runs each once per round, the order reversed every round, after `warmup`
+ * unrecorded rounds; returns, per contender, per figure, its summary over the rounds.
+ */
+export async function alternateFigures(contenders, { rounds, warmup = 1, summarize }) {
+  const names = Object.keys(contenders);
+  const samples = Object.fromEntries(names.map((name) => [name, []]));
+  for (let round = -warmup; round < rounds; round++) {
+    const order = round % 2 === 0 ? names : [...names].reverse();
+    for (const name of order) {
+      const figures = await contenders[name]();
+      if (round >= 0) samples[name].push(figures);
+    }
+  }
+  return Object.fromEntries(
+    names.map((name) => {
+      const keys = Object.keys(samples[name][0] ?? {});
+      return [
+        name,
+        Object.fromEntries(keys.map((key) => [key, summarize(samples[name].map((s) => s[key]))])),
+      ];
+    }),
+  );
+}
