@@ -14,7 +14,7 @@
 import { InlineExecutor } from '@taskwarden/executor-local';
 import { createRuntime } from '@taskwarden/sdk';
 import PQueue from 'p-queue';
-import { alternate, isMain, pairedRatio, printResult } from './lib/stats.js';
+import { alternate, isMain, pairedRatio, printResult, runLanes } from './lib/stats.js';
 
 const TASKS = 100_000;
 const IN_FLIGHT = 64;
@@ -32,38 +32,22 @@ function check(result, input) {
  * outside the timed rounds), one ACTIVE slot, 64 lanes submitting new descriptors.
  */
 function oursOn(runtime) {
-  return async () => {
-    const started = performance.now();
-    let submitted = 0;
-    const lane = async () => {
-      while (submitted < TASKS) {
-        const input = submitted++;
-        const task = runtime.submit({ jobId: 'bench', allocationId: 'slot', invokable: addOne, input });
-        const outcome = await task.done;
-        if (outcome.state !== 'FINISHED') throw new Error(`task ended ${outcome.state}`);
-        check(outcome.result, input);
-      }
-    };
-    await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
-    return (TASKS / (performance.now() - started)) * 1000;
-  };
+  return () =>
+    runLanes(TASKS, IN_FLIGHT, async (input) => {
+      const task = runtime.submit({ jobId: 'bench', allocationId: 'slot', invokable: addOne, input });
+      const outcome = await task.done;
+      if (outcome.state !== 'FINISHED') throw new Error(`task ended ${outcome.state}`);
+      check(outcome.result, input);
+    });
 }
 
 /** The peer: one p-queue with the same concurrency, running the same async function on the same input. */
 function pQueueOn(queue) {
-  return async () => {
-    const started = performance.now();
-    let submitted = 0;
-    const lane = async () => {
-      while (submitted < TASKS) {
-        const input = submitted++;
-        const result = await queue.add(() => addOne.invoke({ input }));
-        check(result, input);
-      }
-    };
-    await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
-    return (TASKS / (performance.now() - started)) * 1000;
-  };
+  return () =>
+    runLanes(TASKS, IN_FLIGHT, async (input) => {
+      const result = await queue.add(() => addOne.invoke({ input }));
+      check(result, input);
+    });
 }
 
 export async function run({ rounds = 5 } = {}) {

@@ -18,7 +18,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { alternate, isMain, pairedRatio, printResult } from './lib/stats.js';
+import { alternate, isMain, pairedRatio, printResult, runLanes } from './lib/stats.js';
 
 const TASKS = 100_000;
 const IN_FLIGHT = 64;
@@ -37,24 +37,16 @@ async function load(root) {
 }
 
 function workload(runtime, kind) {
-  return async () => {
-    const started = performance.now();
-    let submitted = 0;
-    const lane = async () => {
-      while (submitted < TASKS) {
-        const input = submitted++;
-        const task =
-          kind === 'async'
-            ? runtime.submit({ jobId: 'bench', allocationId: 'slot', invokable: addOne, input })
-            : runtime.submit({ jobId: 'bench', allocationId: 'slot', invokable: noop });
-        const outcome = await task.done;
-        if (outcome.state !== 'FINISHED') throw new Error(`task ended ${outcome.state}`);
-        if (kind === 'async' && outcome.result !== input + 1) throw new Error('wrong result');
-      }
-    };
-    await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
-    return (TASKS / (performance.now() - started)) * 1000;
-  };
+  return () =>
+    runLanes(TASKS, IN_FLIGHT, async (input) => {
+      const task =
+        kind === 'async'
+          ? runtime.submit({ jobId: 'bench', allocationId: 'slot', invokable: addOne, input })
+          : runtime.submit({ jobId: 'bench', allocationId: 'slot', invokable: noop });
+      const outcome = await task.done;
+      if (outcome.state !== 'FINISHED') throw new Error(`task ended ${outcome.state}`);
+      if (kind === 'async' && outcome.result !== input + 1) throw new Error('wrong result');
+    });
 }
 
 function baselineDir() {

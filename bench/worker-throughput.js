@@ -20,7 +20,7 @@ import { createRuntime, EmitOnlyFatalErrorHandler } from '@taskwarden/sdk';
 import pino from 'pino';
 import { Piscina } from 'piscina';
 import { Tinypool } from 'tinypool';
-import { alternate, isMain, printResult } from './lib/stats.js';
+import { alternate, isMain, keepInFlight, printResult } from './lib/stats.js';
 
 const THREADS = 2;
 const IN_FLIGHT = 64;
@@ -30,22 +30,7 @@ const TARGET = 1.0;
 /** Keeps `inFlight` calls of `submit(i)` pending until `total` have completed; returns tasks/s. */
 async function drive(submit, total = TASKS_PER_ROUND, inFlight = IN_FLIGHT) {
   collectGarbage(); // each contender starts without the previous one's garbage
-  let started = 0;
-  let completed = 0;
-  const t0 = performance.now();
-  await new Promise((resolve, reject) => {
-    const next = () => {
-      if (started === total) return;
-      started++;
-      submit(started).then(() => {
-        completed++;
-        if (completed === total) resolve();
-        else next();
-      }, reject);
-    };
-    for (let i = 0; i < inFlight; i++) next();
-  });
-  return total / ((performance.now() - t0) / 1000);
+  return keepInFlight(total, inFlight, submit);
 }
 
 const collectGarbage = (() => {

@@ -79,3 +79,49 @@ export function printResult(result) {
 export function isMain(importMetaUrl) {
   return process.argv[1] && new URL(importMetaUrl).pathname === process.argv[1];
 }
+
+/**
+ * Runs `inFlight` lanes, each awaiting `step(i)` for the next index until `total` steps were taken
+ * (what a service does with a fixed concurrency); returns steps per second.
+ */
+export async function runLanes(total, inFlight, step) {
+  const started = performance.now();
+  let taken = 0;
+  const lane = async () => {
+    while (taken < total) await step(taken++);
+  };
+  await Promise.all(Array.from({ length: inFlight }, lane));
+  return (total / (performance.now() - started)) * 1000;
+}
+
+/**
+ * Keeps `inFlight` calls of `submit(i)` (i from 1) pending, starting the next one as each resolves,
+ * until `total` have completed; rejects with the first rejection. Returns completions per second.
+ * `watch(counts)` is called with `{ started, completed }` getters, for progress reports.
+ */
+export async function keepInFlight(total, inFlight, submit, watch = () => undefined) {
+  let started = 0;
+  let completed = 0;
+  const t0 = performance.now();
+  await new Promise((resolve, reject) => {
+    watch({
+      get started() {
+        return started;
+      },
+      get completed() {
+        return completed;
+      },
+    });
+    const next = () => {
+      if (started === total) return;
+      started++;
+      submit(started).then(() => {
+        completed++;
+        if (completed === total) resolve();
+        else next();
+      }, reject);
+    };
+    for (let i = 0; i < inFlight; i++) next();
+  });
+  return total / ((performance.now() - t0) / 1000);
+}

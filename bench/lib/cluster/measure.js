@@ -2,6 +2,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { keepInFlight } from '../stats.js';
 
 /**
  * A setting of the benchmark from the environment (development only): `BENCH_VERBOSE` prints
@@ -78,36 +79,27 @@ export async function waitLines(path, count, { ms = 60_000, everyMs = 2 } = {}) 
  */
 export async function drive(submit, total, inFlight, label = '') {
   collectGarbage();
-  let started = 0;
-  let completed = 0;
-  const t0 = performance.now();
   let progress;
-  const finished = new Promise((resolve, reject) => {
+  let stalled;
+  const stall = new Promise((_, reject) => {
+    stalled = reject;
+  });
+  const rate = keepInFlight(total, inFlight, submit, (counts) => {
     let seen = -1;
     progress = setInterval(() => {
       if (setting('BENCH_VERBOSE'))
-        console.error(`drive ${label}: ${started} started, ${completed} completed`);
-      if (completed === seen)
-        reject(new Error(`${label}: no task completed for 10 s (${completed} of ${total})`));
-      seen = completed;
+        console.error(`drive ${label}: ${counts.started} started, ${counts.completed} completed`);
+      if (counts.completed === seen)
+        stalled(new Error(`${label}: no task completed for 10 s (${counts.completed} of ${total})`));
+      seen = counts.completed;
     }, 10_000);
-    const next = () => {
-      if (started === total) return;
-      started++;
-      submit(started).then(() => {
-        completed++;
-        if (completed === total) resolve();
-        else next();
-      }, reject);
-    };
-    for (let i = 0; i < inFlight; i++) next();
   });
   try {
-    await finished;
+    rate.catch(() => undefined); // a rejection after a stall is already reported
+    return await Promise.race([rate, stall]);
   } finally {
     clearInterval(progress);
   }
-  return total / ((performance.now() - t0) / 1000);
 }
 
 /** Submit-to-result latency, one task at a time, `count` tasks: `{ p50, p99 }` in ms. */

@@ -10,11 +10,10 @@ import { join } from 'node:path';
 import type { OwnTree, TreeKillMode } from '@taskwarden/sdk/internal';
 import {
   CGROUP_PREFIX,
-  chooseTreeKill,
   createCgroup,
-  detectTreeKill,
   errnoOf,
   newTreeCookie,
+  resolveTreeKill,
 } from '@taskwarden/sdk/internal';
 
 /**
@@ -102,12 +101,10 @@ export class TreeKillPlan {
 
   /** @throws RangeError naming `option` when the requested mode is not available here. */
   constructor(requested: TreeKillOption, option: string) {
-    const support = detectTreeKill();
-    this.mode = chooseTreeKill(requested, support, option);
-    this.cgroupDir = this.mode === 'cgroup' ? support.cgroupDir : undefined;
-    const unavailable: Partial<Record<TreeKillMode, string>> = { ...support.unavailable };
-    if (this.mode !== support.mode) unavailable[support.mode] = `${option} asks for '${this.mode}'`;
-    this.unavailable = unavailable;
+    const resolved = resolveTreeKill(requested, option);
+    this.mode = resolved.mode;
+    this.cgroupDir = resolved.cgroupDir;
+    this.unavailable = resolved.unavailable;
     this.setpriv = findSetpriv();
   }
 

@@ -6,6 +6,7 @@
  * @internal
  * @module
  */
+import { encodeJsonRecord, parseJsonRecord } from '../protocol/json-record.js';
 
 /** The value under a task's key. @internal */
 export interface TaskRecord {
@@ -22,19 +23,13 @@ export interface TaskRecord {
 
 /** @internal */
 export function encodeTaskRecord(record: TaskRecord): Uint8Array {
-  return Buffer.from(JSON.stringify(record), 'utf8');
+  return encodeJsonRecord(record);
 }
 
 /** Undefined for anything that is not a task record. @internal */
 export function parseTaskRecord(bytes: Uint8Array): TaskRecord | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const r = value as Record<string, unknown>;
+  const r = parseJsonRecord(bytes);
+  if (r === undefined) return undefined;
   const ok =
     r.v === 1 &&
     typeof r.coordinator === 'string' &&
@@ -43,5 +38,5 @@ export function parseTaskRecord(bytes: Uint8Array): TaskRecord | undefined {
     typeof r.name === 'string' &&
     (r.cancel === undefined || r.cancel === true) &&
     (r.kill === undefined || r.kill === true);
-  return ok ? (value as TaskRecord) : undefined;
+  return ok ? (r as unknown as TaskRecord) : undefined;
 }

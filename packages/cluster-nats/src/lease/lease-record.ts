@@ -5,6 +5,8 @@
  * @internal
  * @module
  */
+
+import { encodeJsonRecord, parseJsonRecord } from '../protocol/json-record.js';
 import { isNameToken } from '../protocol/subjects.js';
 
 /** The record under a lease key. @internal */
@@ -32,19 +34,13 @@ export interface LeaseRecord {
 
 /** Encodes a record for the KV. @internal */
 export function encodeLeaseRecord(record: LeaseRecord): Uint8Array {
-  return Buffer.from(JSON.stringify(record), 'utf8');
+  return encodeJsonRecord(record);
 }
 
 /** Parses a KV value; undefined when it is not a lease record (garbage from a stranger). @internal */
 export function parseLeaseRecord(bytes: Uint8Array): LeaseRecord | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const r = value as Record<string, unknown>;
+  const r = parseJsonRecord(bytes);
+  if (r === undefined) return undefined;
   const ok =
     r.v === 1 &&
     (r.kind === 'agent' || r.kind === 'coordinator') &&
@@ -61,5 +57,5 @@ export function parseLeaseRecord(bytes: Uint8Array): LeaseRecord | undefined {
     (r.capacity === undefined || (Number.isSafeInteger(r.capacity) && (r.capacity as number) >= 0)) &&
     (r.executors === undefined ||
       (Array.isArray(r.executors) && r.executors.every((key) => typeof key === 'string')));
-  return ok ? (value as LeaseRecord) : undefined;
+  return ok ? (r as unknown as LeaseRecord) : undefined;
 }

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import type { TreeKillMode } from '@taskwarden/sdk/internal';
-import { CGROUP_PREFIX, chooseTreeKill, detectTreeKill, newTreeCookie } from '@taskwarden/sdk/internal';
+import { CGROUP_PREFIX, newTreeCookie, resolveTreeKill } from '@taskwarden/sdk/internal';
 
 /**
  * How the processes worker tasks spawn, and their descendants, are found and killed: `'cgroup'` (a
@@ -47,12 +47,10 @@ export class TreeKillSetup {
 
   /** @throws RangeError naming `option` when the requested mode is not available here. */
   constructor(requested: TreeKillOption, option: string) {
-    const support = detectTreeKill();
-    this.mode = chooseTreeKill(requested, support, option);
-    this.cgroupDir = this.mode === 'cgroup' ? support.cgroupDir : undefined;
-    const unavailable: Partial<Record<TreeKillMode, string>> = { ...support.unavailable };
-    if (this.mode !== support.mode) unavailable[support.mode] = `${option} asks for '${this.mode}'`;
-    this.unavailable = unavailable;
+    const resolved = resolveTreeKill(requested, option);
+    this.mode = resolved.mode;
+    this.cgroupDir = resolved.cgroupDir;
+    this.unavailable = resolved.unavailable;
   }
 
   /** What the next thread is told. */

@@ -42,5 +42,11 @@ export {
   withTreeCookie,
   withTreeCookiePairs,
 } from './tree-cookie.js';
-export type { TreeKillMode, TreeKillSupport } from './tree-kill-mode.js';
-export { checkTreeKillOption, chooseTreeKill, detectTreeKill, TREE_KILL_MODES } from './tree-kill-mode.js';
+export type { ResolvedTreeKill, TreeKillMode, TreeKillSupport } from './tree-kill-mode.js';
+export {
+  checkTreeKillOption,
+  chooseTreeKill,
+  detectTreeKill,
+  resolveTreeKill,
+  TREE_KILL_MODES,
+} from './tree-kill-mode.js';

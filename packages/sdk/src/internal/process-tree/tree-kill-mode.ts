@@ -100,3 +100,25 @@ export function chooseTreeKill(
   }
   return requested;
 }
+
+/** The mode an executor uses, where its cgroups go, and why each stronger mode is not used. */
+export interface ResolvedTreeKill {
+  readonly mode: TreeKillMode;
+  /** The host's own cgroup, where the executor's cgroups are created, in `'cgroup'` mode. */
+  readonly cgroupDir: string | undefined;
+  /** Why each mode stronger than `mode` is not used (including "`option` asks for ..."). */
+  readonly unavailable: Readonly<Partial<Record<TreeKillMode, string>>>;
+}
+
+/**
+ * Detects what this machine allows and chooses the mode for a (checked) request, as
+ * {@link chooseTreeKill} does. Throws a RangeError naming `option` when the mode is not available.
+ * @internal
+ */
+export function resolveTreeKill(requested: 'auto' | TreeKillMode, option: string): ResolvedTreeKill {
+  const support = detectTreeKill();
+  const mode = chooseTreeKill(requested, support, option);
+  const unavailable: Partial<Record<TreeKillMode, string>> = { ...support.unavailable };
+  if (mode !== support.mode) unavailable[support.mode] = `${option} asks for '${mode}'`;
+  return { mode, cgroupDir: mode === 'cgroup' ? support.cgroupDir : undefined, unavailable };
+}
