@@ -34,7 +34,13 @@ import type {
 import { EventBit } from '../protocol/messages.js';
 import type { ClusterNames } from '../protocol/subjects.js';
 import { agentLeaseKey, coordinatorLeaseKey, taskKey } from '../protocol/subjects.js';
-import { isControlMessage, isOfferMessage, isStatsMessage, offeredTask } from '../protocol/validate.js';
+import {
+  isControlMessage,
+  isOfferMessage,
+  isStatsMessage,
+  offeredTask,
+  offerTraceContexts,
+} from '../protocol/validate.js';
 import type { AgentCloseOptions } from './agent-options.js';
 import type { RunSink } from './local-run.js';
 import { LocalRun } from './local-run.js';
@@ -356,7 +362,13 @@ export class Agent {
             : undefined;
     this.#forgetOld();
     const coordinatorRef = { id: offer.coordinator, epoch: offer.coordinatorEpoch };
-    for (const wire of offer.tasks) {
+    const traces = offerTraceContexts(offer);
+    if (traces.problem !== undefined) {
+      // Ignored on its own: the tasks are still taken, without a parent context.
+      this.#settings.garbage.report(this.#settings.names.agentOffer(this.name), traces.problem);
+    }
+    for (let index = 0; index < offer.tasks.length; index++) {
+      const wire = offer.tasks[index] as OfferMessage['tasks'][number];
       const id = wire[0];
       const key = runKey(id, wire[1]);
       const existing = this.#runs.get(key);
@@ -386,10 +398,11 @@ export class Agent {
         declined.push([id, 'full']);
         continue;
       }
-      const task = offeredTask(wire);
+      const task = offeredTask(wire, traces.carriers?.[index]);
       const run = new LocalRun({
         task,
         coordinator: coordinatorRef,
+        agent: this.name,
         executor,
         // Built on first use (a pino child per task is a cost most tasks never need).
         logger: () =>

@@ -7,13 +7,21 @@
  *
  * What the work does is reported through {@link RunSink}, once each and in order: `started`,
  * `running`, then one outcome, only when the work has stopped.
+ *
+ * With an OpenTelemetry tracer provider registered, the run has a span of its own,
+ * `taskwarden.task <name>`, from the launch until the work stopped, child of the trace context the
+ * coordinator sent (its span of the task); the work is launched in that span's context.
  * @internal
  * @module
  */
+import type { Span } from '@opentelemetry/api';
+import { context } from '@opentelemetry/api';
 import type { Execution, ExecutionReporter, Executor, LaunchSpec, Logger } from '@taskwarden/sdk';
 import { SerializationError, toError } from '@taskwarden/sdk';
 import { decodeValue, encodeValue, GARBAGE } from '../protocol/codec.js';
 import type { OfferedTask } from '../protocol/messages.js';
+import type { RunOutcome } from '../telemetry/trace-context.js';
+import { endRunSpan, startRunTelemetry } from '../telemetry/trace-context.js';
 
 /** Where a run reports. @internal */
 export interface RunSink {
@@ -37,6 +45,9 @@ export class LocalRun {
   settled = false;
 
   readonly #executor: Executor;
+  readonly #agent: string;
+  /** The agent's span of the task, while its work runs (when a tracer provider is registered). */
+  #span: Span | undefined;
   readonly #makeLogger: () => Logger;
   #logger: Logger | undefined;
   readonly #sink: RunSink;
@@ -54,6 +65,8 @@ export class LocalRun {
   constructor(ctx: {
     task: OfferedTask;
     coordinator: { id: string; epoch: string };
+    /** The agent's name, for its span of the task. */
+    agent: string;
     executor: Executor;
     /** Builds the task's logger, on first use. */
     logger: () => Logger;
@@ -64,6 +77,7 @@ export class LocalRun {
     this.task = ctx.task;
     this.coordinator = ctx.coordinator;
     this.#executor = ctx.executor;
+    this.#agent = ctx.agent;
     this.#makeLogger = ctx.logger;
     this.#sink = ctx.sink;
     this.#maxValueBytes = ctx.maxValueBytes;
@@ -91,14 +105,30 @@ export class LocalRun {
     return this.#workStopped;
   }
 
-  /** Launches the work on the executor; a launch that throws fails the task at once. */
+  /**
+   * Launches the work on the executor, in the context of the run's span; a launch that throws fails
+   * the task at once.
+   */
   start(): void {
-    const input = decodeValue(this.task.input);
+    const { task } = this;
+    const telemetry = startRunTelemetry(
+      {
+        id: task.id,
+        name: task.name,
+        jobId: task.jobId,
+        executor: task.executor,
+        attempt: task.attempt,
+        token: task.token,
+        agent: this.#agent,
+      },
+      task.traceContext,
+    );
+    this.#span = telemetry.span;
+    const input = decodeValue(task.input);
     if (input === GARBAGE) {
       this.#failed(new SerializationError('input', { cause: new Error('the input arrived unreadable') }));
       return;
     }
-    const { task } = this;
     const run = this;
     const report: ExecutionReporter = {
       attach: (execution: Execution) => {
@@ -131,7 +161,10 @@ export class LocalRun {
     };
     let execution: Execution;
     try {
-      execution = this.#executor.launch(spec);
+      const launchContext = telemetry.launchContext;
+      execution = launchContext
+        ? context.with(launchContext, () => this.#executor.launch(spec))
+        : this.#executor.launch(spec);
     } catch (error) {
       this.#failed(error);
       return;
@@ -149,11 +182,13 @@ export class LocalRun {
     if (ownSide) this.#ownCancel ??= reason;
     if (this.#cancelled) return;
     this.#cancelled = true;
+    this.#span?.addEvent('cancel');
     this.#cancelNow(reason);
   }
 
   interrupt(): void {
     if (this.#workStopped) return;
+    this.#span?.addEvent('interrupt');
     try {
       this.#execution?.interrupt?.();
     } catch (error) {
@@ -165,6 +200,7 @@ export class LocalRun {
   kill(): void {
     if (this.#killed || this.#workStopped) return;
     this.#killed = true;
+    this.#span?.addEvent('kill');
     this.#killNow();
   }
 
@@ -200,6 +236,7 @@ export class LocalRun {
   #started(): void {
     if (this.#startedSent || this.#workStopped) return;
     this.#startedSent = true;
+    this.#span?.addEvent('started');
     this.#sink.started(this);
   }
 
@@ -207,6 +244,7 @@ export class LocalRun {
     if (this.#runningSent || this.#workStopped) return;
     this.#started();
     this.#runningSent = true;
+    this.#span?.addEvent('running');
     this.#sink.running(this);
   }
 
@@ -240,13 +278,13 @@ export class LocalRun {
       );
       return;
     }
-    this.#stop();
+    this.#stop('finished', undefined);
     this.#sink.finished(this, bytes);
   }
 
   #failed(error: unknown): void {
     if (this.#workStopped) return;
-    this.#stop();
+    this.#stop('failed', error);
     if (this.#ownCancel && !this.fenced) {
       this.logger.info({ err: toError(error) }, 'the task stopped after the agent cancelled it');
       this.#sink.failed(this, this.#ownCancel);
@@ -255,8 +293,16 @@ export class LocalRun {
     this.#sink.failed(this, error);
   }
 
-  #stop(): void {
+  #stop(outcome: RunOutcome, error: unknown): void {
     this.#workStopped = true;
+    const span = this.#span;
+    if (span) {
+      this.#span = undefined;
+      endRunSpan(span, outcome, error, {
+        stopRequested: this.#cancelled || this.#killed,
+        fenced: this.fenced,
+      });
+    }
     this.#resolveStopped();
   }
 }

@@ -206,6 +206,10 @@ export class Dispatcher {
       coordinatorEpoch: lease.epoch,
       agentEpoch: agent.epoch,
       tasks: batch.map((execution) => this.#item(execution)),
+      // Only when a task has a trace context: without a propagator the offer has no such field.
+      ...(batch.some((execution) => execution.traceContext !== undefined)
+        ? { trace: batch.map((execution) => execution.traceContext?.carrier) }
+        : {}),
     };
     let outcome: 'replied' | 'nobody' | 'unknown' = 'unknown';
     let taken: ReadonlySet<string> = new Set();
@@ -293,7 +297,7 @@ export class Dispatcher {
         agent.pending.shift();
         continue;
       }
-      const size = execution.input.byteLength + ITEM_OVERHEAD_BYTES;
+      let size = execution.input.byteLength + ITEM_OVERHEAD_BYTES;
       if (size > budget) {
         agent.pending.shift();
         agent.credits++;
@@ -305,6 +309,19 @@ export class Dispatcher {
           }),
         );
         continue;
+      }
+      const trace = execution.traceContext;
+      if (trace) {
+        if (size + trace.bytes > budget) {
+          // Tracing never fails a task: one that fits only without its trace context goes without.
+          execution.traceContext = undefined;
+          this.#options.logger.debug(
+            { executionId: execution.id, bytes: trace.bytes },
+            'a trace context did not fit in an offer with its task: the task goes without it',
+          );
+        } else {
+          size += trace.bytes;
+        }
       }
       if (batch.length > 0 && bytes + size > budget) break;
       agent.pending.shift();

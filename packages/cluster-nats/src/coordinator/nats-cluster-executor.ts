@@ -20,6 +20,7 @@ import { checkKeys, countOption, msOption, nameOption, serversOption } from '../
 import { encodeValue } from '../protocol/codec.js';
 import { GarbageLog } from '../protocol/garbage-log.js';
 import { ClusterNames } from '../protocol/subjects.js';
+import { captureTraceContext } from '../telemetry/trace-context.js';
 import { CoordinatorSession } from './coordinator-session.js';
 import type { NatsClusterExecutorOptions } from './nats-cluster-executor-options.js';
 import type { RemoteControl } from './remote-execution.js';
@@ -68,6 +69,12 @@ export interface NatsClusterExecutorStats {
  *   its `leaseMs` plus {@link DETECTION_TICK_MS}, once it has certainly stopped them.
  * - Execution ids are unique across the cluster: a live duplicate from any coordinator fails with
  *   `TaskSubmissionError` (`DUPLICATE_EXECUTION_ID`) before it starts.
+ * - The OpenTelemetry trace context active at `launch` (the runtime's span of the task) travels to the
+ *   agent, whose own `taskwarden.task <name>` span of the task becomes its child. It is written by the
+ *   globally registered propagator (`propagation.inject`): register one on both sides (the
+ *   OpenTelemetry NodeSDK registers the W3C one by default). Without one nothing is sent. A context
+ *   above 32 entries or 16,384 characters, or not a map of header names to ASCII strings, is not
+ *   sent (logged at `warn` once); the task runs without it.
  *
  * Connecting happens on the first `launch` (or `connect()`); tasks wait in DEPLOYING meanwhile.
  *
@@ -109,6 +116,8 @@ export class NatsClusterExecutor implements Executor {
   readonly #noncePrefix = randomBytes(6).toString('base64url');
   #nonces = 0;
   #closing: Promise<void> | undefined;
+  /** A trace context that could not be sent was logged at `warn` (later ones at `debug`). */
+  #badTraceWarned = false;
 
   constructor(options: NatsClusterExecutorOptions) {
     const who = 'NatsClusterExecutor';
@@ -227,7 +236,8 @@ export class NatsClusterExecutor implements Executor {
   }
 
   /**
-   * Submits a task to the cluster; it waits in DEPLOYING until an agent takes it.
+   * Submits a task to the cluster; it waits in DEPLOYING until an agent takes it. The trace context
+   * active now (the runtime calls this in its task span's context) goes with the task to the agent.
    *
    * @throws InvalidInvokableError unless the invokable is `{ module, export? }`.
    * @throws SerializationError (`what: 'input'`) when the input cannot be structured-cloned.
@@ -270,6 +280,12 @@ export class NatsClusterExecutor implements Executor {
     } catch (error) {
       throw new SerializationError('input', { cause: error });
     }
+    // The runtime launches in its task span's context: the agent's span of the task becomes its child.
+    let traceContext = captureTraceContext();
+    if (typeof traceContext === 'string') {
+      this.#badTraceContext(id, traceContext);
+      traceContext = undefined;
+    }
     const execution = new RemoteExecution(
       spec,
       {
@@ -280,6 +296,7 @@ export class NatsClusterExecutor implements Executor {
           gracePeriodMs: timings.gracePeriodMs,
           timeoutMs: timings.timeoutMs,
         },
+        traceContext,
       },
       this.#control,
     );
@@ -293,6 +310,17 @@ export class NatsClusterExecutor implements Executor {
       });
     }
     return execution;
+  }
+
+  /** The propagator wrote something that cannot be sent: the task goes without it. */
+  #badTraceContext(executionId: string, problem: string): void {
+    const message = `the trace context of a task cannot be sent to the agent (${problem}); the task runs without it`;
+    if (this.#badTraceWarned) {
+      this.#logger.debug({ executionId }, message);
+    } else {
+      this.#badTraceWarned = true;
+      this.#logger.warn({ executionId }, `${message}; further ones are logged at debug`);
+    }
   }
 
   /**

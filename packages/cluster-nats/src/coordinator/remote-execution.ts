@@ -8,6 +8,7 @@
 import type { LaunchSpec } from '@taskwarden/sdk';
 import { BaseExecution } from '@taskwarden/sdk';
 import type { WireTimings } from '../protocol/messages.js';
+import type { CheckedTraceCarrier } from '../telemetry/trace-context.js';
 
 /**
  * Where the task is:
@@ -39,6 +40,11 @@ export class RemoteExecution extends BaseExecution {
   readonly nonce: string;
   readonly input: Uint8Array;
   readonly timings: WireTimings;
+  /**
+   * The trace context active at launch (the runtime's task span), as the propagator wrote it, for
+   * the offers; undefined when it wrote nothing, or once dropped because an offer had no room for it.
+   */
+  traceContext: CheckedTraceCarrier | undefined;
 
   #phase: RemotePhase = 'waiting';
   /** The fencing token: the revision of the task's record when it was (re)assigned. */
@@ -57,7 +63,12 @@ export class RemoteExecution extends BaseExecution {
 
   constructor(
     spec: LaunchSpec,
-    ctx: { nonce: string; input: Uint8Array; timings: WireTimings },
+    ctx: {
+      nonce: string;
+      input: Uint8Array;
+      timings: WireTimings;
+      traceContext: CheckedTraceCarrier | undefined;
+    },
     control: RemoteControl,
   ) {
     super(spec);
@@ -65,6 +76,7 @@ export class RemoteExecution extends BaseExecution {
     this.nonce = ctx.nonce;
     this.input = ctx.input;
     this.timings = ctx.timings;
+    this.traceContext = ctx.traceContext;
     this.#control = control;
   }
 

@@ -7,6 +7,7 @@
  * @module
  */
 import type { SerializedError } from '@taskwarden/sdk/internal';
+import type { TraceCarrier } from '../telemetry/trace-context.js';
 
 /** A task's ladder timings, as resolved by the coordinator's runtime. @internal */
 export interface WireTimings {
@@ -33,6 +34,8 @@ export interface OfferedTask {
   readonly timings: WireTimings;
   /** The task logger's level on the coordinator, for the agent-side logger. */
   readonly logLevel: string;
+  /** The coordinator's trace context of the task (checked), if it sent one. */
+  readonly traceContext: TraceCarrier | undefined;
 }
 
 /**
@@ -65,6 +68,14 @@ export interface OfferMessage {
   /** The agent's lease epoch the coordinator offers to; another epoch declines everything. */
   readonly agentEpoch: string;
   readonly tasks: readonly OfferedTaskWire[];
+  /**
+   * The OpenTelemetry trace context of each task (what the coordinator's propagator wrote at
+   * launch), by position in `tasks`; absent when no task has one, which is the case whenever no
+   * propagator is registered (no bytes per task then). A property of the message rather than a
+   * field of the tuples, so agents that do not know it ignore it and take the tasks as before.
+   * Checked on receipt on its own: a malformed one is logged and ignored, and its tasks still run.
+   */
+  readonly trace?: ReadonlyArray<TraceCarrier | undefined>;
 }
 
 /** Why an agent did not take an offered task. @internal */

@@ -4,7 +4,10 @@
  * @internal
  * @module
  */
+import { types } from 'node:util';
 import { isSerializedError } from '@taskwarden/sdk/internal';
+import type { TraceCarrier } from '../telemetry/trace-context.js';
+import { checkTraceCarrier } from '../telemetry/trace-context.js';
 import type {
   ControlMessage,
   ControlReply,
@@ -69,8 +72,8 @@ function isOfferedTaskWire(value: unknown): value is OfferedTaskWire {
   );
 }
 
-/** The agent's view of a checked {@link OfferedTaskWire}. @internal */
-export function offeredTask(wire: OfferedTaskWire): OfferedTask {
+/** The agent's view of a checked {@link OfferedTaskWire}, with its checked trace context. @internal */
+export function offeredTask(wire: OfferedTaskWire, traceContext?: TraceCarrier): OfferedTask {
   return {
     id: wire[0],
     token: wire[1],
@@ -84,7 +87,56 @@ export function offeredTask(wire: OfferedTaskWire): OfferedTask {
     input: wire[9],
     timings: { interruptIntervalMs: wire[10], gracePeriodMs: wire[11], timeoutMs: wire[12] },
     logLevel: wire[13],
+    traceContext,
   };
+}
+
+/** What {@link offerTraceContexts} found. @internal */
+export interface OfferTraceContexts {
+  /** The checked trace context of each task, by position; undefined when the offer has none. */
+  readonly carriers: ReadonlyArray<TraceCarrier | undefined> | undefined;
+  /** Why (some of) the field was ignored, for the garbage log; undefined when all of it was fine. */
+  readonly problem: string | undefined;
+}
+
+/**
+ * Checks the `trace` field of an offer that passed {@link isOfferMessage}, on its own: a field that
+ * is not an array of one entry per task is ignored as a whole, an entry that is not `undefined` or
+ * a valid carrier (see `checkTraceCarrier`) is ignored alone; the tasks run either way, without a
+ * parent context. @internal
+ */
+export function offerTraceContexts(offer: OfferMessage): OfferTraceContexts {
+  const field: unknown = (offer as { trace?: unknown }).trace;
+  if (field === undefined) return { carriers: undefined, problem: undefined };
+  if (!Array.isArray(field) || types.isProxy(field)) {
+    return { carriers: undefined, problem: 'trace: not an array' };
+  }
+  if (field.length !== offer.tasks.length) {
+    return {
+      carriers: undefined,
+      problem: `trace: ${field.length} entries for ${offer.tasks.length} tasks`,
+    };
+  }
+  const carriers: Array<TraceCarrier | undefined> = [];
+  let problem: string | undefined;
+  let bad = 0;
+  for (let i = 0; i < field.length; i++) {
+    const entry: unknown = field[i];
+    if (entry === undefined) {
+      carriers.push(undefined);
+      continue;
+    }
+    const checked = checkTraceCarrier(entry);
+    if (typeof checked === 'string') {
+      carriers.push(undefined);
+      bad++;
+      problem ??= `the trace context of task ${(offer.tasks[i]?.[0] ?? '').slice(0, 128)}: ${checked}`;
+    } else {
+      carriers.push(checked.carrier);
+    }
+  }
+  if (bad > 1) problem = `${problem} (and ${bad - 1} more)`;
+  return { carriers, problem };
 }
 
 /** @internal */
