@@ -341,6 +341,8 @@
     }
     if (response.status === 401) {
       storeToken(undefined);
+      // The lock shows in the same frame as the notice that explains it.
+      renderHeader();
       notice('the token was refused; paste it again', true);
     } else if (!response.ok) {
       notice(`cancel refused (${response.status}): ${body?.error?.message ?? response.statusText}`, true);
