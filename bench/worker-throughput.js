@@ -13,14 +13,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { WorkerExecutor } from '@taskwarden/executor-local';
 import { createRuntime, EmitOnlyFatalErrorHandler } from '@taskwarden/sdk';
 import pino from 'pino';
 import { Piscina } from 'piscina';
 import { Tinypool } from 'tinypool';
-import { alternate, isMain, keepInFlight, printResult } from './lib/stats.js';
+import { alternate, collectGarbage, isMain, keepInFlight, printResult } from './lib/stats.js';
 
 const THREADS = 2;
 const IN_FLIGHT = 64;
@@ -32,15 +30,6 @@ async function drive(submit, total = TASKS_PER_ROUND, inFlight = IN_FLIGHT) {
   collectGarbage(); // each contender starts without the previous one's garbage
   return keepInFlight(total, inFlight, submit);
 }
-
-const collectGarbage = (() => {
-  try {
-    setFlagsFromString('--expose-gc');
-    return runInNewContext('gc');
-  } catch {
-    return () => undefined;
-  }
-})();
 
 function fixtures() {
   const dir = mkdtempSync(join(tmpdir(), 'taskwarden-bench-'));

@@ -1,4 +1,6 @@
 // Shared helpers for benchmarks: summaries and alternating rounds against a peer.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 /** The median of a list of numbers. */
 export function median(values) {
@@ -31,10 +33,10 @@ export function pairedRatio(a, b) {
 
 /**
  * Runs each contender once per round, alternating the order every round so neither always runs
- * on a warmer (or more fragmented) heap, after `warmup` unrecorded rounds.
- * `contenders` maps a name to an async function returning one measurement.
+ * on a warmer (or more fragmented) heap, after `warmup` unrecorded rounds. Returns, per contender,
+ * what its calls returned, in round order.
  */
-export async function alternate(contenders, { rounds = 5, warmup = 1 } = {}) {
+export async function alternateRounds(contenders, { rounds = 5, warmup = 1 } = {}) {
   const names = Object.keys(contenders);
   const samples = Object.fromEntries(names.map((name) => [name, []]));
   for (let round = -warmup; round < rounds; round++) {
@@ -44,7 +46,34 @@ export async function alternate(contenders, { rounds = 5, warmup = 1 } = {}) {
       if (round >= 0) samples[name].push(value);
     }
   }
-  return Object.fromEntries(names.map((name) => [name, summarize(samples[name])]));
+  return samples;
+}
+
+/**
+ * {@link alternateRounds}, each contender's measurements summarized.
+ * `contenders` maps a name to an async function returning one measurement.
+ */
+export async function alternate(contenders, options) {
+  const samples = await alternateRounds(contenders, options);
+  return Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, summarize(values)]));
+}
+
+let gc;
+
+/**
+ * A full GC, if it can be had (each contender starts without the previous one's garbage). The flag
+ * is set on the first call, so a benchmark that never collects keeps its V8 flags as they were.
+ */
+export function collectGarbage() {
+  if (gc === undefined) {
+    try {
+      setFlagsFromString('--expose-gc');
+      gc = runInNewContext('gc');
+    } catch {
+      gc = () => undefined;
+    }
+  }
+  gc();
 }
 
 /** Formats a number for tables. */

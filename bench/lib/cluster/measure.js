@@ -1,8 +1,6 @@
 // Small measuring tools of the cluster benchmark.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-import { keepInFlight } from '../stats.js';
+import { alternateRounds, collectGarbage, keepInFlight, summarize } from '../stats.js';
 
 /**
  * A setting of the benchmark from the environment (development only): `BENCH_VERBOSE` prints
@@ -24,16 +22,6 @@ export function quantile(values, q) {
 export function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
-
-/** A full GC, if it can be had (each contender starts without the previous one's garbage). */
-export const collectGarbage = (() => {
-  try {
-    setFlagsFromString('--expose-gc');
-    return runInNewContext('gc');
-  } catch {
-    return () => undefined;
-  }
-})();
 
 /** A small deterministic PRNG, so every side gets the same task durations. */
 export function random(seed) {
@@ -116,26 +104,14 @@ export async function latencies(submit, count) {
 
 /**
  * Like `alternate` (bench/lib/stats.js) for contenders that return several figures at once (an
- * object of numbers): runs each once per round, the order reversed every round, after `warmup`
- * unrecorded rounds; returns, per contender, per figure, its summary over the rounds.
+ * object of numbers): returns, per contender, per figure, its summary over the rounds.
  */
-export async function alternateFigures(contenders, { rounds, warmup = 1, summarize }) {
-  const names = Object.keys(contenders);
-  const samples = Object.fromEntries(names.map((name) => [name, []]));
-  for (let round = -warmup; round < rounds; round++) {
-    const order = round % 2 === 0 ? names : [...names].reverse();
-    for (const name of order) {
-      const figures = await contenders[name]();
-      if (round >= 0) samples[name].push(figures);
-    }
-  }
+export async function alternateFigures(contenders, { rounds, warmup = 1 }) {
+  const samples = await alternateRounds(contenders, { rounds, warmup });
   return Object.fromEntries(
-    names.map((name) => {
-      const keys = Object.keys(samples[name][0] ?? {});
-      return [
-        name,
-        Object.fromEntries(keys.map((key) => [key, summarize(samples[name].map((s) => s[key]))])),
-      ];
+    Object.entries(samples).map(([name, list]) => {
+      const keys = Object.keys(list[0] ?? {});
+      return [name, Object.fromEntries(keys.map((key) => [key, summarize(list.map((s) => s[key]))]))];
     }),
   );
 }

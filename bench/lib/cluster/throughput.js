@@ -1,6 +1,6 @@
 // Throughput (256 in flight) and submit-to-result latency (one at a time) of a trivial task: two
 // agents against two BullMQ workers (defaults, and tuned), rounds alternating in one run.
-import { alternate, summarize } from '../stats.js';
+import { alternate } from '../stats.js';
 import { BULLMQ_SETTINGS, startSubmitter, startWorkerProcess } from './bullmq.js';
 import { alternateFigures, drive, latencies } from './measure.js';
 import { startAgentProcess, startCoordinator, taskModule } from './ours.js';
@@ -90,7 +90,7 @@ export async function throughputAndLatency({ nats, redis, rounds, log }) {
         'bullmq default': () => latencies(bullmq(submitters.default), LATENCY_TASKS_PER_ROUND),
         'bullmq tuned': () => latencies(bullmq(submitters.tuned), LATENCY_TASKS_PER_ROUND),
       },
-      { rounds, summarize },
+      { rounds },
     );
     return {
       throughput,

@@ -1,12 +1,12 @@
 import { NatsClusterExecutor } from '@taskwarden/cluster-nats';
 import { describeExecutorConformance } from '@taskwarden/sdk/testing/conformance';
 import pino from 'pino';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { AgentProcess } from './support/agent-process.js';
 import { agentStats } from './support/agent-stats.js';
 import type { TestNatsServer } from './support/nats-server.js';
 import { startNatsServer } from './support/nats-server.js';
-import { waitGone } from './support/pids.js';
+import { killSurvivors, waitGone } from './support/pids.js';
 
 // The suite every executor passes, against a NatsClusterExecutor whose tasks run on two real agents
 // (taskwarden-agent processes running tasks in child processes). `maxConcurrency` is the
@@ -14,21 +14,25 @@ import { waitGone } from './support/pids.js';
 const cluster = `conformance${process.pid}`;
 const agentNames = ['c1', 'c2'];
 let server: TestNatsServer | undefined;
-let agents: AgentProcess[] = [];
+const agents: AgentProcess[] = [];
 
 beforeAll(async () => {
   server = await startNatsServer();
-  agents = await Promise.all(
-    agentNames.map((name) =>
-      AgentProcess.start({ servers: (server as TestNatsServer).url, cluster, name, capacity: 2 }),
-    ),
+  // Each kept as it starts, so afterAll ends it even if the other one fails to start.
+  await Promise.all(
+    agentNames.map(async (name) => {
+      agents.push(
+        await AgentProcess.start({ servers: (server as TestNatsServer).url, cluster, name, capacity: 2 }),
+      );
+    }),
   );
 }, 30_000);
 
 afterAll(async () => {
-  for (const agent of agents) agent.signal('SIGTERM');
-  await Promise.all(agents.map((agent) => agent.exited));
-  await waitGone(agents.map((agent) => agent.pid));
+  await Promise.all(agents.map((agent) => agent.stop()));
+  const pids = agents.map((agent) => agent.pid);
+  await waitGone(pids).catch(() => undefined);
+  expect(killSurvivors(pids)).toEqual([]);
   await server?.stop();
 }, 30_000);
 

@@ -451,13 +451,17 @@ export class Agent {
   }
 
   #report(run: LocalRun, bit: number, value?: Uint8Array, error?: unknown): void {
-    let serialized: SerializedError | undefined;
-    let bytes = value?.byteLength ?? 0;
-    if (bit === EventBit.failed) {
-      serialized = boundedError(error);
-      bytes = encode(serialized).byteLength;
-    }
-    this.#outbox(run.coordinator.id).push(run.id, run.token, bit, value, serialized, run.fenced, bytes);
+    const failure = bit === EventBit.failed ? boundedError(error) : undefined;
+    const bytes = failure?.bytes ?? value?.byteLength ?? 0;
+    this.#outbox(run.coordinator.id).push(
+      run.id,
+      run.token,
+      bit,
+      value,
+      failure?.serialized,
+      run.fenced,
+      bytes,
+    );
   }
 
   #outbox(coordinator: string): ReportOutbox {
@@ -622,15 +626,19 @@ function runKey(id: string, token: number): string {
   return `${id}\u0000${token}`;
 }
 
-/** A serialized error small enough to report: extra fields dropped and texts clipped when needed. */
-function boundedError(error: unknown): SerializedError {
+/**
+ * A serialized error small enough to report (extra fields dropped and texts clipped when needed),
+ * and its encoded size: the check's encoding is the size, so a failure is encoded once.
+ */
+function boundedError(error: unknown): { serialized: SerializedError; bytes: number } {
   const serialized = serializeError(error);
   try {
-    if (encode(serialized).byteLength <= MAX_ERROR_BYTES) return serialized;
+    const bytes = encode(serialized).byteLength;
+    if (bytes <= MAX_ERROR_BYTES) return { serialized, bytes };
   } catch {
     /* clipped below */
   }
-  return {
+  const clipped: SerializedError = {
     __taskwardenError: 1,
     name: serialized.name,
     message: serialized.message.slice(0, 4_096),
@@ -638,4 +646,5 @@ function boundedError(error: unknown): SerializedError {
     ...(typeof serialized.code === 'string' ? { code: serialized.code } : {}),
     props: {},
   };
+  return { serialized: clipped, bytes: encode(clipped).byteLength };
 }

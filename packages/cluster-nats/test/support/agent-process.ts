@@ -88,11 +88,17 @@ export class AgentProcess {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const agent = new AgentProcess(child, options.name);
     if (options.waitReady ?? true) {
-      await agent.waitForLog(
-        (line) => String(line.msg).includes('serves queue'),
-        15_000,
-        'the agent to serve its queue',
-      );
+      try {
+        await agent.waitForLog(
+          (line) => String(line.msg).includes('serves queue'),
+          15_000,
+          'the agent to serve its queue',
+        );
+      } catch (error) {
+        // Nobody else has this agent yet: end it here, or it outlives the test.
+        await agent.kill();
+        throw error;
+      }
     }
     return agent;
   }
@@ -123,6 +129,22 @@ export class AgentProcess {
 
   signal(signal: NodeJS.Signals): void {
     if (!isGone(this.pid)) process.kill(this.pid, signal);
+  }
+
+  /** Drains it (SIGTERM, after a SIGCONT in case it is stopped); SIGKILL if it has not exited after `ms`. */
+  async stop(ms = 8_000): Promise<void> {
+    if (!this.alive) return;
+    this.signal('SIGCONT');
+    this.signal('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const stuck = await Promise.race([
+      this.exited.then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(resolve, ms, true);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (stuck) await this.kill();
   }
 
   /** SIGKILL and wait for the exit. */

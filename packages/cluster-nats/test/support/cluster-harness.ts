@@ -67,18 +67,7 @@ export function useCluster(serverOptions: NatsServerOptions = {}) {
     await Promise.all(closing.map((coordinator) => coordinator.close().catch(() => undefined)));
     const stopping = agents;
     agents = [];
-    await Promise.all(
-      stopping.map(async (agent) => {
-        if (!agent.alive) return;
-        agent.signal('SIGCONT');
-        agent.signal('SIGTERM');
-        const exited = await Promise.race([
-          agent.exited,
-          new Promise((resolve) => setTimeout(resolve, 8_000, 'stuck')),
-        ]);
-        if (exited === 'stuck') await agent.kill();
-      }),
-    );
+    await Promise.all(stopping.map((agent) => agent.stop()));
     const pids = new Set<number>([...stopping.map((agent) => agent.pid), ...extraPids]);
     for (const file of pidFiles) for (const pid of readPids(file)) pids.add(pid);
     pidFiles = [];
