@@ -24,7 +24,7 @@ export async function startChild(script, options, { what = script, execArgv = []
     if (setting('BENCH_VERBOSE')) process.stderr.write(chunk);
   });
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  await new Promise((resolve, reject) => {
+  const ready = new Promise((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`${what} did not start within ${readyMs} ms: ${stderr}`)),
       readyMs,
@@ -40,6 +40,14 @@ export async function startChild(script, options, { what = script, execArgv = []
       reject(new Error(`${what} exited at start (${code ?? signal}): ${stderr}`));
     });
   });
+  try {
+    await ready;
+  } catch (error) {
+    // Not handed to the caller, so nobody else would end it.
+    if (alive(child)) process.kill(child.pid, 'SIGKILL');
+    await exited;
+    throw error;
+  }
   return {
     pid: child.pid,
     child,
