@@ -6,13 +6,14 @@
 // host blocks after cancels met it there): the hard stop was begun on time, but finishing it takes
 // the host's event loop (reading the thread's or child's exit, sweeping what the task spawned), so
 // it must get its bound once the host runs again, not be given up for time the host spent blocked.
+// After each test no thread is left and no process of the test runs (a /proc check).
 import { WorkerExecutor } from '@taskwarden/executor-local';
 import { ProcessExecutor } from '@taskwarden/executor-process';
 import type { Executor, TaskRuntime } from '@taskwarden/sdk';
 import { createRuntime } from '@taskwarden/sdk';
 import { RecordingFatalErrorHandler, tempDir, until } from '@taskwarden/sdk/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { blockHost, fixture, readInvocations, silentLogger } from './helpers.js';
+import { blockHost, fixture, ProcessLedger, readInvocations, silentLogger } from './helpers.js';
 
 const TIMINGS = { interruptIntervalMs: 200, gracePeriodMs: 500, timeoutMs: 3_000 };
 /** Longer than timeoutMs: every ladder timer is overdue when the host wakes up. */
@@ -27,10 +28,12 @@ afterEach(async () => {
 });
 
 function setup(name: 'worker' | 'process') {
+  // Every child the process executor starts goes through the ledger: checked gone (in /proc) after.
+  const ledger = new ProcessLedger();
   const executor: Executor =
     name === 'worker'
       ? new WorkerExecutor({ maxThreads: 2 })
-      : new ProcessExecutor({ maxProcesses: 2, killGraceMs: 200 });
+      : new ProcessExecutor({ maxProcesses: 2, killGraceMs: 200, spawn: ledger.spawn });
   const fatal = new RecordingFatalErrorHandler();
   const runtime: TaskRuntime = createRuntime({
     numberOfSlots: 1,
@@ -44,10 +47,18 @@ function setup(name: 'worker' | 'process') {
   const dir = tempDir('blocked-host');
   const log = dir.file('invocations.log');
   cleanup.push(async () => {
-    await runtime.close({ graceMs: 0 });
-    if (executor instanceof WorkerExecutor) expect(executor.threadCount).toBe(0);
-    if (executor instanceof ProcessExecutor) expect(executor.pids).toEqual([]);
-    dir.remove();
+    try {
+      await runtime.close({ graceMs: 0 });
+      if (executor instanceof WorkerExecutor) expect(executor.threadCount).toBe(0);
+      if (executor instanceof ProcessExecutor) {
+        expect(executor.pids).toEqual([]);
+        expect(ledger.spawned.size).toBeGreaterThan(0);
+      }
+      await ledger.waitAllGone(2_000);
+    } finally {
+      ledger.killSurvivors();
+      dir.remove();
+    }
   });
   const submit = (behaviour: string, id: string) =>
     runtime.submit({

@@ -64,6 +64,41 @@ function entries(file: string): PidEntry[] {
     .map((line) => JSON.parse(line) as PidEntry);
 }
 
+/** Starts a host fixture in a process group of its own (nothing done to it reaches the test's group), recorded in `ledger`. */
+function spawnHost(ledger: ProcessLedger, script: string, args: string[]) {
+  const started = spawn(process.execPath, [fixture(script), ...args], { stdio: 'ignore', detached: true });
+  ledger.add(started.pid, { group: true });
+  const exited = new Promise<void>((resolve) => started.once('exit', () => resolve()));
+  return { started, exited };
+}
+
+/**
+ * Polls until every pid is gone; returns the ms since `since` when the first and when the last was,
+ * or throws naming the survivors after `deadlineMs`.
+ */
+async function goneWithin(
+  pids: readonly number[],
+  since: number,
+  deadlineMs: number,
+): Promise<{ firstGoneMs: number; lastGoneMs: number }> {
+  let firstGoneMs: number | undefined;
+  for (;;) {
+    const elapsed = performance.now() - since;
+    const alive = pids.filter((pid) => !isGone(pid));
+    if (alive.length < pids.length) firstGoneMs ??= Math.round(elapsed);
+    if (alive.length === 0)
+      return { firstGoneMs: firstGoneMs ?? Math.round(elapsed), lastGoneMs: Math.round(elapsed) };
+    if (elapsed > deadlineMs) {
+      throw new Error(
+        `still alive ${Math.round(elapsed)} ms after the host's SIGKILL: ${alive
+          .map((pid) => JSON.stringify(procInfo(pid) ?? { pid }))
+          .join(', ')}`,
+      );
+    }
+    await sleep(2);
+  }
+}
+
 describe('host death: 3 CPU-bound children with 2 grandchildren each', () => {
   const timings: Array<{ lastGoneMs: number; firstGoneMs: number; hostExitMs: number }> = [];
   let ledger: ProcessLedger | undefined;
@@ -98,14 +133,8 @@ describe('host death: 3 CPU-bound children with 2 grandchildren each', () => {
       dir = tempDir('host-death');
       const pidFile = join(dir.path, 'pids.jsonl');
       appendFileSync(pidFile, '');
-      // Its own process group, so that nothing the test does to it can reach the test's group.
-      const started = spawn(process.execPath, [fixture('host.mjs'), pidFile], {
-        stdio: 'ignore',
-        detached: true,
-      });
+      const { started, exited } = spawnHost(ledger, 'host.mjs', [pidFile]);
       host = started;
-      ledger.add(started.pid, { group: true });
-      const exited = new Promise<void>((resolve) => started.once('exit', () => resolve()));
 
       await until(
         () => entries(pidFile).filter((entry) => entry.role === 'invoked').length === 3,
@@ -136,24 +165,9 @@ describe('host death: 3 CPU-bound children with 2 grandchildren each', () => {
       void exited.then(() => {
         hostExitMs = Math.round(performance.now() - killedAt);
       });
-      let firstGoneMs: number | undefined;
-      for (;;) {
-        const alive = tree.filter((pid) => !isGone(pid));
-        const elapsed = performance.now() - killedAt;
-        if (alive.length < tree.length) firstGoneMs ??= Math.round(elapsed);
-        if (alive.length === 0) break;
-        if (elapsed > DEADLINE_MS) {
-          throw new Error(
-            `still alive ${Math.round(elapsed)} ms after the host's SIGKILL: ${alive
-              .map((pid) => JSON.stringify(procInfo(pid)))
-              .join(', ')}`,
-          );
-        }
-        await sleep(2);
-      }
-      const lastGoneMs = Math.round(performance.now() - killedAt);
+      const { firstGoneMs, lastGoneMs } = await goneWithin(tree, killedAt, DEADLINE_MS);
       await exited;
-      timings.push({ lastGoneMs, firstGoneMs: firstGoneMs ?? lastGoneMs, hostExitMs });
+      timings.push({ lastGoneMs, firstGoneMs, hostExitMs });
       expect(ledger.survivors()).toEqual([]);
     }, 30_000);
   }
@@ -171,23 +185,6 @@ const WORKER_TREE_DEADLINE_MS = 5_000;
 interface HostRecord extends InvocationRecord {
   treeKill?: string;
   parentDeathSignal?: boolean;
-}
-
-/** Polls until every pid is gone; returns the ms since `since` when it was, or throws naming survivors. */
-async function goneWithin(pids: readonly number[], since: number, deadlineMs: number): Promise<number> {
-  for (;;) {
-    const elapsed = performance.now() - since;
-    const alive = pids.filter((pid) => !isGone(pid));
-    if (alive.length === 0) return Math.round(elapsed);
-    if (elapsed > deadlineMs) {
-      throw new Error(
-        `still alive ${Math.round(elapsed)} ms after the host's SIGKILL: ${alive
-          .map((pid) => JSON.stringify(procInfo(pid) ?? { pid }))
-          .join(', ')}`,
-      );
-    }
-    await sleep(2);
-  }
 }
 
 describe('host death with escaping descendants (issue 14)', () => {
@@ -223,17 +220,8 @@ describe('host death with escaping descendants (issue 14)', () => {
     dir = tempDir('host-death-escapes');
     log = join(dir.path, 'log.jsonl');
     appendFileSync(log, '');
-    const started = spawn(
-      process.execPath,
-      [fixture('escaping-host.mjs'), log, kind, JSON.stringify(options)],
-      {
-        stdio: 'ignore',
-        detached: true,
-      },
-    );
+    const { started, exited } = spawnHost(ledger, 'escaping-host.mjs', [log, kind, JSON.stringify(options)]);
     host = started;
-    ledger.add(started.pid, { group: true });
-    const exited = new Promise<void>((resolve) => started.once('exit', () => resolve()));
     await until(
       () =>
         readInvocations(log).some((entry) => entry.event === 'escaped' || entry.event === 'escape-failed'),
@@ -276,7 +264,7 @@ describe('host death with escaping descendants (issue 14)', () => {
       await exited;
       if (hostRecord.parentDeathSignal) {
         // setpriv --pdeathsig CONT: the kernel wakes the child, whose watchdog kills the tree.
-        const ms = await goneWithin(mustDie, killedAt, STOPPED_CHILD_DEADLINE_MS);
+        const ms = (await goneWithin(mustDie, killedAt, STOPPED_CHILD_DEADLINE_MS)).lastGoneMs;
         figures.push(
           `${mode}: stopped child + ${mustDie.length - 1} escaped descendants gone after ${ms} ms (${leaves.length - mustDie.length + 1} documented escapes alive)`,
         );
@@ -288,7 +276,7 @@ describe('host death with escaping descendants (issue 14)', () => {
         expect(mustDie.filter((pid) => isGone(pid))).toEqual([]);
         const continuedAt = performance.now();
         process.kill(child, 'SIGCONT');
-        const ms = await goneWithin(mustDie, continuedAt, STOPPED_CHILD_DEADLINE_MS);
+        const ms = (await goneWithin(mustDie, continuedAt, STOPPED_CHILD_DEADLINE_MS)).lastGoneMs;
         figures.push(`${mode} without setpriv: tree gone ${ms} ms after SIGCONT`);
       }
       // What the mode documents as escaping is alive (the documentation is exact); the test ends it.
@@ -326,11 +314,13 @@ describe('host death with escaping descendants (issue 14)', () => {
     const killedAt = performance.now();
     started.kill('SIGKILL');
     await exited;
-    const ms = await goneWithin(
-      leaves.map((leaf) => leaf.pid),
-      killedAt,
-      WORKER_TREE_DEADLINE_MS,
-    );
+    const ms = (
+      await goneWithin(
+        leaves.map((leaf) => leaf.pid),
+        killedAt,
+        WORKER_TREE_DEADLINE_MS,
+      )
+    ).lastGoneMs;
     await until(
       () => liveCookieCarriers((token) => tokens.has(token)).length === 0,
       () =>

@@ -2,12 +2,10 @@
  * A real browser for the page tests: Debian's chromium driven by playwright-core, headless, with a
  * fresh profile directory. Never `npx playwright install` (it downloads a browser, which this
  * machine cannot). The processes it starts are found by that unique directory and checked gone on
- * close.
+ * close (and SIGKILLed by pid if they are not, so a failed check leaves none running).
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { isGone, until } from '@taskwarden/sdk/testing';
+import { readdirSync, readFileSync } from 'node:fs';
+import { isGone, type TempDir, tempDir, until } from '@taskwarden/sdk/testing';
 import { type BrowserContext, type ConsoleMessage, chromium, type Page } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -44,9 +42,9 @@ export class Browser implements AsyncDisposable {
   readonly consoleErrors: string[] = [];
   /** Dialogs (`alert` from an injected script would land here). */
   readonly dialogs: string[] = [];
-  readonly #profile: string;
+  readonly #profile: TempDir;
 
-  private constructor(context: BrowserContext, page: Page, profile: string) {
+  private constructor(context: BrowserContext, page: Page, profile: TempDir) {
     this.context = context;
     this.page = page;
     this.#profile = profile;
@@ -61,9 +59,9 @@ export class Browser implements AsyncDisposable {
   }
 
   static async launch(): Promise<Browser> {
-    const profile = mkdtempSync(join(tmpdir(), 'taskwarden-inspector-chromium-'));
+    const profile = tempDir('inspector-chromium');
     try {
-      const context = await chromium.launchPersistentContext(profile, {
+      const context = await chromium.launchPersistentContext(profile.path, {
         executablePath: CHROMIUM,
         headless: true,
         args: ARGS,
@@ -72,7 +70,7 @@ export class Browser implements AsyncDisposable {
       const page = context.pages()[0] ?? (await context.newPage());
       return new Browser(context, page, profile);
     } catch (error) {
-      rmSync(profile, { recursive: true, force: true });
+      profile.remove();
       throw error;
     }
   }
@@ -83,13 +81,20 @@ export class Browser implements AsyncDisposable {
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    const pids = processesWith(this.#profile);
+    const pids = processesWith(this.#profile.path);
     try {
       if (pids.length === 0) throw new Error('no chromium process found for this profile');
       await this.context.close();
       await until(() => pids.every((pid) => isGone(pid)), 'every chromium process to exit', 15_000);
     } finally {
-      rmSync(this.#profile, { recursive: true, force: true });
+      for (const pid of processesWith(this.#profile.path)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone meanwhile */
+        }
+      }
+      this.#profile.remove();
     }
   }
 }
