@@ -22,7 +22,13 @@ import type {
 } from '@taskwarden/sdk';
 import { createRuntime, EmitOnlyFatalErrorHandler } from '@taskwarden/sdk';
 import type { TreeKillMode } from '@taskwarden/sdk/internal';
-import { detectTreeKill, ownCgroupDir, TREE_KILL_MODES } from '@taskwarden/sdk/internal';
+import {
+  detectTreeKill,
+  isLiveState,
+  ownCgroupDir,
+  parseStat,
+  TREE_KILL_MODES,
+} from '@taskwarden/sdk/internal';
 import type { CapturedLogLine } from '@taskwarden/sdk/testing';
 import { captureLogger, isGone, until } from '@taskwarden/sdk/testing';
 import pino from 'pino';
@@ -163,9 +169,8 @@ export function liveChildren(): number[] {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
-      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 2);
-      if (Number(ppid) === process.pid && state !== 'Z' && state !== 'X') children.push(Number(entry));
+      const { state, ppid } = parseStat(readFileSync(`/proc/${entry}/stat`, 'latin1'));
+      if (ppid === process.pid && isLiveState(state)) children.push(Number(entry));
     } catch {
       // gone meanwhile
     }
@@ -198,4 +203,22 @@ export function readPid(file: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The pids a fixture wrote to `file`, one a line; none while the file does not exist. */
+export function readPids(file: string): number[] {
+  try {
+    return readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** `using _ = killsOnExit(pids)`: SIGKILLs whichever of `pids()` still runs when the scope ends. */
+export function killsOnExit(pids: () => readonly number[]): Disposable {
+  return {
+    [Symbol.dispose]() {
+      for (const pid of pids()) if (!isGone(pid)) process.kill(pid, 'SIGKILL');
+    },
+  };
 }

@@ -4,7 +4,9 @@ import { ownCgroupDir as findOwnCgroupDir, removeCgroup } from '@taskwarden/sdk/
 import { isGone, tempDir, until, waitGone } from '@taskwarden/sdk/testing';
 import { describe, expect, it } from 'vitest';
 import {
+  killsOnExit,
   readPid,
+  readPids,
   ref,
   startHarness,
   TIMINGS,
@@ -79,22 +81,12 @@ describe.runIf(treeKillModesHere()[0] === 'cgroup')(
     it('a spawn that cannot join before it runs (its own argv0) is found by its cookie: the hard stop still kills it and what it started', async () => {
       using dir = tempDir('cannot-join');
       const pidFile = dir.file('pids');
-      const pids = () => {
-        try {
-          return readFileSync(pidFile, 'utf8').split('\n').filter(Boolean).map(Number);
-        } catch {
-          return [];
-        }
-      };
+      const pids = () => readPids(pidFile);
       {
         await using h = startHarness({ executor: { maxThreads: 1, treeKill: 'cgroup' } });
         // Disposed before the harness: should the shell have escaped, its thread would never exit,
         // and closing the runtime would wait for it for ever.
-        using _escaped = {
-          [Symbol.dispose]: () => {
-            for (const pid of pids()) if (!isGone(pid)) process.kill(pid, 'SIGKILL');
-          },
-        };
+        using _escaped = killsOnExit(pids);
         const task = h.submit(ref('spawns.mjs', 'blocksWithOwnArgv0'), pidFile, {
           cancellation: HARD_AT_ONCE,
         });
@@ -111,21 +103,11 @@ describe.runIf(treeKillModesHere()[0] === 'cgroup')(
     it('what a worker task’s own ProcessExecutor started in a cgroup of its own is found by the cookie once the thread is gone', async () => {
       using dir = tempDir('nested-executor');
       const pidFile = dir.file('pids');
-      const pids = () => {
-        try {
-          return readFileSync(pidFile, 'utf8').split('\n').filter(Boolean).map(Number);
-        } catch {
-          return [];
-        }
-      };
+      const pids = () => readPids(pidFile);
       const before = new Set(processExecutorCgroups());
       {
         await using h = startHarness({ executor: { maxThreads: 1, treeKill: 'cgroup' } });
-        using _escaped = {
-          [Symbol.dispose]: () => {
-            for (const pid of pids()) if (!isGone(pid)) process.kill(pid, 'SIGKILL');
-          },
-        };
+        using _escaped = killsOnExit(pids);
         const task = h.submit(ref('spawns.mjs', 'runsAProcessExecutor'), pidFile, {
           cancellation: HARD_AT_ONCE,
         });

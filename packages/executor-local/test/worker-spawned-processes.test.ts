@@ -5,6 +5,7 @@ import { isGone, launchDirectly, sleep, tempDir, until, waitGone } from '@taskwa
 import { describe, expect, it } from 'vitest';
 import {
   fixture,
+  killsOnExit,
   liveChildren,
   readPid,
   ref,
@@ -87,14 +88,12 @@ describe('WorkerExecutor: processes spawned by worker tasks (issue 14.8)', () =>
     await using h = startHarness({ executor: { maxThreads: 1 }, cancellation: tight });
     // Disposed before the harness: should a child have escaped, its thread would never exit, and
     // closing the runtime would wait for it for ever.
-    using _escaped = {
-      [Symbol.dispose]: () => {
-        for (const file of pidFiles) {
-          const pid = readPid(file);
-          if (pid !== undefined && !isGone(pid)) process.kill(pid, 'SIGKILL');
-        }
-      },
-    };
+    using _escaped = killsOnExit(() =>
+      pidFiles.flatMap((file) => {
+        const pid = readPid(file);
+        return pid === undefined ? [] : [pid];
+      }),
+    );
     for (let round = 0; round < 30; round++) {
       const pidFile = dir.file(`${round}.pid`);
       pidFiles.push(pidFile);

@@ -18,6 +18,8 @@ import type pino from 'pino';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
   fixture,
+  killsOnExit,
+  readPids,
   ref,
   sentinels,
   startHarness,
@@ -187,22 +189,12 @@ describe.each(treeKillModesHere())(
 
     it('a thread blocked in execSync is freed by the hard stop: the child and what it started die', async () => {
       const pidFile = dir.file(`sync-${pidFileCount++}.pids`);
-      const pids = () => {
-        try {
-          return readFileSync(pidFile, 'utf8').split('\n').filter(Boolean).map(Number);
-        } catch {
-          return [];
-        }
-      };
+      const pids = () => readPids(pidFile);
       {
         await using h = startHarness({ executor: { maxThreads: 1, treeKill: mode } });
         // Disposed before the harness: should the child have escaped, its thread would never exit,
         // and closing the runtime would wait for it for ever.
-        using _escaped = {
-          [Symbol.dispose]: () => {
-            for (const pid of pids()) if (!isGone(pid)) process.kill(pid, 'SIGKILL');
-          },
-        };
+        using _escaped = killsOnExit(pids);
         const task = h.submit(ref('spawns.mjs', 'blocksInExecSyncWithEnvClearedChild'), pidFile, {
           cancellation: HARD_AT_ONCE,
         });

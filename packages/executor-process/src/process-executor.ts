@@ -9,9 +9,15 @@ import {
   toError,
 } from '@taskwarden/sdk';
 import type { TreeKillMode } from '@taskwarden/sdk/internal';
-import { checkTreeKillOption, isModuleReference, logSafely } from '@taskwarden/sdk/internal';
+import {
+  checkTreeKillOption,
+  isModuleReference,
+  logSafely,
+  treeKillLogFields,
+} from '@taskwarden/sdk/internal';
 import type { ChildProcessHandleOptions, SpawnFunction } from './child-process-handle.js';
 import { ChildProcessHandle } from './child-process-handle.js';
+import { monotonicMs } from './lease-clock.js';
 import type { ExecutionHost } from './process-execution.js';
 import { ProcessExecution } from './process-execution.js';
 import type { KillFunction } from './process-group.js';
@@ -26,11 +32,6 @@ import { TreeKillPlan } from './tree-kill-plan.js';
 
 /** A child's watchdog needs this long, beyond one poll, to kill its tree once its lease ran out. */
 const LEASE_KILL_SLACK_MS = 20;
-
-/** The machine's monotonic clock in ms (CLOCK_MONOTONIC on Linux: the same for every process there). */
-function monotonicMs(): number {
-  return Number(process.hrtime.bigint() / 1_000_000n);
-}
 
 /** The longest delay a Node timer takes; longer ones overflow to 1 ms (with only a warning). */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -273,9 +274,7 @@ export class ProcessExecutor implements Executor {
       : { ...this.#options.handle, treeKill: plan };
     this.#startupLine = {
       fields: {
-        treeKill: plan.mode,
-        ...(plan.cgroupDir === undefined ? {} : { cgroupDir: plan.cgroupDir }),
-        ...(Object.keys(plan.unavailable).length === 0 ? {} : { unavailable: plan.unavailable }),
+        ...treeKillLogFields(plan),
         parentDeathSignal: plan.setpriv === undefined ? 'none (no setpriv)' : 'SIGCONT (setpriv)',
       },
       message: `process executor: killing whole process trees by ${plan.mode}`,

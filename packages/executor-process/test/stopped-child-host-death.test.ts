@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { parseStat } from '@taskwarden/sdk/internal';
 import { isGone, sleep, waitGone } from '@taskwarden/sdk/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fixture, PidLedger, untilRecorded } from './helpers.js';
@@ -12,8 +13,7 @@ import { fixture, PidLedger, untilRecorded } from './helpers.js';
 
 function state(pid: number): string | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ', 1)[0];
+    return parseStat(readFileSync(`/proc/${pid}/stat`, 'latin1')).state;
   } catch {
     return undefined;
   }

@@ -1,6 +1,6 @@
 import type { Execution, Executor, ExecutorCapabilities, LaunchSpec, Logger } from '@taskwarden/sdk';
 import type { TreeKillMode } from '@taskwarden/sdk/internal';
-import { logSafely } from '@taskwarden/sdk/internal';
+import { logSafely, treeKillLogFields } from '@taskwarden/sdk/internal';
 import { TREE_KILL_BOUND_MS } from './process-tree/spawned-process-tree.js';
 import { TreeKillSetup } from './process-tree/tree-kill-setup.js';
 import type { WorkerExecutorOptions } from './worker-executor-options.js';
@@ -100,11 +100,7 @@ export class WorkerExecutor implements Executor {
     this.treeKill = treeKill.mode;
     this.#pool = new WorkerPool(resolved, treeKill);
     this.#startupLine = {
-      fields: {
-        treeKill: treeKill.mode,
-        ...(treeKill.cgroupDir === undefined ? {} : { cgroupDir: treeKill.cgroupDir }),
-        ...(Object.keys(treeKill.unavailable).length === 0 ? {} : { unavailable: treeKill.unavailable }),
-      },
+      fields: treeKillLogFields(treeKill),
       message: `worker executor: killing the process trees tasks spawn by ${treeKill.mode}`,
     };
     if (resolved.logger) this.#logStartup(resolved.logger);

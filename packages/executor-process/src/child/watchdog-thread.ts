@@ -30,6 +30,7 @@
 import { Socket } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { OwnTree } from '@taskwarden/sdk/internal';
+import { monotonicMs } from '../lease-clock.js';
 import { killOwnTreeNow } from './load-host-death.js';
 
 /** What the runner passes in `workerData`. @internal */
@@ -57,11 +58,6 @@ function killTree(): void {
   // At least this process must not outlive the host: process.exit() here would end only this
   // thread and leave the child unguarded, so SIGKILL the whole process instead.
   process.kill(process.pid, 'SIGKILL');
-}
-
-/** The machine's monotonic clock in ms (CLOCK_MONOTONIC on Linux: shared by every process). */
-function monotonicMs(): number {
-  return Number(process.hrtime.bigint() / 1_000_000n);
 }
 
 let leaseDeadline = data.leaseDeadlineMs;

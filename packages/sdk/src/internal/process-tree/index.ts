@@ -49,4 +49,5 @@ export {
   detectTreeKill,
   resolveTreeKill,
   TREE_KILL_MODES,
+  treeKillLogFields,
 } from './tree-kill-mode.js';

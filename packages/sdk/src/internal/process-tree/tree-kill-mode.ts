@@ -122,3 +122,16 @@ export function resolveTreeKill(requested: 'auto' | TreeKillMode, option: string
   if (mode !== support.mode) unavailable[support.mode] = `${option} asks for '${mode}'`;
   return { mode, cgroupDir: mode === 'cgroup' ? support.cgroupDir : undefined, unavailable };
 }
+
+/**
+ * The fields an executor's start-up line gives its tree-kill mode: the mode, where its cgroups go
+ * (`'cgroup'` mode), and why each stronger mode is not used (when one is not).
+ * @internal
+ */
+export function treeKillLogFields(resolved: ResolvedTreeKill): Record<string, unknown> {
+  return {
+    treeKill: resolved.mode,
+    ...(resolved.cgroupDir === undefined ? {} : { cgroupDir: resolved.cgroupDir }),
+    ...(Object.keys(resolved.unavailable).length === 0 ? {} : { unavailable: resolved.unavailable }),
+  };
+}
