@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isGone, until, waitGone } from '../../testing/index.js';
@@ -321,10 +322,23 @@ describe.runIf(cgroupDir !== undefined)('cgroup trees (this machine has cgroup v
   it('ProcessTree in cgroup mode: SIGTERM reaches each member, sweep kills them all, remove() deletes the cgroup', async () => {
     const cgroup = createCgroup(base, name('tree'));
     const tree = new ProcessTree({ mode: 'cgroup', cgroup });
-    const member = sleeper();
+    // A member that notes each SIGTERM it gets in a file and keeps running.
+    const noted = join(tmpdir(), `${name('term')}.txt`);
+    const member = spawn(
+      '/bin/sh',
+      ['-c', `trap 'echo TERM >> ${noted}' TERM; while :; do sleep 0.05; done`],
+      {
+        stdio: 'ignore',
+        detached: true,
+      },
+    );
     try {
       await tree.place(member.pid as number);
-      await tree.signal('SIGTERM'); // trapped
+      await tree.signal('SIGTERM');
+      await until(
+        () => existsSync(noted) && readFileSync(noted, 'utf8').includes('TERM'),
+        'the member to note SIGTERM',
+      );
       expect(await tree.hasLiveMember()).toBe(true);
       for (let left = await tree.sweep(); left; left = await tree.sweep())
         await new Promise((r) => setTimeout(r, 5));
@@ -333,6 +347,7 @@ describe.runIf(cgroupDir !== undefined)('cgroup trees (this machine has cgroup v
     } finally {
       if (!isGone(member.pid as number)) member.kill('SIGKILL');
       removeCgroup(cgroup);
+      rmSync(noted, { force: true });
     }
   });
 });
