@@ -90,9 +90,12 @@ const defaultExit = (code: number): void => {
   process.exit(code);
 };
 
-// `(sleep; kill -9) &` waits in the background while `read` blocks on the pipe from this process:
-// EOF means this process is gone (exit completed), and the pending kill is called off.
-const KILLER_SCRIPT = '( sleep "$2"; kill -9 "$1" ) & killer=$!; read _; kill "$killer" 2>/dev/null';
+// The shell waits for `sleep` and then SIGKILLs this process, while a reader blocks on the pipe from
+// this process (on fd 3: a background list's stdin is /dev/null): EOF means this process is gone (the
+// exit completed), and the reader kills the `sleep`, so the shell exits without the kill and nothing
+// of the deadline outlives the process by more than a moment.
+const KILLER_SCRIPT =
+  'exec 3<&0; sleep "$2" & s=$!; ( read _ <&3; kill "$s" 2>/dev/null ) & if wait "$s"; then kill -9 "$1"; fi';
 
 /** SIGKILLs this process after `ms` unless it has exited by then. Never throws. */
 function armKillDeadline(ms: number): void {
