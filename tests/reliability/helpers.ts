@@ -17,7 +17,7 @@ import type { ProcessExecutor, SpawnFunction } from '@taskwarden/executor-proces
 import type { TaskRuntime } from '@taskwarden/sdk';
 import type { TreeKillMode } from '@taskwarden/sdk/internal';
 import { detectTreeKill, ownCgroupDir, TREE_COOKIE_ENV, TREE_KILL_MODES } from '@taskwarden/sdk/internal';
-import { isGone, until } from '@taskwarden/sdk/testing';
+import { isGone, isProcessGone, processStartTicks, until } from '@taskwarden/sdk/testing';
 import pino from 'pino';
 
 /** Absolute path of a module in `tests/reliability/fixtures/`. */
@@ -118,6 +118,8 @@ export function liveChildren(): ProcInfo[] {
  */
 export class ProcessLedger {
   readonly #pids = new Set<number>();
+  /** When each pid's process started, read when it is recorded: a pid reused later is not ours. */
+  readonly #startTicks = new Map<number, number | undefined>();
   readonly #spawned = new Set<number>();
   readonly #groups = new Set<number>();
   /** Direct children that existed before the test (not ours to check). */
@@ -153,7 +155,7 @@ export class ProcessLedger {
     }
     const child = (nodeSpawn as (...a: unknown[]) => ChildProcess)(...args);
     if (child.pid !== undefined) {
-      this.#pids.add(child.pid);
+      this.#record(child.pid);
       this.#spawned.add(child.pid);
       // The executor starts each child `detached`: it leads a process group of its own.
       this.#groups.add(child.pid);
@@ -164,8 +166,13 @@ export class ProcessLedger {
   /** Records a process started outside the seam (a grandchild, a host). */
   add(pid: number | undefined, options: { group?: boolean } = {}): void {
     if (pid === undefined || !Number.isInteger(pid) || pid <= 1) return;
-    this.#pids.add(pid);
+    this.#record(pid);
     if (options.group) this.#groups.add(pid);
+  }
+
+  #record(pid: number): void {
+    this.#pids.add(pid);
+    if (!this.#startTicks.has(pid)) this.#startTicks.set(pid, processStartTicks(pid));
   }
 
   get pids(): number[] {
@@ -183,7 +190,7 @@ export class ProcessLedger {
 
   /** Recorded pids that still run, and any live process of ours found by scanning /proc. */
   survivors(): number[] {
-    const alive = new Set(this.pids.filter((pid) => !isGone(pid)));
+    const alive = new Set(this.pids.filter((pid) => !isProcessGone(pid, this.#startTicks.get(pid))));
     for (const info of liveRelatedProcesses(this.#groups, this.#baseline)) alive.add(info.pid);
     return [...alive].sort((a, b) => a - b);
   }

@@ -20,7 +20,9 @@ import type { CapturedLogLine, TempDir } from '@taskwarden/sdk/testing';
 import {
   captureLogger as captureLines,
   isGone,
+  isProcessGone,
   launchDirectly,
+  processStartTicks,
   tempDir,
   until,
 } from '@taskwarden/sdk/testing';
@@ -45,6 +47,11 @@ export const FAST_LADDER: CancellationOptions = {
  */
 export class PidLedger {
   readonly #spawned = new Set<number>();
+  /**
+   * When each pid's process started, read as soon as the ledger learns of it (while it lives), so
+   * that a pid reused by another process later (another test's) is neither reported nor killed.
+   */
+  readonly #startTicks = new Map<number, number | undefined>();
   readonly #files: string[] = [];
   readonly #dir: TempDir = tempDir('process-test');
   /** A fresh temporary directory, removed by {@link cleanup}. */
@@ -54,7 +61,7 @@ export class PidLedger {
   /** A `child_process.spawn` that records the pid of every child it starts. */
   readonly spawn: SpawnFunction = ((...args: Parameters<SpawnFunction>) => {
     const child = (spawn as (...a: unknown[]) => ChildProcess)(...args);
-    if (child.pid !== undefined) this.#spawned.add(child.pid);
+    if (child.pid !== undefined) this.#learn(child.pid, this.#spawned);
     return child;
   }) as SpawnFunction;
 
@@ -68,15 +75,22 @@ export class PidLedger {
 
   /** Records a pid started outside the seam (a host process). */
   add(pid: number | undefined): void {
-    if (pid !== undefined) this.#spawned.add(pid);
+    if (pid !== undefined) this.#learn(pid, this.#spawned);
+  }
+
+  #learn(pid: number, into?: Set<number>): void {
+    into?.add(pid);
+    if (!this.#startTicks.has(pid)) this.#startTicks.set(pid, processStartTicks(pid));
   }
 
   /** Entries a fixture wrote to `file`. */
   entries(file: string): Array<{ role: string; pid: number }> {
-    return readFileSync(file, 'utf8')
+    const entries = readFileSync(file, 'utf8')
       .split('\n')
       .filter((line) => line.length > 0)
       .map((line) => JSON.parse(line) as { role: string; pid: number });
+    for (const entry of entries) if (entry.role !== 'invoked') this.#learn(entry.pid);
+    return entries;
   }
 
   /** Pids of one role in `file`. */
@@ -103,7 +117,7 @@ export class PidLedger {
 
   /** SIGKILLs whatever is still alive (by pid and by group) and removes the temp dir. */
   cleanup(): number[] {
-    const survivors = this.all().filter((pid) => !isGone(pid));
+    const survivors = this.all().filter((pid) => !isProcessGone(pid, this.#startTicks.get(pid)));
     for (const pid of survivors) {
       for (const target of [-pid, pid]) {
         try {

@@ -26,7 +26,7 @@ export type { HostileValue } from './hostile-values.js';
 export { hostileValues } from './hostile-values.js';
 export { flushMicrotasks, ManualScheduler } from './manual-scheduler.js';
 export type { TempDir } from './processes.js';
-export { isGone, tempDir, waitGone } from './processes.js';
+export { isGone, isProcessGone, processStartTicks, tempDir, waitGone } from './processes.js';
 export { RecordingFatalErrorHandler } from './recording-fatal-error-handler.js';
 export type { ScriptedExecutorOptions } from './scripted-executor.js';
 export { ScriptedExecution, ScriptedExecutor } from './scripted-executor.js';

@@ -5,21 +5,53 @@ import { sleep } from './wait.js';
 
 /**
  * True when no live process has this pid: `ESRCH`, or `/proc` says it is a zombie (exited, not yet
- * reaped by its parent) or gone.
+ * reaped by its parent) or gone. Takes one argument, so `pids.filter(isGone)` works; a pid that may
+ * have been reused meanwhile wants {@link isProcessGone}.
  */
 export function isGone(pid: number): boolean {
+  return isProcessGone(pid, undefined);
+}
+
+/**
+ * {@link isGone} for one process rather than a pid: with `startTicks` (from
+ * {@link processStartTicks}, read while the process lived), a live process that started at another
+ * time is another process reusing the pid (Linux reuses pids quickly where `pid_max` is 32768), so
+ * the one meant is gone.
+ */
+export function isProcessGone(pid: number, startTicks: number | undefined): boolean {
   try {
     process.kill(pid, 0);
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-    return state === 'Z' || state === 'X';
+    const fields = statFields(readFileSync(`/proc/${pid}/stat`, 'latin1'));
+    const state = fields[0];
+    if (state === 'Z' || state === 'X') return true;
+    return startTicks !== undefined && Number(fields[19]) !== startTicks;
   } catch {
     return true;
   }
+}
+
+/**
+ * When the process with this pid started (clock ticks after boot, `/proc/<pid>/stat` field 22), or
+ * undefined when it is gone (or a zombie) or `/proc` cannot tell: with the pid, it names one process.
+ */
+export function processStartTicks(pid: number): number | undefined {
+  try {
+    const fields = statFields(readFileSync(`/proc/${pid}/stat`, 'latin1'));
+    if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
+    const ticks = Number(fields[19]);
+    return Number.isFinite(ticks) ? ticks : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The fields of a `/proc/<pid>/stat` line after the command name: `[state, ppid, ...]`. */
+function statFields(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
 /** Resolves once every pid is gone; rejects naming the survivors after `ms`. */
